@@ -40,7 +40,7 @@ export function createLogger(options: LoggerOptions = {}, bound: Record<string, 
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
     const record: Record<string, unknown> = { time: new Date(now()).toISOString(), level, msg, ...bound };
-    if (fields) for (const [k, v] of Object.entries(fields)) record[k] = errorFields(v);
+    if (fields) { for (const [k, v] of Object.entries(fields)) record[k] = errorFields(v); }
     write(JSON.stringify(record));
   };
   return {
