@@ -1,0 +1,87 @@
+/**
+ * Plain HTTP beside the RPCs: GET routes such as /metrics and /.well-known/jwks.json,
+ * and CORS so browsers can use Connect-Web and gRPC-Web from another origin.
+ */
+import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+
+type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
+/** The request and response types connect-node hands a handler (http or http2 flavoured). */
+export type NodeRequest = Parameters<NodeHandler>[0];
+export type NodeResponse = Parameters<NodeHandler>[1];
+
+export interface HttpReply {
+  status: number;
+  type: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+export type HttpRoute = (req: NodeRequest) => HttpReply | Promise<HttpReply>;
+
+export async function handleHttpRoute(
+  routes: Record<string, HttpRoute>,
+  req: NodeRequest,
+  res: NodeResponse,
+) {
+  const path = (req.url ?? "/").split("?")[0];
+  const route = routes[path];
+  let reply: HttpReply;
+  if (!route) {
+    reply = { status: 404, type: "text/plain", body: "not found\n" };
+  } else if (req.method !== "GET" && req.method !== "HEAD") {
+    reply = {
+      status: 405,
+      type: "text/plain",
+      body: "method not allowed: use GET\n",
+      headers: { allow: "GET, HEAD" },
+    };
+  } else {
+    try {
+      reply = await route(req);
+    } catch {
+      reply = { status: 500, type: "text/plain", body: "internal error\n" };
+    }
+  }
+  res.writeHead(reply.status, { "content-type": reply.type, ...reply.headers });
+  if (req.method === "HEAD") res.end();
+  else res.end(reply.body);
+}
+
+const ALLOW_HEADERS = [
+  "authorization",
+  "content-type",
+  "connect-protocol-version",
+  "connect-timeout-ms",
+  "connect-content-encoding",
+  "connect-accept-encoding",
+  "grpc-timeout",
+  "x-grpc-web",
+  "x-user-agent",
+  "x-request-id",
+].join(", ");
+
+const EXPOSE_HEADERS = [
+  "grpc-status",
+  "grpc-message",
+  "grpc-status-details-bin",
+  "x-request-id",
+  "retry-after",
+].join(", ");
+
+/** CORS response headers for an allowed Origin, or undefined when there is none to answer. */
+export function corsHeaders(
+  allowed: readonly string[],
+  req: NodeRequest,
+): Record<string, string> | undefined {
+  const origin = req.headers.origin;
+  if (typeof origin !== "string") return undefined;
+  if (!allowed.includes("*") && !allowed.includes(origin)) return undefined;
+  return {
+    "access-control-allow-origin": allowed.includes("*") ? "*" : origin,
+    "access-control-allow-methods": "GET, POST, OPTIONS",
+    "access-control-allow-headers": ALLOW_HEADERS,
+    "access-control-expose-headers": EXPOSE_HEADERS,
+    "access-control-max-age": "7200",
+    vary: "Origin",
+  };
+}

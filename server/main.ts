@@ -1,0 +1,88 @@
+/**
+ * `deno task server`: one server process serving the services in TASKMESH_SERVICES
+ * (all by default) on one port, until SIGTERM or SIGINT.
+ */
+import { startApp } from "./app.ts";
+import { systemClock } from "./clock.ts";
+import { ConfigError } from "./config.ts";
+import { type Config, loadConfig } from "./load_config.ts";
+import { createLogger } from "./log.ts";
+import { openStorage } from "./storage.ts";
+
+export interface RunningServer {
+  url: string;
+  config: Config;
+  stop(): Promise<void>;
+}
+
+/** Starts a server from an environment; prints the banner. Used by main and by `deno task start`. */
+export async function runServer(env: Record<string, string | undefined>): Promise<RunningServer> {
+  const config = loadConfig(env);
+  const log = createLogger({ level: config.server.logLevel });
+  const storage = await openStorage(config.server, log);
+  try {
+    const deps = { config, sql: storage.sql, redis: storage.redis, clock: systemClock, log };
+    const app = await startApp(deps);
+    printBanner(app.url, config, storage.describe);
+    return {
+      url: app.url,
+      config,
+      async stop() {
+        await app.shutdown();
+        await storage.close();
+      },
+    };
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+}
+
+function printBanner(url: string, config: Config, storage: string[]) {
+  const embedded = storage.some((line) => line.includes("EMBEDDED"));
+  const lines = [
+    "",
+    `  taskmesh ${embedded ? "— EMBEDDED MODE (single machine, for trying it out)" : "— connected mode"}`,
+    "",
+    `  listening ${url}  (gRPC, gRPC-Web and Connect on one port)`,
+    `  services  ${config.server.services.join(", ")}  + grpc.health.v1, grpc.reflection.v1`,
+    ...storage.map((line) => `  ${line}`),
+    "",
+    `  try:  npx @bufbuild/buf curl --protocol grpc --http2-prior-knowledge ${url} --list-methods`,
+    "",
+  ];
+  console.error(lines.join("\n"));
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+export function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const signals = ["SIGTERM", "SIGINT"] as const;
+    const handlers = signals.map((signal) => {
+      const handler = () => {
+        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
+        resolve(signal);
+      };
+      Deno.addSignalListener(signal, handler);
+      return handler;
+    });
+  });
+}
+
+if (import.meta.main) {
+  let server: RunningServer;
+  try {
+    server = await runServer(Deno.env.toObject());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`taskmesh: ${error.message}`);
+      Deno.exit(2);
+    }
+    console.error("taskmesh: failed to start:", error);
+    Deno.exit(1);
+  }
+  const signal = await waitForSignal();
+  console.error(`taskmesh: ${signal} received, shutting down`);
+  await server.stop();
+  Deno.exit(0);
+}

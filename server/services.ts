@@ -1,0 +1,45 @@
+/**
+ * Which gRPC services each taskmesh service name brings, and what implements them.
+ * A service without an implementation yet answers Unimplemented, naming what brings it.
+ */
+import { Code, ConnectError, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import { AuthService } from "../gen/taskmesh/auth/v1/auth_pb.ts";
+import { TagService } from "../gen/taskmesh/tags/v1/tags_pb.ts";
+import { CampaignService } from "../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
+import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import { WorkerService } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
+import type { ServiceName } from "./config.ts";
+import type { RouteFn } from "./deps.ts";
+
+export interface ServiceModule {
+  descs: DescService[];
+  /** Registers the implementation; absent while the service is still to be built. */
+  register?: RouteFn;
+  /** Shown in Unimplemented errors while `register` is absent. */
+  arrivesWith: string;
+}
+
+export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
+  auth: { descs: [AuthService], arrivesWith: "the auth service" },
+  tags: { descs: [TagService], arrivesWith: "the tags service" },
+  campaigns: { descs: [CampaignService], arrivesWith: "the campaigns service" },
+  tasks: { descs: [TaskService, WorkerService], arrivesWith: "the task runtime" },
+};
+
+/** Every gRPC service a taskmesh process can serve, health and reflection aside. */
+export const ALL_DESCS: DescService[] = Object.values(SERVICE_MODULES).flatMap((m) => m.descs);
+
+export function registerUnimplemented(router: ConnectRouter, desc: DescService, arrivesWith: string): void {
+  // Built by name from the descriptor, so the generic ServiceImpl type cannot follow it.
+  const impl: Record<string, () => never> = {};
+  for (const method of desc.methods) {
+    impl[method.localName] = () => {
+      throw new ConnectError(
+        `${desc.typeName}/${method.name} is not implemented yet: it arrives with ${arrivesWith}`,
+        Code.Unimplemented,
+      );
+    };
+  }
+  router.service(desc, impl as unknown as Partial<ServiceImpl<DescService>>);
+}

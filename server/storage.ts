@@ -1,0 +1,67 @@
+/**
+ * Opens what the process stores things in, in the mode the configuration asks for:
+ * Postgres at DATABASE_URL or an embedded PGlite served over a local socket (so the
+ * same driver and SQL run), and Redis at REDIS_URL or embedded (in-memory) mode.
+ */
+import { join } from "node:path";
+import type { ServerConfig } from "./config.ts";
+import { redact } from "./config.ts";
+import { startEmbeddedPostgres } from "./db/embedded.ts";
+import { migrate } from "./db/migrate.ts";
+import { connectPostgres, type Sql } from "./db/postgres.ts";
+import type { Logger } from "./log.ts";
+import { openRedisMode, type RedisMode } from "./redis/connection.ts";
+
+export interface Storage {
+  sql: Sql;
+  redis: RedisMode;
+  /** Human lines for the start banner: which mode runs and where data lives. */
+  describe: string[];
+  close(): Promise<void>;
+}
+
+export async function openStorage(config: ServerConfig, log: Logger): Promise<Storage> {
+  const closers: Array<() => Promise<void>> = [];
+  const describe: string[] = [];
+  try {
+    let url = config.databaseUrl;
+    if (url) {
+      describe.push(`postgres  ${redact(url)}`);
+    } else {
+      const dataDir = join(config.dataDir, "pg");
+      const embedded = await startEmbeddedPostgres({ dataDir, log: log.child({ component: "pglite" }) });
+      closers.push(() => embedded.stop());
+      url = embedded.url;
+      describe.push(
+        `postgres  EMBEDDED (PGlite) with data in ${dataDir} — set DATABASE_URL for a real server`,
+      );
+    }
+    const sql = connectPostgres(url, { log });
+    closers.push(() => sql.end({ timeout: 5 }));
+    const { applied } = await migrate(sql, { log });
+    if (applied.length > 0) log.info("migrations applied", { applied });
+
+    const redis = openRedisMode(config.redisUrl, log.child({ component: "redis" }));
+    if (redis.kind === "redis") {
+      closers.push(async () => void (await redis.client.quit().catch(() => redis.client.disconnect())));
+      describe.push(`redis     ${redact(redis.url)}`);
+    } else {
+      describe.push(
+        "redis     EMBEDDED (in-memory broker, single process) — set REDIS_URL for a real server",
+      );
+    }
+    return {
+      sql,
+      redis,
+      describe,
+      async close() {
+        for (const close of closers.reverse()) {
+          await close().catch((error) => log.warn("close failed", { error }));
+        }
+      },
+    };
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    throw error;
+  }
+}
