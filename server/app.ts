@@ -3,7 +3,7 @@
  * written order, plain HTTP routes, one listener, and the shutdown sequence.
  *
  * Interceptor order (outermost first): rpc log + metrics → lifecycle (refuse while
- * draining) → authentication and the authorization table.
+ * draining) → authentication and the authorization table → any extra.
  */
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -18,6 +18,7 @@ import { createRpcInterceptor } from "./observability/rpc_interceptor.ts";
 import { registerReflection } from "./reflection/mod.ts";
 import { remoteAddressKey } from "./request_context.ts";
 import { registerUnimplemented, SERVICE_MODULES } from "./services.ts";
+import { authRuntimeFor } from "./auth/runtime.ts";
 import {
   corsHeaders,
   handleHttpRoute,
@@ -27,8 +28,13 @@ import {
 } from "./http_routes.ts";
 
 export interface AppOptions {
-  /** Interceptors placed after the lifecycle gate (authentication goes here). */
+  /** Interceptors placed after authentication. */
   interceptors?: Interceptor[];
+  /**
+   * Authentication and the authorization table (default true). Only tests of transport
+   * mechanics turn it off, to call test services without credentials.
+   */
+  authenticate?: boolean;
   /** Extra routes, e.g. test-only services. */
   extraRoutes?: (router: ConnectRouter) => void;
   /** Extra plain HTTP routes (GET), by path. */
@@ -63,7 +69,9 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     options.extraRoutes?.(router);
   };
 
+  const auth = authRuntimeFor(deps);
   const httpRoutes: Record<string, HttpRoute> = {
+    "/.well-known/jwks.json": auth.jwksRoute,
     "/metrics": () => ({ status: 200, type: "text/plain; version=0.0.4", body: metrics.registry.render() }),
     "/healthz": () => {
       const serving = health.get("") === ServingStatus.SERVING;
@@ -150,6 +158,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       await within(1000, listener.closed);
       listener.destroyAll();
       await listener.closed;
+      await auth.settled();
       log.info("stopped");
     })();
 

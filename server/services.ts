@@ -11,6 +11,7 @@ import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
 import type { ServiceName } from "./config.ts";
 import type { RouteFn } from "./deps.ts";
+import { registerAuthService } from "./auth/service.ts";
 
 export interface ServiceModule {
   descs: DescService[];
@@ -21,7 +22,7 @@ export interface ServiceModule {
 }
 
 export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
-  auth: { descs: [AuthService], arrivesWith: "the auth service" },
+  auth: { descs: [AuthService], register: registerAuthService, arrivesWith: "the auth service" },
   tags: { descs: [TagService], arrivesWith: "the tags service" },
   campaigns: { descs: [CampaignService], arrivesWith: "the campaigns service" },
   tasks: { descs: [TaskService, WorkerService], arrivesWith: "the task runtime" },

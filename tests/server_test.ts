@@ -92,6 +92,7 @@ Deno.test("a method still to be built answers Unimplemented and names what bring
 Deno.test("an oversized message gets ResourceExhausted and the server keeps serving", opts, async () => {
   const server = await startTestServer({
     env: { TASKMESH_SERVICES: "auth", TASKMESH_MAX_MESSAGE_BYTES: "4096" },
+    authenticate: false,
     extraRoutes: (router) =>
       router.service(TagService, {
         createTag: (req) => create(CreateTagResponseSchema, { tag: { name: req.name } }),
@@ -173,5 +174,68 @@ Deno.test("browsers get CORS answers for Connect-Web", opts, async () => {
     assert.match(call.headers.get("access-control-expose-headers") ?? "", /grpc-status/);
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("with a certificate the port speaks TLS: h2 and HTTP/1.1 by ALPN", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  const made = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+  const server = await startTestServer({
+    env: { TASKMESH_TLS_CERT_FILE: `${dir}/cert.pem`, TASKMESH_TLS_KEY_FILE: `${dir}/key.pem` },
+  });
+  try {
+    assert.match(server.url, /^https:/);
+    // curl as the client: Deno's node:tls client failed here with "write EPERM" while curl,
+    // like other real clients, negotiates h2 and http/1.1 with this server fine.
+    for (const version of ["--http2", "--http1.1"]) {
+      const out = await new Deno.Command("curl", {
+        args: [
+          "-sS",
+          version,
+          "--cacert",
+          `${dir}/cert.pem`,
+          "-X",
+          "POST",
+          "-H",
+          "content-type: application/json",
+          "-d",
+          "{}",
+          "-w",
+          " %{http_version}",
+          `${server.url}/grpc.health.v1.Health/Check`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const expected = version === "--http2" ? "2" : "1.1";
+      assert.equal(new TextDecoder().decode(out.stdout), `{"status":"SERVING"} ${expected}`);
+    }
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -34,6 +34,7 @@ Deno.test("shutdown during a slow call: the call completes, new calls are refuse
   const released = new Promise<void>((r) => release = r);
   const server = await startTestServer({
     env: { TASKMESH_SERVICES: "auth" },
+    authenticate: false,
     extraRoutes: (router) =>
       router.service(TagService, {
         async getTag() {
@@ -57,8 +58,11 @@ Deno.test("shutdown during a slow call: the call completes, new calls are refuse
   const fresh = createClient(TagService, createGrpcTransport({ baseUrl: server.url }));
   await assert.rejects(fresh.getTag({ key: { case: "id", value: "3" } }), refused);
   release();
-  console.log('released', performance.now());
-  const res = await slow.catch((e) => { console.log('slow failed', performance.now()); throw e; });
+  console.log("released", performance.now());
+  const res = await slow.catch((e) => {
+    console.log("slow failed", performance.now());
+    throw e;
+  });
   assert.equal(res.tag?.name, "slow");
   await stopping;
   // And after shutdown nothing listens any more.

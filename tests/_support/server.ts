@@ -25,6 +25,8 @@ export interface TestServerOptions {
   redis?: boolean;
   clock?: Clock;
   interceptors?: Interceptor[];
+  /** Authentication and the authorization table (default true). */
+  authenticate?: boolean;
   extraRoutes?: (router: ConnectRouter) => void;
 }
 
@@ -67,7 +69,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const deps: Deps = { config, sql: db.sql, redis, clock: options.clock ?? systemClock, log };
   let app: App;
   try {
-    app = await startApp(deps, { interceptors: options.interceptors, extraRoutes: options.extraRoutes });
+    app = await startApp(deps, {
+      interceptors: options.interceptors,
+      extraRoutes: options.extraRoutes,
+      authenticate: options.authenticate,
+    });
   } catch (error) {
     await db.drop();
     throw error;
