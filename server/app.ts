@@ -89,6 +89,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     interceptors: [
       createRpcInterceptor({ log, metrics }),
       lifecycle.interceptor(),
+      ...(options.authenticate === false ? [] : [auth.interceptor()]),
       ...(options.interceptors ?? []),
     ],
     readMaxBytes: config.server.maxMessageBytes,

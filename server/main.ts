@@ -8,6 +8,7 @@ import { ConfigError } from "./config.ts";
 import { type Config, loadConfig } from "./load_config.ts";
 import { createLogger } from "./log.ts";
 import { openStorage } from "./storage.ts";
+import { ensureFirstAdmin } from "./auth/first_admin.ts";
 
 export interface RunningServer {
   url: string;
@@ -22,8 +23,9 @@ export async function runServer(env: Record<string, string | undefined>): Promis
   const storage = await openStorage(config.server, log);
   try {
     const deps = { config, sql: storage.sql, redis: storage.redis, clock: systemClock, log };
+    const admin = await ensureFirstAdmin(deps);
     const app = await startApp(deps);
-    printBanner(app.url, config, storage.describe);
+    printBanner(app.url, config, storage.describe, admin);
     return {
       url: app.url,
       config,
@@ -38,7 +40,12 @@ export async function runServer(env: Record<string, string | undefined>): Promis
   }
 }
 
-function printBanner(url: string, config: Config, storage: string[]) {
+function printBanner(
+  url: string,
+  config: Config,
+  storage: string[],
+  admin: { email: string; password: string } | null,
+) {
   const embedded = storage.some((line) => line.includes("EMBEDDED"));
   const lines = [
     "",
@@ -48,6 +55,14 @@ function printBanner(url: string, config: Config, storage: string[]) {
     `  services  ${config.server.services.join(", ")}  + grpc.health.v1, grpc.reflection.v1`,
     ...storage.map((line) => `  ${line}`),
     "",
+    ...(admin
+      ? [
+        `  FIRST ADMIN created: ${admin.email}`,
+        `  one-time password:  ${admin.password}`,
+        "  (shown once, never again: log in and change it, or create another admin with deno task admin:create)",
+        "",
+      ]
+      : []),
     `  try:  npx @bufbuild/buf curl --protocol grpc --http2-prior-knowledge ${url} --list-methods`,
     "",
   ];

@@ -12,6 +12,7 @@ import { WorkerService } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
 import type { ServiceName } from "./config.ts";
 import type { RouteFn } from "./deps.ts";
 import { registerAuthService } from "./auth/service.ts";
+import { registerTagService } from "./tags/service.ts";
 
 export interface ServiceModule {
   descs: DescService[];
@@ -23,7 +24,7 @@ export interface ServiceModule {
 
 export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
   auth: { descs: [AuthService], register: registerAuthService, arrivesWith: "the auth service" },
-  tags: { descs: [TagService], arrivesWith: "the tags service" },
+  tags: { descs: [TagService], register: registerTagService, arrivesWith: "the tags service" },
   campaigns: { descs: [CampaignService], arrivesWith: "the campaigns service" },
   tasks: { descs: [TaskService, WorkerService], arrivesWith: "the task runtime" },
 };

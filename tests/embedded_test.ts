@@ -27,5 +27,8 @@ Deno.test("with neither DATABASE_URL nor REDIS_URL the server starts and answers
   assert.match(stderr, /EMBEDDED MODE/);
   assert.match(stderr, /postgres\s+EMBEDDED \(PGlite\)/);
   assert.match(stderr, /redis\s+EMBEDDED/);
+  // An empty database gets a first admin whose one-time password is printed once.
+  assert.match(stderr, /FIRST ADMIN created: admin@taskmesh\.localhost/);
+  assert.match(stderr, /one-time password:\s+\S{12,}/);
   await Deno.remove(dataDir, { recursive: true });
 });

@@ -1,0 +1,73 @@
+/**
+ * The mails auth sends. Links point at the member page under the public URL; the
+ * token is also printed on its own line so it can be pasted when a link breaks.
+ */
+import type { EmailMessage } from "../mail/send.ts";
+
+function link(publicUrl: string, path: string, token: string): string {
+  const url = new URL(path, publicUrl.endsWith("/") ? publicUrl : publicUrl + "/");
+  url.searchParams.set("token", token);
+  return url.href;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function verificationMail(
+  publicUrl: string,
+  to: string,
+  displayName: string,
+  token: string,
+  ttlHours: number,
+): EmailMessage {
+  const href = link(publicUrl, "verify-email", token);
+  return {
+    to,
+    subject: "Confirm your taskmesh email address",
+    text: [
+      `Hello ${displayName},`,
+      "",
+      "Confirm your email address by opening this link:",
+      href,
+      "",
+      `Or paste this code: ${token}`,
+      "",
+      `The link works once and expires in ${ttlHours} hours. If you did not sign up, ignore this mail.`,
+    ].join("\n"),
+    html: `<p>Hello ${escapeHtml(displayName)},</p>
+<p><a href="${escapeHtml(href)}">Confirm your email address</a></p>
+<p>Or paste this code: <code>${token}</code></p>
+<p>The link works once and expires in ${ttlHours} hours. If you did not sign up, ignore this mail.</p>`,
+  };
+}
+
+export function resetMail(
+  publicUrl: string,
+  to: string,
+  displayName: string,
+  token: string,
+  ttlMinutes: number,
+): EmailMessage {
+  const href = link(publicUrl, "reset-password", token);
+  return {
+    to,
+    subject: "Reset your taskmesh password",
+    text: [
+      `Hello ${displayName},`,
+      "",
+      "Choose a new password by opening this link:",
+      href,
+      "",
+      `Or paste this code: ${token}`,
+      "",
+      `The link works once and expires in ${ttlMinutes} minutes. Setting a new password signs you out everywhere.`,
+      "If you did not ask for this, ignore this mail: your password stays as it is.",
+    ].join("\n"),
+    html: `<p>Hello ${escapeHtml(displayName)},</p>
+<p><a href="${escapeHtml(href)}">Choose a new password</a></p>
+<p>Or paste this code: <code>${token}</code></p>
+<p>The link works once and expires in ${ttlMinutes} minutes. Setting a new password signs you out everywhere.</p>
+<p>If you did not ask for this, ignore this mail: your password stays as it is.</p>`,
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * What the auth service and the authentication interceptor share in one process: the
+ * signing-key store, the token verifier, the API-key lookup, the rate limiter and the
+ * mail sender. Built once per Deps, so the service and the interceptor agree.
+ */
+import type { Interceptor } from "@connectrpc/connect";
+import type { Clock } from "../clock.ts";
+import type { Sql } from "../db/postgres.ts";
+import type { Deps } from "../deps.ts";
+import type { HttpRoute } from "../http_routes.ts";
+import type { Logger } from "../log.ts";
+import type { MailConfig } from "../mail/config.ts";
+import { type EmailMessage, sendEmail } from "../mail/send.ts";
+import type { RateLimiter } from "../ratelimit/limiter.ts";
+import { FallbackRateLimiter, RedisRateLimiter } from "../ratelimit/redis_limiter.ts";
+import type { RedisMode } from "../redis/connection.ts";
+import { createAuthInterceptor } from "../authz/interceptor.ts";
+import { createTokenVerifier, remoteJwks, type TokenVerifier } from "../authz/token_verifier.ts";
+import { type ApiKeyAuthenticator, createApiKeyAuthenticator } from "./api_keys.ts";
+import type { AuthConfig } from "./config.ts";
+import { jwksRoute } from "./jwks_http.ts";
+import { SigningKeyStore } from "./signing_keys.ts";
+
+export interface AuthRuntimeOptions {
+  sql: Sql;
+  clock: Clock;
+  log: Logger;
+  redis: RedisMode;
+  auth: AuthConfig;
+  mail: MailConfig;
+  /** Base of the links in verification and reset mails. */
+  publicUrl: string;
+  /** Replaces the Redis-with-memory-fallback limiter (tests). */
+  limiter?: RateLimiter;
+  /** Prefix of rate-limit keys in Redis; tests give each test its own. */
+  rateLimitPrefix?: string;
+  /** Replaces sendEmail, e.g. with an enqueue into the `emails` queue once it exists. */
+  send?: (message: EmailMessage) => Promise<unknown>;
+}
+
+export interface AuthRuntime {
+  readonly options: AuthRuntimeOptions;
+  readonly keys: SigningKeyStore;
+  readonly limiter: RateLimiter;
+  readonly verifyToken: TokenVerifier;
+  readonly apiKeys: ApiKeyAuthenticator;
+  /** The authentication interceptor for this process's router. */
+  interceptor(): Interceptor;
+  /** GET /.well-known/jwks.json. */
+  jwksRoute: HttpRoute;
+  /** Runs work after the response (mail), so answers take the same time whatever happens next. */
+  background(what: string, work: () => Promise<void>): void;
+  /** Resolves when every background job started so far has finished (tests, shutdown). */
+  settled(): Promise<void>;
+}
+
+export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
+  const { sql, clock, log, auth } = options;
+  const keys = new SigningKeyStore({
+    sql,
+    clock,
+    log: log.child({ component: "signing_keys" }),
+    accessTtlSeconds: auth.accessTtlSeconds,
+    clockSkewSeconds: auth.clockSkewSeconds,
+    encryptionSecret: auth.keyEncryptionSecret,
+  });
+  const limiter = options.limiter ?? new FallbackRateLimiter({
+    redis: options.redis.kind === "redis"
+      ? new RedisRateLimiter({ redis: options.redis.client, clock, prefix: options.rateLimitPrefix })
+      : undefined,
+    clock,
+    log: log.child({ component: "ratelimit" }),
+  });
+  const verifyToken = createTokenVerifier({
+    keys: auth.jwksUrl ? remoteJwks({ url: auth.jwksUrl, clock, cacheSeconds: auth.jwksCacheSeconds }) : keys,
+    issuer: auth.issuer,
+    audience: auth.audience,
+    clock,
+    clockSkewSeconds: auth.clockSkewSeconds,
+  });
+  const apiKeys = createApiKeyAuthenticator({ sql, clock });
+  const pending = new Set<Promise<void>>();
+
+  return {
+    options,
+    keys,
+    limiter,
+    verifyToken,
+    apiKeys,
+    interceptor: () =>
+      createAuthInterceptor({ verifyToken, apiKeys, log: log.child({ component: "authz" }) }),
+    jwksRoute: jwksRoute(keys),
+    background(what, work) {
+      const job = work().catch((error) => log.error(`${what} failed`, { error })).finally(() =>
+        pending.delete(job)
+      );
+      pending.add(job);
+    },
+    async settled() {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+  };
+}
+
+/** Sends through the configured replacement or sendEmail. */
+export function sendAuthMail(runtime: AuthRuntime, message: EmailMessage): Promise<unknown> {
+  const { send, mail, log, clock } = runtime.options;
+  return send ? send(message) : sendEmail({ mail, log, clock }, message);
+}
+
+const runtimes = new WeakMap<Deps, AuthRuntime>();
+
+/** The one runtime of a process (per Deps object): registerAuthService and the app's interceptor share it. */
+export function authRuntimeFor(deps: Deps): AuthRuntime {
+  let runtime = runtimes.get(deps);
+  if (!runtime) {
+    const { config } = deps;
+    runtime = createAuthRuntime({
+      sql: deps.sql,
+      clock: deps.clock,
+      log: deps.log.child({ service: "auth" }),
+      redis: deps.redis,
+      auth: config.auth,
+      mail: config.mail,
+      publicUrl: config.server.publicUrl,
+    });
+    runtimes.set(deps, runtime);
+  }
+  return runtime;
+}
