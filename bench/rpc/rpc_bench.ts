@@ -7,7 +7,7 @@
  * given a fixed number of requests per round; the figure is the median of the rounds.
  * Results go to bench/results/rpc.json.
  *
- * Flags (all optional): --requests=30000 --rounds=3 --clients=20 --streams=10 --warmup=10000
+ * Flags (all optional): --requests=20000 --rounds=3 --clients=20 --streams=10 --warmup=10000
  *   --server-cpus=0 --load-cpus=1 --log-level=warn
  *   --taskmesh=auto|server|grpcjs  (auto: server/main.ts when it exists, else the grpc-js
  *   stand-in, which can measure gRPC only; its figures are marked as a stand-in)
@@ -94,7 +94,7 @@ async function readParameters(): Promise<Parameters> {
   const canPin = navigator.hardwareConcurrency >= 2 && await commandWorks("taskset", ["-c", "0", "true"]);
   if (!canPin) console.log("note: running unpinned (needs taskset and at least two cores)");
   return {
-    requests: intFlag("requests", 30000),
+    requests: intFlag("requests", 20000),
     clients: intFlag("clients", 20),
     streams: intFlag("streams", 10),
     warmup: intFlag("warmup", 10000),
