@@ -120,6 +120,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       key: await Deno.readTextFile(config.server.tlsKeyFile),
     };
   }
+  for (const module of modules) await module.start?.(deps);
   const listener: Listener = await listen({
     host: config.server.host,
     port: config.server.port,
@@ -160,6 +161,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       listener.destroyAll();
       await listener.closed;
       await auth.settled();
+      for (const module of modules) await module.stop?.(deps);
       log.info("stopped");
     })();
 

@@ -5,11 +5,13 @@
 import { type AuthConfig, readAuthConfig } from "./auth/config.ts";
 import { ConfigError, type Env, EnvReader, readServerConfig, type ServerConfig } from "./config.ts";
 import { type MailConfig, readMailConfig } from "./mail/config.ts";
+import { readTasksConfig, type TasksConfig } from "./tasks/config.ts";
 
 export interface Config {
   server: ServerConfig;
   auth: AuthConfig;
   mail: MailConfig;
+  tasks: TasksConfig;
 }
 
 export function loadConfig(env: Env): Config {
@@ -17,6 +19,7 @@ export function loadConfig(env: Env): Config {
   const server = readServerConfig(r);
   const auth = readAuthConfig(r);
   const mail = readMailConfig(r, server.dataDir);
+  const tasks = readTasksConfig(r);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { server, auth, mail };
+  return { server, auth, mail, tasks };
 }

@@ -8,11 +8,13 @@ import { ConfigError } from "./config.ts";
 import { type Config, loadConfig } from "./load_config.ts";
 import { createLogger } from "./log.ts";
 import { openStorage } from "./storage.ts";
+import type { Deps } from "./deps.ts";
 import { ensureFirstAdmin } from "./auth/first_admin.ts";
 
 export interface RunningServer {
   url: string;
   config: Config;
+  deps: Deps;
   stop(): Promise<void>;
 }
 
@@ -22,13 +24,14 @@ export async function runServer(env: Record<string, string | undefined>): Promis
   const log = createLogger({ level: config.server.logLevel });
   const storage = await openStorage(config.server, log);
   try {
-    const deps = { config, sql: storage.sql, redis: storage.redis, clock: systemClock, log };
+    const deps: Deps = { config, sql: storage.sql, redis: storage.redis, clock: systemClock, log };
     const admin = await ensureFirstAdmin(deps);
     const app = await startApp(deps);
     printBanner(app.url, config, storage.describe, admin);
     return {
       url: app.url,
       config,
+      deps,
       async stop() {
         await app.shutdown();
         await storage.close();

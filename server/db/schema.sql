@@ -46,6 +46,20 @@ create table email_tokens (
 );
 CREATE INDEX email_tokens_user_idx ON email_tokens USING btree (user_id, purpose) WHERE (used_at IS NULL);
 
+create table queues (
+  name text collate "C" not null,
+  paused boolean default false not null,
+  concurrency_limit integer,
+  rate_limit_per_second double precision,
+  rate_limit_burst integer,
+  created_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null,
+  constraint queues_concurrency_limit_check CHECK (concurrency_limit > 0),
+  constraint queues_pkey PRIMARY KEY (name),
+  constraint queues_rate_limit_burst_check CHECK (rate_limit_burst > 0),
+  constraint queues_rate_limit_per_second_check CHECK (rate_limit_per_second > 0::double precision)
+);
+
 create table refresh_families (
   id uuid not null,
   user_id uuid not null,
@@ -173,6 +187,92 @@ CREATE UNIQUE INDEX tags_name_key_idx ON tags USING btree (name_key);
 CREATE INDEX tags_parent_idx ON tags USING btree (parent_id, name_key);
 CREATE UNIQUE INDEX tags_slug_idx ON tags USING btree (slug);
 CREATE INDEX tags_type_idx ON tags USING btree (type, name_key);
+
+create table task_attempts (
+  task_id uuid not null,
+  number integer not null,
+  queue text collate "C" not null,
+  worker_id text not null,
+  lease_id text not null,
+  started_at timestamp with time zone not null,
+  ended_at timestamp with time zone,
+  outcome text,
+  error jsonb,
+  constraint task_attempts_check CHECK ((ended_at IS NULL) = (outcome IS NULL)),
+  constraint task_attempts_number_check CHECK (number >= 1),
+  constraint task_attempts_outcome_check CHECK (outcome = ANY (ARRAY['succeeded'::text, 'failed'::text, 'lease_expired'::text, 'timed_out'::text, 'cancelled'::text])),
+  constraint task_attempts_pkey PRIMARY KEY (task_id, number),
+  constraint task_attempts_task_id_fkey FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE
+);
+CREATE INDEX task_attempts_ended_idx ON task_attempts USING btree (queue, ended_at) WHERE (ended_at IS NOT NULL);
+
+create table task_dependencies (
+  task_id uuid not null,
+  depends_on uuid not null,
+  constraint task_dependencies_pkey PRIMARY KEY (task_id, depends_on),
+  constraint task_dependencies_task_id_fkey FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE
+);
+CREATE INDEX task_dependencies_depends_on_idx ON task_dependencies USING btree (depends_on);
+
+create table task_idempotency_keys (
+  queue text collate "C" not null,
+  key text collate "C" not null,
+  task_id uuid not null,
+  expires_at timestamp with time zone not null,
+  constraint task_idempotency_keys_pkey PRIMARY KEY (queue, key),
+  constraint task_idempotency_keys_task_id_fkey FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED
+);
+CREATE INDEX task_idempotency_keys_task_idx ON task_idempotency_keys USING btree (task_id);
+
+create table tasks (
+  id uuid not null,
+  seq bigint generated always as identity not null,
+  queue text collate "C" not null,
+  type text not null,
+  payload bytea not null,
+  priority smallint not null,
+  state text not null,
+  attempt_count integer default 0 not null,
+  max_attempts integer not null,
+  backoff_initial_ms bigint not null,
+  backoff_max_ms bigint not null,
+  backoff_multiplier double precision not null,
+  timeout_ms integer not null,
+  idempotency_key text default ''::text not null,
+  labels jsonb default '{}'::jsonb not null,
+  depends_on uuid[] default '{}'::uuid[] not null,
+  condition text default 'on_success'::text not null,
+  run_at timestamp with time zone not null,
+  created_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null,
+  finished_at timestamp with time zone,
+  lease_id text,
+  worker_id text,
+  progress_percent double precision,
+  progress_message text,
+  progress_updated_at timestamp with time zone,
+  output bytea,
+  last_error jsonb,
+  cancel_reason text default ''::text not null,
+  schedule_id text,
+  constraint tasks_attempt_count_check CHECK (attempt_count >= 0),
+  constraint tasks_backoff_initial_ms_check CHECK (backoff_initial_ms >= 0),
+  constraint tasks_backoff_max_ms_check CHECK (backoff_max_ms >= 0),
+  constraint tasks_backoff_multiplier_check CHECK (backoff_multiplier >= 1::double precision),
+  constraint tasks_check CHECK ((state = 'running'::text) = (lease_id IS NOT NULL)),
+  constraint tasks_condition_check CHECK (condition = ANY (ARRAY['on_success'::text, 'on_failure'::text, 'always'::text])),
+  constraint tasks_max_attempts_check CHECK (max_attempts >= 1),
+  constraint tasks_pkey PRIMARY KEY (id),
+  constraint tasks_priority_check CHECK (priority >= 0 AND priority <= 9),
+  constraint tasks_queue_fkey FOREIGN KEY (queue) REFERENCES queues(name),
+  constraint tasks_state_check CHECK (state = ANY (ARRAY['waiting'::text, 'scheduled'::text, 'queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'dead'::text, 'cancelled'::text])),
+  constraint tasks_timeout_ms_check CHECK (timeout_ms > 0)
+);
+CREATE INDEX tasks_created_idx ON tasks USING btree (created_at, seq);
+CREATE INDEX tasks_live_seq_idx ON tasks USING btree (seq) WHERE (state = ANY (ARRAY['queued'::text, 'scheduled'::text, 'running'::text]));
+CREATE INDEX tasks_queue_created_idx ON tasks USING btree (queue, created_at, seq);
+CREATE INDEX tasks_runnable_idx ON tasks USING btree (queue, run_at) WHERE (state = ANY (ARRAY['queued'::text, 'scheduled'::text]));
+CREATE INDEX tasks_state_queue_created_idx ON tasks USING btree (state, queue, created_at, seq);
 
 create table users (
   id uuid not null,

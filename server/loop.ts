@@ -1,0 +1,46 @@
+/**
+ * A background loop: runs one iteration, waits, repeats until its signal aborts.
+ * A failed iteration is logged (at most once a minute per message) and the loop goes
+ * on; it never swallows an error silently.
+ */
+import type { Clock } from "./clock.ts";
+import { type Logger, rateLimitedLogger } from "./log.ts";
+
+export interface Loop {
+  /** Resolves when the loop has stopped. */
+  readonly done: Promise<void>;
+  /** Runs an iteration now instead of waiting out the interval. */
+  kick(): void;
+  stop(): Promise<void>;
+}
+
+export function startLoop(
+  name: string,
+  options: { intervalMs: number; clock: Clock; log: Logger },
+  iteration: (signal: AbortSignal) => Promise<unknown>,
+): Loop {
+  const stop = new AbortController();
+  const log = rateLimitedLogger(options.log.child({ loop: name }), 60_000, () => options.clock.now());
+  let wake: AbortController | undefined;
+  const done = (async () => {
+    while (!stop.signal.aborted) {
+      try {
+        await iteration(stop.signal);
+      } catch (error) {
+        if (stop.signal.aborted) break;
+        log.error("loop iteration failed; retrying after the interval", { error });
+      }
+      wake = new AbortController();
+      const either = AbortSignal.any([stop.signal, wake.signal]);
+      await options.clock.sleep(options.intervalMs, either).catch(() => {});
+    }
+  })();
+  return {
+    done,
+    kick: () => wake?.abort(),
+    async stop() {
+      stop.abort();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * Every Redis key of the task runtime, built here and nowhere else.
+ *
+ * A queue's keys all carry the queue's hash tag (`tm:{emails}:ready`), so each Lua
+ * script that changes one queue touches one slot and runs on a Redis Cluster. A lease
+ * lives with its task's queue for the same reason: claiming (pop from ready, create
+ * the lease) is one script, never two slots. The runtime's few singletons share the
+ * `{meta}` tag.
+ *
+ * Rate-limit buckets keep their own keys in server/ratelimit/keys.ts.
+ */
+
+/** The prefix every key starts with unless a caller (a test) gives its own. */
+export const DEFAULT_PREFIX = "tm";
+
+/** The keys of one queue; every one hashes to the queue's slot. */
+export interface QueueKeys {
+  /** ZSET task id → (9 − priority) × 1e13 + seq: the lowest score is claimed first. */
+  ready: string;
+  /** ZSET task id → runAt (epoch ms): tasks waiting for their time. */
+  delayed: string;
+  /** HASH task id → the ready score a delayed task gets when it is promoted. */
+  delayedOrder: string;
+  /** STRING "1" while the queue is paused; absent otherwise. */
+  paused: string;
+  /** HASH task id → lease id of the task's current lease. */
+  leases: string;
+  /** HASH task id → worker id holding the task's current lease. */
+  leaseWorkers: string;
+  /** ZSET task id → lease expiry (epoch ms): what takeExpired reads. */
+  leaseExpiry: string;
+  /**
+   * The start of the per-worker lease sets: `workerLeases + workerId` is a SET of the
+   * task ids that worker holds in this queue. Scripts receive this base as a key (so a
+   * client's keyPrefix and the Cluster slot both apply) and append the worker id.
+   */
+  workerLeases: string;
+}
+
+/** Whether a queue name can be a hash tag: a brace would move the tag, and the queue's keys, to other slots. */
+export function isKeyableQueue(queue: string): boolean {
+  return queue.length > 0 && !/[{}]/.test(queue);
+}
+
+export function queueKeys(prefix: string, queue: string): QueueKeys {
+  if (!isKeyableQueue(queue)) {
+    throw new RangeError(
+      `"${queue.slice(0, 80)}" cannot be a queue in Redis: use a non-empty name without { or }`,
+    );
+  }
+  const base = `${prefix}:{${queue}}`;
+  return {
+    ready: `${base}:ready`,
+    delayed: `${base}:delayed`,
+    delayedOrder: `${base}:delayed_order`,
+    paused: `${base}:paused`,
+    leases: `${base}:leases`,
+    leaseWorkers: `${base}:lease_workers`,
+    leaseExpiry: `${base}:lease_expiry`,
+    workerLeases: `${base}:worker:`,
+  };
+}
+
+/** SET of task ids a worker holds in a queue; the same name the scripts build from `workerLeases`. */
+export function workerLeasesKey(prefix: string, queue: string, workerId: string): string {
+  return queueKeys(prefix, queue).workerLeases + workerId;
+}
+
+/** SET of every queue name the broker has seen: promote, takeExpired and leasesOf visit each. */
+export function queueRegistryKey(prefix: string): string {
+  return `${prefix}:{meta}:queues`;
+}
+
+/**
+ * STRING, present once the broker was rebuilt from Postgres. A FLUSHALL or a Redis
+ * restart without persistence removes it, which is how the reconciler learns to rebuild.
+ */
+export function rebuiltKey(prefix: string): string {
+  return `${prefix}:{meta}:rebuilt`;
+}
+
+/**
+ * STRING, a token naming the rebuild in progress. Set when a rebuild is found to be
+ * needed; a flush during the rebuild removes it, so that rebuild is not marked done.
+ */
+export function rebuildingKey(prefix: string): string {
+  return `${prefix}:{meta}:rebuilding`;
+}
+
+/** Pub/sub channel (not a key) carrying queue names whose dispatchers should wake. */
+export function wakeChannel(prefix: string): string {
+  return `${prefix}:{meta}:wake`;
+}

@@ -1,0 +1,174 @@
+/**
+ * The task runtime's domain types and the TaskStore seam: Postgres is the truth for
+ * every task, its attempts and its queue's settings. The store decides every state
+ * change inside one transaction, fenced by the lease id, so a stale worker can never
+ * complete a task twice.
+ */
+import type { BrokerTask } from "../broker/broker.ts";
+
+export type TaskState =
+  | "waiting"
+  | "scheduled"
+  | "queued"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "dead"
+  | "cancelled";
+
+export type DependencyCondition = "on_success" | "on_failure" | "always";
+
+export type AttemptOutcome = "succeeded" | "failed" | "lease_expired" | "timed_out" | "cancelled";
+
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+  multiplier: number;
+}
+
+export interface TaskError {
+  message: string;
+  code: string;
+  retryable: boolean;
+}
+
+/** A validated submission with defaults filled in (the service validates; the store trusts). */
+export interface NewTask {
+  queue: string;
+  type: string;
+  payload: Uint8Array;
+  priority: number;
+  /** Milliseconds since the epoch; ≤ now means ready at once. */
+  runAt: number;
+  maxAttempts: number;
+  backoff: Backoff;
+  timeoutMs: number;
+  /** "" when none. */
+  idempotencyKey: string;
+  labels: Record<string, string>;
+  dependsOn: string[];
+  /** EnqueueBatch only: indexes of earlier tasks in the same batch. */
+  dependsOnBatchIndex: number[];
+  condition: DependencyCondition;
+  scheduleId?: string;
+}
+
+export interface TaskRecord extends NewTask {
+  id: string;
+  /** Insertion sequence: FIFO within a priority. */
+  seq: number;
+  state: TaskState;
+  attemptCount: number;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+  /** The current lease (running tasks only). */
+  leaseId: string | null;
+  workerId: string | null;
+  progress: { percent: number; message: string; updatedAt: number } | null;
+  output: Uint8Array | null;
+  lastError: TaskError | null;
+  cancelReason: string;
+}
+
+export interface AttemptRecord {
+  number: number;
+  workerId: string;
+  leaseId: string;
+  startedAt: number;
+  endedAt: number | null;
+  outcome: AttemptOutcome | null;
+  error: TaskError | null;
+}
+
+export interface QueueStats {
+  name: string;
+  paused: boolean;
+  waiting: number;
+  scheduled: number;
+  queued: number;
+  running: number;
+  dead: number;
+  /** Age in ms of the oldest runnable task, 0 when none. */
+  oldestQueuedAgeMs: number;
+  processedPerSecond: number;
+  failedPerSecond: number;
+}
+
+export interface TaskFilter {
+  queue?: string;
+  state?: TaskState;
+  type?: string;
+  labels?: Record<string, string>;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** "" on the last page. */
+  nextPageToken: string;
+}
+
+/** What a finished attempt led to, for the caller to mirror into the broker. */
+export interface Transition {
+  task: TaskRecord;
+  /** Tasks that became runnable because of this one (retry scheduled, dependents released). */
+  runnable: BrokerTask[];
+}
+
+export type AttemptResult =
+  | { ok: true; output: Uint8Array }
+  | { ok: false; error: TaskError };
+
+export interface TaskStore {
+  /** Inserts tasks in one transaction. A used idempotency key (per queue) returns the first task, duplicate = true. */
+  enqueue(tasks: NewTask[], now: number): Promise<{ tasks: TaskRecord[]; duplicates: boolean[] }>;
+  get(id: string): Promise<{ task: TaskRecord; attempts: AttemptRecord[] } | null>;
+  list(filter: TaskFilter, pageSize: number, pageToken: string): Promise<Page<TaskRecord>>;
+  /**
+   * A claimed task starts: runnable (queued, or scheduled and due) → running under
+   * this lease, attempt count + 1, attempt row. Null when the task is no longer
+   * runnable (cancelled meanwhile): the caller releases the lease.
+   */
+  start(taskId: string, leaseId: string, workerId: string, now: number): Promise<TaskRecord | null>;
+  /**
+   * Ends the running attempt if `leaseId` is still the task's lease; null otherwise
+   * (the fence). Success → succeeded; a retryable error with attempts left →
+   * scheduled after backoff with full jitter (`random` in [0,1)); else → dead.
+   */
+  finish(
+    taskId: string,
+    leaseId: string,
+    result: AttemptResult,
+    now: number,
+    random: () => number,
+  ): Promise<Transition | null>;
+  /** Ends the attempt of an expired lease (outcome lease_expired or timed_out), counting it; null when stale. */
+  expire(
+    taskId: string,
+    leaseId: string,
+    outcome: "lease_expired" | "timed_out",
+    now: number,
+    random: () => number,
+  ): Promise<Transition | null>;
+  /** Records progress if the lease is current; false otherwise. */
+  progress(taskId: string, leaseId: string, percent: number, message: string, now: number): Promise<boolean>;
+  /**
+   * Cancels an unfinished task. Returns the task and, when it was running, the lease
+   * its worker must be told to abort. Throws FailedPrecondition for finished tasks.
+   */
+  cancel(
+    taskId: string,
+    reason: string,
+    now: number,
+  ): Promise<{ task: TaskRecord; runningLease: string | null }>;
+  /** Queues a failed, dead or cancelled task again with a fresh attempt budget. */
+  retry(taskId: string, now: number): Promise<TaskRecord>;
+  listDead(queue: string | undefined, pageSize: number, pageToken: string): Promise<Page<TaskRecord>>;
+  requeueDead(queue: string, taskIds: string[], all: boolean, now: number): Promise<TaskRecord[]>;
+  purgeDead(queue: string, taskIds: string[], all: boolean): Promise<TaskRecord[]>;
+  queueStats(now: number): Promise<QueueStats[]>;
+  setPaused(queue: string, paused: boolean, now: number): Promise<void>;
+  /** Every task the broker should hold: runnable ones and running ones (with their lease). */
+  brokerState(): AsyncIterable<{ task: BrokerTask; lease: { leaseId: string; workerId: string } | null }>;
+  pausedQueues(): Promise<string[]>;
+}

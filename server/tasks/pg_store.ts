@@ -1,0 +1,351 @@
+/**
+ * The TaskStore on Postgres (or the embedded PGlite, which runs the same SQL). Each
+ * method is one transaction; changes of a running task are fenced by its lease id, and a
+ * task that ends settles its waiting dependents in the same transaction, so no state a
+ * worker, an operator or a dependency sees is ever half-applied.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { BrokerTask } from "../broker/broker.ts";
+import type { Sql } from "../db/postgres.ts";
+import { enqueueTasks } from "./_pg_enqueue.ts";
+import {
+  decodeTaskPageToken,
+  encodeTaskPageToken,
+  judgeDependencies,
+  retryDelayMs,
+  TASK_ID,
+} from "./_task_rules.ts";
+import {
+  cancelWaitingTasks,
+  deleteDependencies,
+  lockWaitingDependents,
+  releaseWaitingTasks,
+  selectDependencyStates,
+} from "./dependency_queries.ts";
+import type {
+  Page,
+  QueueStats,
+  TaskError,
+  TaskFilter,
+  TaskRecord,
+  TaskState,
+  TaskStore,
+  Transition,
+} from "./model.ts";
+import { selectPausedQueues, selectQueueStats, upsertQueuePaused } from "./queue_queries.ts";
+import {
+  type AttemptEnd,
+  type ChangedTaskRow,
+  markTaskCancelled,
+  markTaskDead,
+  markTaskSucceeded,
+  scheduleTaskRetry,
+  selectAttempts,
+  selectLeasedTaskForUpdate,
+  startTask,
+  updateProgress,
+} from "./attempt_queries.ts";
+import {
+  type Db,
+  deleteTasks,
+  listTasks,
+  requeueTasks,
+  selectDeadTasksForUpdate,
+  selectLiveTasks,
+  selectQueueDeadTasksForUpdate,
+  selectTask,
+  selectTaskForUpdate,
+  type TaskRow,
+  toAttemptRecord,
+  toTaskRecord,
+} from "./task_queries.ts";
+
+/** The window of processedPerSecond and failedPerSecond. */
+export const RATE_WINDOW_MS = 60_000;
+const BROKER_STATE_BATCH = 500;
+
+const CANCELLABLE: ReadonlySet<TaskState> = new Set(["waiting", "scheduled", "queued", "running"]);
+const RETRYABLE: TaskState[] = ["failed", "dead", "cancelled"];
+
+/**
+ * TaskStore with one addition the interface lacks: cancelling a task can release
+ * dependents waiting on it (on_failure, always), and they must reach the broker too.
+ */
+export interface PgTaskStore extends TaskStore {
+  cancel(
+    taskId: string,
+    reason: string,
+    now: number,
+  ): Promise<{ task: TaskRecord; runningLease: string | null; runnable: BrokerTask[] }>;
+}
+
+function brokerTask(row: Pick<TaskRow, "id" | "queue" | "priority" | "seq" | "run_at">): BrokerTask {
+  return {
+    id: row.id,
+    queue: row.queue,
+    priority: row.priority,
+    seq: Number(row.seq),
+    runAt: row.run_at.getTime(),
+  };
+}
+
+function bySeq(a: TaskRow, b: TaskRow): number {
+  return Number(a.seq) - Number(b.seq);
+}
+
+function failedPrecondition(message: string): ConnectError {
+  return new ConnectError(message, Code.FailedPrecondition);
+}
+
+/**
+ * Settles the waiting dependents of tasks that just ended, generation by generation: a
+ * dependent cancelled because its condition can no longer hold has ended too. Returns
+ * the dependents released (now queued or scheduled), in seq order.
+ */
+async function settleDependents(tx: Db, ended: string[], now: number): Promise<TaskRow[]> {
+  const released: TaskRow[] = [];
+  let frontier = ended;
+  while (frontier.length > 0) {
+    // Lock first, then read the dependencies' states in a later statement, whose snapshot
+    // includes whatever a concurrent end committed while we waited for the lock.
+    const waiting = await lockWaitingDependents(tx, frontier);
+    const release: string[] = [];
+    const cancel: string[] = [];
+    for (const d of await selectDependencyStates(tx, waiting)) {
+      const verdict = judgeDependencies(d.condition, d.states);
+      if (verdict === "release") release.push(d.id);
+      else if (verdict === "cancel") cancel.push(d.id);
+    }
+    released.push(...await releaseWaitingTasks(tx, release, now));
+    frontier = (await cancelWaitingTasks(tx, cancel, now)).map((r) => r.id);
+  }
+  return released.sort(bySeq);
+}
+
+async function endedTransition(tx: Db, task: ChangedTaskRow, now: number): Promise<Transition> {
+  const released = task.has_dependents ? await settleDependents(tx, [task.id], now) : [];
+  return { task: toTaskRecord(task), runnable: released.map(brokerTask) };
+}
+
+/** A failed attempt (or an expired lease) counts: retried after backoff while attempts remain, else dead. */
+async function failedTransition(
+  tx: Db,
+  task: TaskRow,
+  error: TaskError,
+  end: AttemptEnd,
+  now: number,
+  random: () => number,
+): Promise<Transition> {
+  if (error.retryable && task.attempt_count < task.max_attempts) {
+    const backoff = {
+      initialMs: Number(task.backoff_initial_ms),
+      maxMs: Number(task.backoff_max_ms),
+      multiplier: task.backoff_multiplier,
+    };
+    const runAt = now + retryDelayMs(backoff, task.attempt_count, random);
+    const scheduled = await scheduleTaskRetry(tx, task.id, runAt, error, end, now);
+    return { task: toTaskRecord(scheduled), runnable: [brokerTask(scheduled)] };
+  }
+  return await endedTransition(tx, await markTaskDead(tx, task.id, error, end, now), now);
+}
+
+const EXPIRED_ERRORS: Record<"lease_expired" | "timed_out", TaskError> = {
+  lease_expired: {
+    message: "lease expired: the worker went away or stopped heartbeating",
+    code: "lease_expired",
+    retryable: true,
+  },
+  timed_out: {
+    message: "attempt timed out: it ran past the task's timeout",
+    code: "timed_out",
+    retryable: true,
+  },
+};
+
+export function createTaskStore(sql: Sql): PgTaskStore {
+  // Queues whose row is known to exist (rows are never deleted): enqueue skips inserting them.
+  const knownQueues = new Set<string>();
+
+  /** Dead letters to requeue or purge, locked; any named id that is not one is refused by name. */
+  async function lockDeadLetters(tx: Db, queue: string, ids: string[], all: boolean): Promise<TaskRow[]> {
+    if (all && queue === "") {
+      throw new ConnectError("queue: is required with all: name the queue to empty", Code.InvalidArgument);
+    }
+    const wanted = [...new Set(ids.map((id) => id.toLowerCase()))];
+    const rows = all
+      ? await selectQueueDeadTasksForUpdate(tx, queue)
+      : await selectDeadTasksForUpdate(tx, queue, wanted.filter((id) => TASK_ID.test(id)));
+    const found = new Set(rows.map((r) => r.id));
+    const missing = wanted.filter((id) => !found.has(id));
+    if (missing.length > 0) {
+      const verb = missing.length === 1 ? "is not a dead letter" : "are not dead letters";
+      const where = queue ? ` of queue ${queue}` : "";
+      throw failedPrecondition(`task ${missing.join(", ")} ${verb}${where}: list them with ListDeadLetters`);
+    }
+    return rows;
+  }
+
+  const store: PgTaskStore = {
+    async enqueue(tasks, now) {
+      const result = await sql.begin((tx) => enqueueTasks(tx, tasks, now, knownQueues));
+      for (const t of tasks) knownQueues.add(t.queue);
+      return result;
+    },
+
+    async get(id) {
+      if (!TASK_ID.test(id)) return null;
+      const row = await selectTask(sql, id);
+      if (!row) return null;
+      return { task: toTaskRecord(row), attempts: (await selectAttempts(sql, id)).map(toAttemptRecord) };
+    },
+
+    async list(filter: TaskFilter, pageSize, pageToken): Promise<Page<TaskRecord>> {
+      const after = decodeTaskPageToken(pageToken);
+      const limit = Math.max(1, pageSize);
+      const rows = await listTasks(sql, { ...filter, after, limit: limit + 1 });
+      const items = rows.slice(0, limit).map(toTaskRecord);
+      const last = items.at(-1);
+      return {
+        items,
+        nextPageToken: rows.length > limit && last ? encodeTaskPageToken(last) : "",
+      };
+    },
+
+    async start(taskId, leaseId, workerId, now) {
+      if (!TASK_ID.test(taskId)) return null;
+      const row = await startTask(sql, taskId, leaseId, workerId, now);
+      return row ? toTaskRecord(row) : null;
+    },
+
+    async finish(taskId, leaseId, result, now, random) {
+      if (!TASK_ID.test(taskId)) return null;
+      return await sql.begin(async (tx) => {
+        const row = await selectLeasedTaskForUpdate(tx, taskId, leaseId);
+        if (!row) return null;
+        if (result.ok) {
+          const end = { leaseId, outcome: "succeeded" as const, error: null };
+          return await endedTransition(tx, await markTaskSucceeded(tx, taskId, result.output, end, now), now);
+        }
+        const end = { leaseId, outcome: "failed" as const, error: result.error };
+        return await failedTransition(tx, row, result.error, end, now, random);
+      });
+    },
+
+    async expire(taskId, leaseId, outcome, now, random) {
+      if (!TASK_ID.test(taskId)) return null;
+      return await sql.begin(async (tx) => {
+        const row = await selectLeasedTaskForUpdate(tx, taskId, leaseId);
+        if (!row) return null;
+        const error = EXPIRED_ERRORS[outcome];
+        return await failedTransition(tx, row, error, { leaseId, outcome, error }, now, random);
+      });
+    },
+
+    async progress(taskId, leaseId, percent, message, now) {
+      if (!TASK_ID.test(taskId)) return false;
+      return await updateProgress(sql, taskId, leaseId, percent, message, now);
+    },
+
+    async cancel(taskId, reason, now) {
+      const notFound = () => new ConnectError(`task ${taskId} does not exist`, Code.NotFound);
+      if (!TASK_ID.test(taskId)) throw notFound();
+      return await sql.begin(async (tx) => {
+        const row = await selectTaskForUpdate(tx, taskId);
+        if (!row) throw notFound();
+        if (!CANCELLABLE.has(row.state)) {
+          throw failedPrecondition(
+            `task ${taskId} is ${row.state}: only waiting, scheduled, queued or running tasks can be cancelled`,
+          );
+        }
+        const runningLease = row.state === "running" ? row.lease_id : null;
+        if (row.state === "waiting") await deleteDependencies(tx, [taskId]);
+        const end = runningLease === null
+          ? null
+          : { leaseId: runningLease, outcome: "cancelled" as const, error: null };
+        const cancelled = await markTaskCancelled(tx, taskId, reason, end, now);
+        const { task, runnable } = await endedTransition(tx, cancelled, now);
+        return { task, runningLease, runnable };
+      });
+    },
+
+    async retry(taskId, now) {
+      const notFound = () => new ConnectError(`task ${taskId} does not exist`, Code.NotFound);
+      if (!TASK_ID.test(taskId)) throw notFound();
+      return await sql.begin(async (tx) => {
+        const row = await selectTaskForUpdate(tx, taskId);
+        if (!row) throw notFound();
+        if (!RETRYABLE.includes(row.state)) {
+          throw failedPrecondition(
+            `task ${taskId} is ${row.state}: only failed, dead or cancelled tasks can be retried`,
+          );
+        }
+        const [queued] = await requeueTasks(tx, [taskId], RETRYABLE, now);
+        return toTaskRecord(queued);
+      });
+    },
+
+    listDead(queue, pageSize, pageToken) {
+      return store.list({ queue, state: "dead" }, pageSize, pageToken);
+    },
+
+    async requeueDead(queue, taskIds, all, now) {
+      const rows = await sql.begin(async (tx) => {
+        const dead = await lockDeadLetters(tx, queue, taskIds, all);
+        return await requeueTasks(tx, dead.map((r) => r.id), ["dead"], now);
+      });
+      return rows.sort(bySeq).map(toTaskRecord);
+    },
+
+    async purgeDead(queue, taskIds, all) {
+      const rows = await sql.begin(async (tx) => {
+        const dead = await lockDeadLetters(tx, queue, taskIds, all);
+        await deleteTasks(tx, dead.map((r) => r.id));
+        return dead;
+      });
+      return rows.sort(bySeq).map(toTaskRecord);
+    },
+
+    async queueStats(now): Promise<QueueStats[]> {
+      const rows = await selectQueueStats(sql, now, RATE_WINDOW_MS);
+      return rows.map((r) => ({
+        name: r.name,
+        paused: r.paused,
+        waiting: r.waiting,
+        scheduled: r.scheduled,
+        queued: r.queued,
+        running: r.running,
+        dead: r.dead,
+        oldestQueuedAgeMs: r.oldest_run_at ? Math.max(0, now - r.oldest_run_at.getTime()) : 0,
+        processedPerSecond: r.processed / (RATE_WINDOW_MS / 1000),
+        failedPerSecond: r.failed / (RATE_WINDOW_MS / 1000),
+      }));
+    },
+
+    async setPaused(queue, paused, now) {
+      await upsertQueuePaused(sql, queue, paused, now);
+      knownQueues.add(queue);
+    },
+
+    async *brokerState() {
+      // Keyset batches rather than a cursor: no transaction stays open while the caller
+      // writes each batch to Redis, and the embedded PGlite session is never held for long.
+      let after = 0;
+      while (true) {
+        const rows = await selectLiveTasks(sql, after, BROKER_STATE_BATCH);
+        for (const row of rows) {
+          yield {
+            task: brokerTask(row),
+            lease: row.lease_id === null ? null : { leaseId: row.lease_id, workerId: row.worker_id ?? "" },
+          };
+        }
+        if (rows.length < BROKER_STATE_BATCH) return;
+        after = Number(rows[rows.length - 1].seq);
+      }
+    },
+
+    pausedQueues() {
+      return selectPausedQueues(sql);
+    },
+  };
+  return store;
+}

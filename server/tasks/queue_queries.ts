@@ -1,0 +1,75 @@
+/**
+ * SQL of queues: a row per queue name ever used, its settings, and the figures ListQueues
+ * and WatchQueues show.
+ */
+import type { Db } from "./task_queries.ts";
+
+/** Creates the rows of queues not seen before; existing ones are left alone (and not locked). */
+export async function insertQueues(db: Db, names: string[], now: number): Promise<void> {
+  if (names.length === 0) return;
+  const at = new Date(now);
+  await db`
+    insert into queues ${db(names.map((name) => ({ name, created_at: at, updated_at: at })))}
+    on conflict (name) do nothing`;
+}
+
+export async function upsertQueuePaused(db: Db, name: string, paused: boolean, now: number): Promise<void> {
+  const at = new Date(now);
+  await db`
+    insert into queues (name, paused, created_at, updated_at) values (${name}, ${paused}, ${at}, ${at})
+    on conflict (name) do update set paused = excluded.paused, updated_at = excluded.updated_at`;
+}
+
+export async function selectPausedQueues(db: Db): Promise<string[]> {
+  const rows = await db<{ name: string }[]>`select name from queues where paused order by name`;
+  return rows.map((r) => r.name);
+}
+
+export interface QueueStatsRow {
+  name: string;
+  paused: boolean;
+  waiting: number;
+  scheduled: number;
+  queued: number;
+  running: number;
+  dead: number;
+  oldest_run_at: Date | null;
+  processed: number;
+  failed: number;
+}
+
+/**
+ * Per queue, in name order: counts of the states that stay small (finished tasks pile up
+ * and are not counted, except dead letters), the oldest runnable task's run_at, and the
+ * attempts that ended in the window (processed: every outcome but cancelled; failed: the
+ * failures among them, retried or not).
+ */
+export async function selectQueueStats(db: Db, now: number, windowMs: number): Promise<QueueStatsRow[]> {
+  const at = new Date(now);
+  return await db<QueueStatsRow[]>`
+    select q.name, q.paused, c.waiting, c.scheduled, c.queued, c.running, c.dead, o.oldest_run_at,
+      r.processed, r.failed
+    from queues q
+    cross join lateral (
+      select
+        count(*) filter (where state = 'waiting')::int as waiting,
+        count(*) filter (where state = 'scheduled')::int as scheduled,
+        count(*) filter (where state = 'queued')::int as queued,
+        count(*) filter (where state = 'running')::int as running,
+        count(*) filter (where state = 'dead')::int as dead
+      from tasks t
+      where t.queue = q.name and t.state in ('waiting', 'scheduled', 'queued', 'running', 'dead')
+    ) c
+    cross join lateral (
+      select min(run_at) as oldest_run_at from tasks t
+      where t.queue = q.name and t.state in ('queued', 'scheduled') and t.run_at <= ${at}
+    ) o
+    cross join lateral (
+      select
+        count(*) filter (where outcome <> 'cancelled')::int as processed,
+        count(*) filter (where outcome in ('failed', 'lease_expired', 'timed_out'))::int as failed
+      from task_attempts a
+      where a.queue = q.name and a.ended_at > ${new Date(now - windowMs)} and a.ended_at <= ${at}
+    ) r
+    order by q.name`;
+}

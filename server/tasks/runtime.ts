@@ -1,0 +1,188 @@
+/**
+ * The task runtime of one server process: the store (Postgres, the truth), the broker
+ * (the hot path), the worker sessions this process holds, and three loops:
+ *   - promoter: moves due delayed tasks to ready, and rebuilds the broker from
+ *     Postgres whenever it has lost its state (start, Redis restart, FLUSHALL);
+ *   - lease reaper: expires leases whose worker went silent or away; their tasks
+ *     go back to their queue with the attempt counted;
+ * Loops start with the first service registration and stop at shutdown, reaper last.
+ */
+import type { Broker, BrokerTask, Lease } from "../broker/broker.ts";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import { type Loop, startLoop } from "../loop.ts";
+import type { TasksConfig } from "./config.ts";
+import type { TaskRecord, TaskStore, Transition } from "./model.ts";
+import type { WorkerSession } from "./worker_session.ts";
+
+export type TaskListener = (task: TaskRecord, previous: TaskRecord["state"] | undefined) => void;
+
+export class TasksRuntime {
+  readonly sessions = new Map<string, WorkerSession>();
+  readonly #taskListeners = new Set<TaskListener>();
+  readonly #waiters = new Set<{ queues: readonly string[]; wake: () => void }>();
+  #loops: Loop[] = [];
+  #unsubscribe?: () => Promise<void>;
+  #rebuilding?: Promise<void>;
+  readonly random: () => number;
+
+  constructor(
+    readonly store: TaskStore,
+    readonly broker: Broker,
+    readonly clock: Clock,
+    readonly log: Logger,
+    readonly config: TasksConfig,
+    random: () => number = Math.random,
+  ) {
+    this.random = random;
+  }
+
+  async start(): Promise<void> {
+    this.#unsubscribe = await this.broker.subscribe((queue) => this.#wakeLocal(queue));
+    await this.rebuildIfNeeded();
+    const opts = { clock: this.clock, log: this.log };
+    this.#loops = [
+      startLoop("promoter", { ...opts, intervalMs: this.config.tickMs }, () => this.tick()),
+      startLoop(
+        "lease-reaper",
+        { ...opts, intervalMs: Math.max(50, this.config.heartbeatMs / 2) },
+        () => this.reap(),
+      ),
+    ];
+  }
+
+  async stop(): Promise<void> {
+    for (const loop of this.#loops) await loop.stop();
+    await this.#unsubscribe?.();
+    await this.broker.close();
+  }
+
+  // --- events -------------------------------------------------------------------------
+
+  onTask(listener: TaskListener): () => void {
+    this.#taskListeners.add(listener);
+    return () => this.#taskListeners.delete(listener);
+  }
+
+  publish(task: TaskRecord, previous?: TaskRecord["state"]): void {
+    for (const listener of this.#taskListeners) listener(task, previous);
+  }
+
+  /** Mirrors a store transition into the broker and tells everyone who cares. */
+  async apply(transition: Transition, previous?: TaskRecord["state"]): Promise<void> {
+    this.publish(transition.task, previous);
+    await this.makeRunnable(transition.runnable);
+  }
+
+  async makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {
+    if (tasks.length === 0) return;
+    await this.broker.add(tasks, this.clock.now());
+    for (const queue of new Set(tasks.map((t) => t.queue))) await this.broker.notify(queue);
+  }
+
+  // --- dispatcher wake-ups ------------------------------------------------------------
+
+  /** Resolves when one of the queues may have work, after `ms`, or when the signal aborts. */
+  async waitForWork(queues: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
+    const timer = new AbortController();
+    let waiter!: { queues: readonly string[]; wake: () => void };
+    const woken = new Promise<void>((resolve) => {
+      waiter = { queues, wake: resolve };
+      this.#waiters.add(waiter);
+    });
+    try {
+      await Promise.race([
+        woken,
+        this.clock.sleep(ms, AbortSignal.any([signal, timer.signal])).catch(() => {}),
+      ]);
+    } finally {
+      timer.abort();
+      this.#waiters.delete(waiter);
+    }
+  }
+
+  #wakeLocal(queue: string | undefined) {
+    for (const w of this.#waiters) if (queue === undefined || w.queues.includes(queue)) w.wake();
+  }
+
+  // --- loops --------------------------------------------------------------------------
+
+  /** One promoter iteration: rebuild if the broker lost its state, then promote due tasks. */
+  async tick(): Promise<void> {
+    await this.rebuildIfNeeded();
+    const moved = await this.broker.promote(this.clock.now(), 1000);
+    if (moved > 0) this.#wakeLocal(undefined);
+  }
+
+  /** Rebuilds the broker from Postgres when it lost its state; concurrent callers share one rebuild. */
+  rebuildIfNeeded(): Promise<void> {
+    return this.#rebuilding ??= (async () => {
+      try {
+        if (!(await this.broker.needsRebuild())) return;
+        const started = this.clock.now();
+        let tasks = 0;
+        let leases = 0;
+        for (const queue of await this.store.pausedQueues()) await this.broker.setPaused(queue, true);
+        let batch: BrokerTask[] = [];
+        let held: Lease[] = [];
+        const flush = async () => {
+          if (batch.length) await this.broker.add(batch, this.clock.now());
+          if (held.length) await this.broker.restoreLeases(held);
+          tasks += batch.length;
+          leases += held.length;
+          batch = [];
+          held = [];
+        };
+        for await (const { task, lease } of this.store.brokerState()) {
+          if (lease) {
+            held.push({
+              taskId: task.id,
+              queue: task.queue,
+              leaseId: lease.leaseId,
+              workerId: lease.workerId,
+              expiresAt: this.clock.now() + this.config.leaseTtlMs,
+            });
+          } else {
+            batch.push(task);
+          }
+          if (batch.length + held.length >= 500) await flush();
+        }
+        await flush();
+        await this.broker.markRebuilt();
+        this.log.warn("broker rebuilt from Postgres", { tasks, leases, ms: this.clock.now() - started });
+        this.#wakeLocal(undefined);
+      } finally {
+        this.#rebuilding = undefined;
+      }
+    })();
+  }
+
+  /** Expires leases nobody extended in time; their tasks go back to the queue. */
+  async reap(): Promise<number> {
+    const expired = await this.broker.takeExpired(this.clock.now(), 500);
+    for (const lease of expired) await this.expireLease(lease, "lease_expired");
+    return expired.length;
+  }
+
+  async expireLease(
+    lease: Pick<Lease, "taskId" | "leaseId" | "workerId">,
+    outcome: "lease_expired" | "timed_out",
+  ) {
+    const transition = await this.store.expire(
+      lease.taskId,
+      lease.leaseId,
+      outcome,
+      this.clock.now(),
+      this.random,
+    );
+    this.sessions.get(lease.workerId)?.leaseLost(lease.taskId, lease.leaseId);
+    if (transition) {
+      this.log.info("lease expired: task goes back to its queue", {
+        task_id: lease.taskId,
+        worker_id: lease.workerId,
+        state: transition.task.state,
+      });
+      await this.apply(transition, "running");
+    }
+  }
+}

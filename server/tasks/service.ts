@@ -1,0 +1,301 @@
+/**
+ * TaskService and WorkerService over the task runtime. Every accepted task is in
+ * Postgres before Enqueue answers; the broker is told afterwards, and if that fails
+ * the reconciler puts it right, so an OK answer never loses a task.
+ */
+import { create } from "@bufbuild/protobuf";
+import { durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
+import {
+  TaskService,
+  type WatchTasksResponse,
+  WatchTasksResponseSchema,
+} from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import { type WorkerInfo, WorkerService, WorkerState } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
+import type { BrokerTask } from "../broker/broker.ts";
+import type { Deps } from "../deps.ts";
+import { queueToProto, stateFromProto, stateToProto, taskToProto } from "./_convert.ts";
+import { invalid, toNewTask, toNewTasks, validQueue, validTaskId } from "./_spec.ts";
+import type { TaskRecord } from "./model.ts";
+import { tasksRuntimeFor } from "./setup.ts";
+import type { TasksRuntime } from "./runtime.ts";
+import { runWorkerSession, type WorkerSession } from "./worker_session.ts";
+
+const WATCH_BUFFER = 1000;
+
+function pageSize(n: number): number {
+  if (n < 0) throw invalid("page_size", "must not be negative");
+  return n === 0 ? 50 : Math.min(n, 1000);
+}
+
+function runnable(t: TaskRecord): BrokerTask | undefined {
+  return t.state === "queued" || t.state === "scheduled"
+    ? { id: t.id, queue: t.queue, priority: t.priority, seq: t.seq, runAt: t.runAt }
+    : undefined;
+}
+
+async function queueInfo(rt: TasksRuntime, name: string) {
+  const stats = (await rt.store.queueStats(rt.clock.now())).find((q) => q.name === name);
+  const workers = [...rt.sessions.values()].filter((s) => s.hello.queues.includes(name)).length;
+  return stats ? queueToProto(stats, workers) : queueToProto({
+    name,
+    paused: await rt.broker.isPaused(name),
+    waiting: 0,
+    scheduled: 0,
+    queued: 0,
+    running: 0,
+    dead: 0,
+    oldestQueuedAgeMs: 0,
+    processedPerSecond: 0,
+    failedPerSecond: 0,
+  }, workers);
+}
+
+function notYet(what: string): () => never {
+  return () => {
+    throw new ConnectError(
+      `${what} is not implemented yet: it arrives with the scheduler`,
+      Code.Unimplemented,
+    );
+  };
+}
+
+function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskService>> {
+  const accept = async (records: TaskRecord[], duplicates: boolean[]) => {
+    const fresh = records.filter((_, i) => !duplicates[i]);
+    await rt.makeRunnable(fresh.map(runnable).filter((t): t is BrokerTask => t !== undefined)).catch((
+      error,
+    ) =>
+      // Postgres has them: the reconciler will mirror them once the broker answers again.
+      rt.log.warn("broker unavailable after enqueue; the reconciler will catch up", { error })
+    );
+    for (const t of fresh) rt.publish(t);
+  };
+  return {
+    async enqueue(req) {
+      const task = toNewTask(req.task, rt.clock.now(), "task");
+      if (task.dependsOnBatchIndex.length > 0) {
+        throw invalid(
+          "task.depends_on_batch_index",
+          "is for EnqueueBatch only: use depends_on with task ids",
+        );
+      }
+      const { tasks, duplicates } = await rt.store.enqueue([task], rt.clock.now());
+      await accept(tasks, duplicates);
+      return { task: taskToProto(tasks[0]), duplicate: duplicates[0] };
+    },
+    async enqueueBatch(req) {
+      const { tasks, duplicates } = await rt.store.enqueue(
+        toNewTasks(req.tasks, rt.clock.now()),
+        rt.clock.now(),
+      );
+      await accept(tasks, duplicates);
+      return { tasks: tasks.map((t) => taskToProto(t)), duplicates };
+    },
+    async getTask(req) {
+      const found = await rt.store.get(validTaskId(req.id));
+      if (!found) throw new ConnectError(`task ${req.id} does not exist`, Code.NotFound);
+      return { task: taskToProto(found.task, found.attempts) };
+    },
+    async listTasks(req) {
+      const page = await rt.store.list(
+        {
+          queue: req.queue ? validQueue(req.queue) : undefined,
+          state: stateFromProto(req.state),
+          type: req.type || undefined,
+          labels: Object.keys(req.labels).length ? req.labels : undefined,
+        },
+        pageSize(req.pageSize),
+        req.pageToken,
+      );
+      return { tasks: page.items.map((t) => taskToProto(t)), nextPageToken: page.nextPageToken };
+    },
+    async cancelTask(req) {
+      const { task, runningLease } = await rt.store.cancel(
+        validTaskId(req.id),
+        req.reason.slice(0, 500),
+        rt.clock.now(),
+      );
+      await rt.broker.remove(task.id, task.queue);
+      if (runningLease) {
+        for (const session of rt.sessions.values()) session.leaseLost(task.id, runningLease, "cancelled");
+      }
+      rt.publish(task);
+      return { task: taskToProto(task) };
+    },
+    async retryTask(req) {
+      const task = await rt.store.retry(validTaskId(req.id), rt.clock.now());
+      await accept([task], [false]);
+      return { task: taskToProto(task) };
+    },
+    async listQueues(req) {
+      const all = await rt.store.queueStats(rt.clock.now());
+      const size = pageSize(req.pageSize);
+      const after = req.pageToken ? atob(req.pageToken) : "";
+      const page = all.filter((q) => q.name > after).slice(0, size);
+      const workers = (name: string) =>
+        [...rt.sessions.values()].filter((s) => s.hello.queues.includes(name)).length;
+      const last = page.at(-1);
+      return {
+        queues: page.map((q) => queueToProto(q, workers(q.name))),
+        nextPageToken: last && all.some((q) => q.name > last.name) ? btoa(last.name) : "",
+      };
+    },
+    async pauseQueue(req) {
+      const queue = validQueue(req.queue);
+      await rt.store.setPaused(queue, true, rt.clock.now());
+      await rt.broker.setPaused(queue, true);
+      return { queue: await queueInfo(rt, queue) };
+    },
+    async resumeQueue(req) {
+      const queue = validQueue(req.queue);
+      await rt.store.setPaused(queue, false, rt.clock.now());
+      await rt.broker.setPaused(queue, false);
+      await rt.broker.notify(queue);
+      return { queue: await queueInfo(rt, queue) };
+    },
+    async listDeadLetters(req) {
+      const page = await rt.store.listDead(
+        req.queue ? validQueue(req.queue) : undefined,
+        pageSize(req.pageSize),
+        req.pageToken,
+      );
+      return { tasks: page.items.map((t) => taskToProto(t)), nextPageToken: page.nextPageToken };
+    },
+    async requeueDeadLetters(req) {
+      const ids = req.taskIds.map((id, i) => validTaskId(id, `task_ids[${i}]`));
+      if (req.all && !req.queue) throw invalid("queue", "is required with all");
+      const tasks = await rt.store.requeueDead(
+        req.queue ? validQueue(req.queue) : "",
+        ids,
+        req.all,
+        rt.clock.now(),
+      );
+      await accept(tasks, tasks.map(() => false));
+      return { requeued: BigInt(tasks.length) };
+    },
+    async purgeDeadLetters(req) {
+      const ids = req.taskIds.map((id, i) => validTaskId(id, `task_ids[${i}]`));
+      if (req.all && !req.queue) throw invalid("queue", "is required with all");
+      const tasks = await rt.store.purgeDead(req.queue ? validQueue(req.queue) : "", ids, req.all);
+      return { purged: BigInt(tasks.length) };
+    },
+    async *watchTasks(req, ctx) {
+      const queue = req.queue ? validQueue(req.queue) : undefined;
+      const ids = new Set(req.taskIds.map((id, i) => validTaskId(id, `task_ids[${i}]`)));
+      const state = stateFromProto(req.state);
+      const buffer: WatchTasksResponse[] = [];
+      let overflow = false;
+      let wake: (() => void) | undefined;
+      const off = rt.onTask((task, previous) => {
+        if (queue && task.queue !== queue) return;
+        if (ids.size && !ids.has(task.id)) return;
+        if (state && task.state !== state) return;
+        if (buffer.length >= WATCH_BUFFER) overflow = true;
+        else {
+          buffer.push(create(WatchTasksResponseSchema, {
+            task: taskToProto(task),
+            previousState: previous ? stateToProto(previous) : undefined,
+          }));
+        }
+        wake?.();
+      });
+      const onAbort = () => wake?.();
+      ctx.signal.addEventListener("abort", onAbort);
+      try {
+        while (!ctx.signal.aborted) {
+          if (overflow) {
+            // The client fell behind: say so once and let it resync with ListTasks.
+            buffer.length = 0;
+            overflow = false;
+            yield create(WatchTasksResponseSchema, { overflow: true });
+            continue;
+          }
+          const next = buffer.shift();
+          if (next) {
+            yield next;
+            continue;
+          }
+          await new Promise<void>((resolve) => wake = resolve);
+          wake = undefined;
+        }
+      } finally {
+        off();
+        ctx.signal.removeEventListener("abort", onAbort);
+      }
+    },
+    configureQueue: notYet("ConfigureQueue (per-queue concurrency and rate limits)"),
+    createSchedule: notYet("CreateSchedule"),
+    getSchedule: notYet("GetSchedule"),
+    listSchedules: notYet("ListSchedules"),
+    pauseSchedule: notYet("PauseSchedule"),
+    deleteSchedule: notYet("DeleteSchedule"),
+    async *watchQueues(req, ctx) {
+      const interval = Math.max(250, req.interval ? durationMs(req.interval) : 1000);
+      let last = "";
+      while (!ctx.signal.aborted) {
+        const stats = await rt.store.queueStats(rt.clock.now());
+        const workers = (name: string) =>
+          [...rt.sessions.values()].filter((s) => s.hello.queues.includes(name)).length;
+        const snapshot = {
+          queues: stats.map((q) => queueToProto(q, workers(q.name))),
+          workerCount: rt.sessions.size,
+        };
+        const key = JSON.stringify(stats.map((q) => ({ ...q, oldestQueuedAgeMs: 0 }))) + rt.sessions.size;
+        if (key !== last) {
+          last = key;
+          yield snapshot;
+        }
+        await rt.clock.sleep(interval, ctx.signal).catch(() => {});
+      }
+    },
+  };
+}
+
+function workerInfo(s: WorkerSession, now: number, leaseTtlMs: number): WorkerInfo {
+  const silent = now - s.lastHeartbeat > leaseTtlMs;
+  return {
+    $typeName: "taskmesh.tasks.v1.WorkerInfo",
+    id: s.id,
+    queues: s.hello.queues,
+    concurrency: s.hello.concurrency,
+    activeTaskIds: [...s.held.keys()],
+    lastHeartbeatTime: timestampFromMs(s.lastHeartbeat),
+    version: s.hello.version,
+    state: s.draining ? WorkerState.DRAINING : silent ? WorkerState.SILENT : WorkerState.ACTIVE,
+    labels: s.hello.labels,
+    load: s.load,
+    connectTime: timestampFromMs(s.connectedAt),
+    serverId: s.serverId,
+  };
+}
+
+export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
+  const rt = tasksRuntimeFor(deps);
+  const serverId = `${Deno.hostname()}:${Deno.pid}`;
+  router.service(TaskService, taskServiceImpl(rt));
+  router.service(WorkerService, {
+    connect: (requests, ctx) => runWorkerSession(rt, requests, ctx.signal, serverId),
+    listWorkers(req) {
+      const queue = req.queue ? validQueue(req.queue) : undefined;
+      const all = [...rt.sessions.values()]
+        .filter((s) => !queue || s.hello.queues.includes(queue))
+        .sort((a, b) => a.id.localeCompare(b.id));
+      const size = pageSize(req.pageSize);
+      const after = req.pageToken ? atob(req.pageToken) : "";
+      const page = all.filter((s) => s.id > after).slice(0, size);
+      const last = page.at(-1);
+      const now = rt.clock.now();
+      return {
+        workers: page.map((s) => workerInfo(s, now, rt.config.leaseTtlMs)),
+        nextPageToken: last && all.some((s) => s.id > last.id) ? btoa(last.id) : "",
+      };
+    },
+    drainWorker(req) {
+      const session = rt.sessions.get(req.id);
+      if (!session) throw new ConnectError(`worker ${req.id} is not connected to this server`, Code.NotFound);
+      session.drain(req.grace ? durationMs(req.grace) : 30_000);
+      return { worker: workerInfo(session, rt.clock.now(), rt.config.leaseTtlMs) };
+    },
+  });
+}

@@ -1,0 +1,344 @@
+/**
+ * One worker's bidi stream, server side. It owns the worker's credits (never more
+ * tasks in flight than its concurrency), its leases, and what it is told: Assign,
+ * Cancel, Drain and ResultAck. Results are fenced by lease id in Postgres, so a
+ * stale or foreign result changes nothing.
+ */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { TaskError } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import {
+  type ConnectRequest,
+  type ConnectResponse,
+  ConnectResponseSchema,
+  type Heartbeat,
+  type Hello,
+  type Result,
+} from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
+import { Channel } from "./_channel.ts";
+import { taskToProto } from "./_convert.ts";
+import { invalid, validQueue } from "./_spec.ts";
+import type { TasksRuntime } from "./runtime.ts";
+
+interface Held {
+  leaseId: string;
+  deadline: number;
+}
+
+/** Grace after an attempt's deadline before the server takes the task back itself. */
+const DEADLINE_GRACE_MS = 5000;
+
+export class WorkerSession {
+  readonly held = new Map<string, Held>();
+  readonly out: Channel<ConnectResponse>;
+  readonly connectedAt: number;
+  lastHeartbeat: number;
+  load = 0;
+  draining = false;
+  #slotFreed?: () => void;
+
+  constructor(readonly runtime: TasksRuntime, readonly hello: Hello, readonly serverId: string) {
+    this.connectedAt = runtime.clock.now();
+    this.lastHeartbeat = this.connectedAt;
+    // Every outgoing message answers a credit, a held lease or a result: this bounds them all.
+    this.out = new Channel(hello.concurrency * 3 + 16);
+  }
+
+  get id(): string {
+    return this.hello.workerId;
+  }
+
+  send(message: MessageInitShape<typeof ConnectResponseSchema>["message"]): void {
+    if (!this.out.push(create(ConnectResponseSchema, { message }))) {
+      this.runtime.log.warn("worker is not reading its stream: closing it", { worker_id: this.id });
+      this.out.close();
+    }
+  }
+
+  /** The lease was lost (expired, or its task cancelled): tell the worker to stop. */
+  leaseLost(taskId: string, leaseId: string, reason = "lease_lost"): void {
+    const held = this.held.get(taskId);
+    if (!held || held.leaseId !== leaseId) return;
+    this.held.delete(taskId);
+    this.send({ case: "cancel", value: { taskId, leaseId, reason } });
+    this.#freeSlot();
+  }
+
+  /** Stops assigning; `tell` sends the worker a Drain (false when the worker asked first). */
+  drain(graceMs: number, tell = true): void {
+    if (this.draining) return;
+    this.draining = true;
+    if (tell) {
+      this.send({ case: "drain", value: { deadline: timestampFromMs(this.runtime.clock.now() + graceMs) } });
+    }
+    this.#freeSlot();
+    if (this.held.size === 0) this.out.close();
+  }
+
+  #freeSlot() {
+    this.#slotFreed?.();
+    if (this.draining && this.held.size === 0) this.out.close();
+  }
+
+  /** Hands out tasks while the worker has free slots; waits for work or a freed slot otherwise. */
+  async dispatch(signal: AbortSignal): Promise<void> {
+    const { runtime } = this;
+    const queues = this.hello.queues;
+    while (!signal.aborted && !this.out.closed && !this.draining) {
+      const free = this.hello.concurrency - this.held.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.#slotFreed = resolve;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        this.#slotFreed = undefined;
+        continue;
+      }
+      const now = runtime.clock.now();
+      const leases = await runtime.broker.claim({
+        queues,
+        max: free,
+        workerId: this.id,
+        leaseTtlMs: runtime.config.leaseTtlMs,
+        now,
+      });
+      for (const lease of leases) {
+        const task = await runtime.store.start(lease.taskId, lease.leaseId, this.id, runtime.clock.now());
+        if (!task) {
+          // Cancelled or finished between the broker and Postgres: Postgres wins.
+          await runtime.broker.release(lease.taskId, lease.leaseId);
+          continue;
+        }
+        if (signal.aborted || this.out.closed) {
+          await runtime.expireLease(
+            { taskId: task.id, leaseId: lease.leaseId, workerId: this.id },
+            "lease_expired",
+          );
+          break;
+        }
+        const deadline = runtime.clock.now() + task.timeoutMs;
+        this.held.set(task.id, { leaseId: lease.leaseId, deadline });
+        this.send({
+          case: "assign",
+          value: {
+            task: taskToProto(task),
+            attempt: task.attemptCount,
+            leaseId: lease.leaseId,
+            deadline: timestampFromMs(deadline),
+          },
+        });
+        runtime.publish(task, "queued");
+      }
+      if (leases.length === 0) await runtime.waitForWork(queues, runtime.config.tickMs * 4, signal);
+    }
+  }
+
+  async handle(request: ConnectRequest): Promise<void> {
+    const message = request.message;
+    switch (message.case) {
+      case "heartbeat":
+        return await this.#heartbeat(message.value);
+      case "progress": {
+        const p = message.value;
+        const held = this.held.get(p.taskId);
+        if (!held || held.leaseId !== p.leaseId) return;
+        const percent = Math.min(100, Math.max(0, p.percent));
+        const ok = await this.runtime.store.progress(
+          p.taskId,
+          p.leaseId,
+          percent,
+          p.message.slice(0, 200),
+          this.runtime.clock.now(),
+        );
+        if (ok) {
+          const found = await this.runtime.store.get(p.taskId);
+          if (found) this.runtime.publish(found.task);
+        }
+        return;
+      }
+      case "result":
+        return await this.#result(message.value);
+      case "drain":
+        return this.drain(0, false);
+      case "hello":
+        throw invalid("hello", "Hello may be sent only once, first");
+      default:
+        throw invalid("message", "is empty");
+    }
+  }
+
+  async #heartbeat(beat: Heartbeat): Promise<void> {
+    const { runtime } = this;
+    const now = runtime.clock.now();
+    this.load = Number.isFinite(beat.load) ? Math.min(1, Math.max(0, beat.load)) : 0;
+    const mine = beat.leases.filter((l) => this.held.get(l.taskId)?.leaseId === l.leaseId);
+    const extended = await runtime.broker.extend(mine, runtime.config.leaseTtlMs, now);
+    // Set after the leases are extended, so ListWorkers showing it means the heartbeat took effect.
+    this.lastHeartbeat = now;
+    for (const lease of beat.leases) {
+      const held = this.held.get(lease.taskId);
+      if (!held || held.leaseId !== lease.leaseId) {
+        // The worker believes it runs a task this session never gave it (or gave it under another lease).
+        this.send({
+          case: "cancel",
+          value: { taskId: lease.taskId, leaseId: lease.leaseId, reason: "lease_lost" },
+        });
+      } else if (!extended.has(lease.leaseId)) {
+        this.leaseLost(lease.taskId, lease.leaseId);
+      } else if (now > held.deadline + DEADLINE_GRACE_MS) {
+        this.held.delete(lease.taskId);
+        this.send({
+          case: "cancel",
+          value: { taskId: lease.taskId, leaseId: lease.leaseId, reason: "timeout" },
+        });
+        await runtime.broker.release(lease.taskId, lease.leaseId);
+        await runtime.expireLease(
+          { taskId: lease.taskId, leaseId: lease.leaseId, workerId: this.id },
+          "timed_out",
+        );
+        this.#freeSlot();
+      }
+    }
+  }
+
+  async #result(result: Result): Promise<void> {
+    const { runtime } = this;
+    const refuse = (reason: string) =>
+      this.send({
+        case: "resultAck",
+        value: { taskId: result.taskId, leaseId: result.leaseId, accepted: false, reason },
+      });
+    const held = this.held.get(result.taskId);
+    if (!held || held.leaseId !== result.leaseId) {
+      return refuse("lease expired or unknown: the task was given back to its queue or to another worker");
+    }
+    let outcome: { ok: true; output: Uint8Array } | {
+      ok: false;
+      error: { message: string; code: string; retryable: boolean };
+    };
+    if (result.outcome.case === "output") outcome = { ok: true, output: result.outcome.value };
+    else if (result.outcome.case === "error") outcome = { ok: false, error: errorOf(result.outcome.value) };
+    else return refuse("result carries neither output nor error: send one of them");
+    if (outcome.ok && outcome.output.length > 1024 * 1024) {
+      outcome = {
+        ok: false,
+        error: { message: "output exceeds 1 MiB", code: "output_too_large", retryable: false },
+      };
+    }
+    this.held.delete(result.taskId);
+    const transition = await runtime.store.finish(
+      result.taskId,
+      result.leaseId,
+      outcome,
+      runtime.clock.now(),
+      runtime.random,
+    );
+    await runtime.broker.release(result.taskId, result.leaseId);
+    this.#freeSlot();
+    if (!transition) return refuse("lease expired: the task was given to another worker");
+    this.send({
+      case: "resultAck",
+      value: { taskId: result.taskId, leaseId: result.leaseId, accepted: true, reason: "" },
+    });
+    await runtime.apply(transition, "running");
+  }
+
+  /** The stream ended: every lease still held goes back at once rather than waiting out its TTL. */
+  async close(): Promise<void> {
+    this.out.close();
+    this.#slotFreed?.();
+    const held = [...this.held];
+    this.held.clear();
+    for (const [taskId, { leaseId }] of held) {
+      await this.runtime.broker.release(taskId, leaseId);
+      await this.runtime.expireLease({ taskId, leaseId, workerId: this.id }, "lease_expired");
+    }
+  }
+}
+
+function errorOf(e: TaskError) {
+  return { message: e.message.slice(0, 4096), code: e.code.slice(0, 100), retryable: e.retryable };
+}
+
+export function validateHello(hello: Hello): void {
+  if (hello.workerId.length < 1 || hello.workerId.length > 128) {
+    throw invalid("hello.worker_id", "must be 1–128 characters");
+  }
+  if (hello.queues.length < 1 || hello.queues.length > 32) throw invalid("hello.queues", "name 1–32 queues");
+  hello.queues.forEach((q, i) => validQueue(q, `hello.queues[${i}]`));
+  if (hello.concurrency < 1 || hello.concurrency > 1000) throw invalid("hello.concurrency", "must be 1–1000");
+  if (Object.keys(hello.labels).length > 16) throw invalid("hello.labels", "at most 16 labels");
+}
+
+/** WorkerService.Connect for one stream. */
+export async function* runWorkerSession(
+  runtime: TasksRuntime,
+  requests: AsyncIterable<ConnectRequest>,
+  signal: AbortSignal,
+  serverId: string,
+): AsyncGenerator<ConnectResponse> {
+  const it = requests[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done || first.value.message.case !== "hello") {
+    throw new ConnectError(
+      "the first message must be Hello: send worker id, queues and concurrency",
+      Code.InvalidArgument,
+    );
+  }
+  const hello = first.value.message.value;
+  validateHello(hello);
+  const previous = runtime.sessions.get(hello.workerId);
+  if (previous) {
+    // A worker reconnecting under the same id: its old stream is dead even if TCP has not noticed.
+    runtime.sessions.delete(hello.workerId);
+    await previous.close();
+  }
+  const session = new WorkerSession(runtime, hello, serverId);
+  runtime.sessions.set(hello.workerId, session);
+  runtime.log.info("worker connected", {
+    worker_id: hello.workerId,
+    queues: hello.queues,
+    concurrency: hello.concurrency,
+  });
+  session.send({
+    case: "welcome",
+    value: {
+      heartbeatInterval: durationFromMs(runtime.config.heartbeatMs),
+      leaseTtl: durationFromMs(runtime.config.leaseTtlMs),
+      serverId,
+    },
+  });
+  const stop = new AbortController();
+  const both = AbortSignal.any([signal, stop.signal]);
+  let failure: unknown;
+  const reader = (async () => {
+    try {
+      while (!both.aborted) {
+        const next = await it.next();
+        if (next.done) break;
+        await session.handle(next.value);
+      }
+    } catch (error) {
+      failure = error;
+    } finally {
+      session.out.close();
+    }
+  })();
+  const dispatcher = session.dispatch(both).catch((error) => {
+    failure ??= error;
+    session.out.close();
+  });
+  try {
+    yield* session.out.drain(both);
+    if (failure) throw failure;
+  } finally {
+    stop.abort();
+    if (runtime.sessions.get(hello.workerId) === session) runtime.sessions.delete(hello.workerId);
+    await session.close();
+    // Not the reader: it may be parked on the request stream until the transport is torn down.
+    void reader;
+    await dispatcher;
+    runtime.log.info("worker disconnected", { worker_id: hello.workerId });
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * A worker speaking the raw protocol from the generated client, so tests control
+ * every message (and can misbehave) without the SDK in between.
+ */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
+import {
+  type ConnectRequest,
+  ConnectRequestSchema,
+  type ConnectResponse,
+  WorkerService,
+} from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
+import { createAdmin } from "../../server/auth/first_admin.ts";
+import type { TestServer } from "./server.ts";
+
+export const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+
+/** An admin token and a `worker` API key on a test server. */
+export async function credentials(server: TestServer): Promise<{ admin: string; workerKey: string }> {
+  const email = `admin-${crypto.randomUUID().slice(0, 8)}@example.com`;
+  const password = "correct horse battery staple";
+  await createAdmin(server.deps, { email, password });
+  const auth = createClient(AuthService, server.connect());
+  const admin = (await auth.login({ email, password })).tokens!.accessToken;
+  const { secret } = await auth.createApiKey({ name: "worker", scopes: ["worker"] }, bearer(admin));
+  return { admin, workerKey: secret };
+}
+
+type Message = ConnectResponse["message"];
+type Kind = NonNullable<Message["case"]>;
+type ValueOf<K extends Kind> = Message extends infer M ? M extends { case: K; value: infer V } ? V : never
+  : never;
+
+export interface RawWorker {
+  send(message: MessageInitShape<typeof ConnectRequestSchema>["message"]): void;
+  /** The next message from the server (fails if the stream ends first). */
+  next(): Promise<ConnectResponse>;
+  /** Reads until a message of this kind arrives, returning it. */
+  nextOf<K extends Kind>(kind: K): Promise<ValueOf<K>>;
+  /** Half-closes the request side, as a worker that is done. */
+  end(): void;
+  /** Drops the stream, as a crashed worker. */
+  kill(): void;
+  /** Resolves when the server ends the stream. */
+  ended: Promise<unknown>;
+}
+
+export function openRawWorker(transport: Transport, apiKey: string): RawWorker {
+  const client = createClient(WorkerService, transport);
+  const pending: ConnectRequest[] = [];
+  let wakeWriter: (() => void) | undefined;
+  let closed = false;
+  const requests = (async function* () {
+    while (true) {
+      const item = pending.shift();
+      if (item) {
+        yield item;
+        continue;
+      }
+      if (closed) return;
+      await new Promise<void>((r) => wakeWriter = r);
+    }
+  })();
+  const abort = new AbortController();
+  const responses = client.connect(requests, { ...bearer(apiKey), signal: abort.signal })
+    [Symbol.asyncIterator]();
+  const received: ConnectResponse[] = [];
+  let wakeReader: (() => void) | undefined;
+  let failure: unknown;
+  let done = false;
+  const ended = (async () => {
+    try {
+      while (true) {
+        const r = await responses.next();
+        if (r.done) break;
+        received.push(r.value);
+        wakeReader?.();
+      }
+    } catch (error) {
+      failure = error;
+    } finally {
+      done = true;
+      wakeReader?.();
+    }
+    return failure;
+  })();
+  const next = async (): Promise<ConnectResponse> => {
+    while (received.length === 0) {
+      if (done) throw failure ?? new Error("the server ended the stream");
+      await new Promise<void>((r) => wakeReader = r);
+    }
+    return received.shift()!;
+  };
+  return {
+    send(message) {
+      pending.push(create(ConnectRequestSchema, { message }));
+      wakeWriter?.();
+    },
+    next,
+    async nextOf<K extends Kind>(kind: K): Promise<ValueOf<K>> {
+      while (true) {
+        const m = await next();
+        if (m.message.case === kind) return m.message.value as ValueOf<K>;
+      }
+    },
+    end() {
+      closed = true;
+      wakeWriter?.();
+    },
+    kill() {
+      abort.abort();
+    },
+    ended,
+  };
+}

@@ -1,0 +1,250 @@
+/**
+ * The task runtime end to end over the real server, on both brokers (Redis and
+ * embedded), with raw protocol workers and an injected clock: ordering, credits,
+ * delays, retries and dead letters, idempotency, pause/resume, cancel, dead and
+ * silent workers with fenced leases, and bad input.
+ */
+import assert from "node:assert/strict";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { TaskService, TaskState } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import { ManualClock } from "../server/clock.ts";
+import { tasksRuntimeFor } from "../server/tasks/setup.ts";
+import { bearer, credentials, openRawWorker, type RawWorker } from "./_support/raw_worker.ts";
+import { startTestServer } from "./_support/server.ts";
+
+const enc = new TextEncoder();
+const noBackoff = { initialDelay: durationFromMs(0), maxDelay: durationFromMs(0), multiplier: 1 };
+const invalidArg = (e: unknown) => e instanceof ConnectError && e.code === Code.InvalidArgument;
+
+for (const mode of ["embedded", "redis"] as const) {
+  Deno.test(`task runtime over the real server (${mode} broker)`, {
+    sanitizeOps: false,
+    sanitizeResources: false,
+  }, async (t) => {
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const server = await startTestServer({
+      redis: mode === "redis",
+      clock,
+      env: { TASKMESH_WORKER_HEARTBEAT_MS: "1000", TASKMESH_TASKS_TICK_MS: "100" },
+    });
+    const workers: RawWorker[] = [];
+    // The loops run on the manual clock too; steps drive them directly so no step races a loop.
+    const rt = tasksRuntimeFor(server.deps);
+    try {
+      const { admin, workerKey } = await credentials(server);
+      const tasks = createClient(TaskService, server.grpc());
+      const as = bearer(admin);
+      const worker = async (queues: string[], concurrency: number, id: string = crypto.randomUUID()) => {
+        const w = openRawWorker(server.grpc(), workerKey);
+        workers.push(w);
+        w.send({ case: "hello", value: { workerId: id, queues, concurrency, version: "test/1" } });
+        const welcome = await w.nextOf("welcome");
+        assert.equal(
+          Number(welcome.leaseTtl?.seconds ?? 0) * 1000 + (welcome.leaseTtl?.nanos ?? 0) / 1e6,
+          2000,
+        );
+        return w;
+      };
+      const enqueue = (queue: string, extra: Record<string, unknown> = {}) =>
+        tasks.enqueue({
+          task: { queue, type: "noop", payload: enc.encode("{}"), backoff: noBackoff, ...extra },
+        }, as);
+      const ok = (w: RawWorker, taskId: string, leaseId: string) =>
+        w.send({
+          case: "result",
+          value: { taskId, leaseId, outcome: { case: "output", value: enc.encode('"done"') } },
+        });
+      const state = async (id: string) => (await tasks.getTask({ id }, as)).task!.state;
+
+      await t.step("a task runs on a worker and its attempt is recorded", async () => {
+        const { task } = await enqueue("q1");
+        const w = await worker(["q1"], 2, "worker-one");
+        const assign = await w.nextOf("assign");
+        assert.equal(assign.task?.id, task!.id);
+        assert.equal(assign.attempt, 1);
+        ok(w, task!.id, assign.leaseId);
+        assert.equal((await w.nextOf("resultAck")).accepted, true);
+        const got = (await tasks.getTask({ id: task!.id }, as)).task!;
+        assert.equal(got.state, TaskState.SUCCEEDED);
+        assert.equal(got.attempts[0].workerId, "worker-one");
+        assert.equal(new TextDecoder().decode(got.output), '"done"');
+      });
+
+      await t.step("priority first, then FIFO; never more in flight than the worker's slots", async () => {
+        const low1 = (await enqueue("q2", { priority: 0 })).task!.id;
+        const high = (await enqueue("q2", { priority: 5 })).task!.id;
+        const low2 = (await enqueue("q2", { priority: 0 })).task!.id;
+        const w = await worker(["q2"], 1);
+        const seen: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const a = await w.nextOf("assign");
+          seen.push(a.task!.id);
+          const running = (await tasks.listTasks({ queue: "q2", state: TaskState.RUNNING }, as)).tasks.length;
+          assert.equal(running, 1, "one slot, one task in flight");
+          ok(w, a.task!.id, a.leaseId);
+          await w.nextOf("resultAck");
+        }
+        assert.deepEqual(seen, [high, low1, low2]);
+      });
+
+      await t.step("a delayed task starts only when its time comes", async () => {
+        const w = await worker(["q3"], 1);
+        const { task } = await enqueue("q3", { delay: durationFromMs(5000) });
+        assert.equal(task!.state, TaskState.SCHEDULED);
+        clock.advance(4999);
+        await rt.tick();
+        assert.equal(await state(task!.id), TaskState.SCHEDULED, "not before its time");
+        clock.advance(1);
+        await rt.tick();
+        const a = await w.nextOf("assign");
+        assert.equal(a.task?.id, task!.id);
+        ok(w, task!.id, a.leaseId);
+        await w.nextOf("resultAck");
+      });
+
+      await t.step(
+        "retryable failures retry up to max attempts, then the task is a dead letter",
+        async () => {
+          const { task } = await enqueue("q4", { maxAttempts: 2 });
+          const w = await worker(["q4"], 1);
+          for (const attempt of [1, 2]) {
+            const a = await w.nextOf("assign");
+            assert.equal(a.attempt, attempt);
+            w.send({
+              case: "result",
+              value: {
+                taskId: a.task!.id,
+                leaseId: a.leaseId,
+                outcome: { case: "error", value: { message: "flaky", code: "x", retryable: true } },
+              },
+            });
+            await w.nextOf("resultAck");
+            clock.advance(100);
+          }
+          assert.equal(await state(task!.id), TaskState.DEAD);
+          const dead = await tasks.listDeadLetters({ queue: "q4" }, as);
+          assert.deepEqual(dead.tasks.map((d) => d.id), [task!.id]);
+          assert.equal((await tasks.requeueDeadLetters({ queue: "q4", all: true }, as)).requeued, 1n);
+          const again = await w.nextOf("assign");
+          assert.equal(again.task?.id, task!.id);
+          ok(w, task!.id, again.leaseId);
+          await w.nextOf("resultAck");
+          assert.equal(await state(task!.id), TaskState.SUCCEEDED);
+        },
+      );
+
+      await t.step("a permanent error skips the remaining attempts", async () => {
+        const { task } = await enqueue("q5", { maxAttempts: 5 });
+        const w = await worker(["q5"], 1);
+        const a = await w.nextOf("assign");
+        w.send({
+          case: "result",
+          value: {
+            taskId: a.task!.id,
+            leaseId: a.leaseId,
+            outcome: { case: "error", value: { message: "bad payload", code: "invalid", retryable: false } },
+          },
+        });
+        await w.nextOf("resultAck");
+        const got = (await tasks.getTask({ id: task!.id }, as)).task!;
+        assert.equal(got.state, TaskState.DEAD);
+        assert.equal(got.attemptCount, 1);
+        assert.equal(got.lastError?.message, "bad payload");
+      });
+
+      await t.step("the same idempotency key returns the first task", async () => {
+        const first = await enqueue("q6", { idempotencyKey: "order-42" });
+        const second = await enqueue("q6", { idempotencyKey: "order-42" });
+        assert.equal(second.duplicate, true);
+        assert.equal(second.task?.id, first.task?.id);
+        assert.equal((await tasks.listTasks({ queue: "q6" }, as)).tasks.length, 1);
+      });
+
+      await t.step("a paused queue assigns nothing until resumed", async () => {
+        await tasks.pauseQueue({ queue: "q7" }, as);
+        const held = (await enqueue("q7")).task!.id;
+        const other = (await enqueue("q8")).task!.id;
+        const w = await worker(["q7", "q8"], 1);
+        // The q7 task is older and would come first: the paused queue is skipped.
+        const a = await w.nextOf("assign");
+        assert.equal(a.task?.id, other);
+        ok(w, other, a.leaseId);
+        await w.nextOf("resultAck");
+        assert.equal(await state(held), TaskState.QUEUED);
+        const resumed = await tasks.resumeQueue({ queue: "q7" }, as);
+        assert.equal(resumed.queue?.paused, false);
+        const b = await w.nextOf("assign");
+        assert.equal(b.task?.id, held);
+        ok(w, held, b.leaseId);
+        await w.nextOf("resultAck");
+      });
+
+      await t.step("cancel: a queued task never runs; a running one is cancelled on its worker", async () => {
+        await tasks.pauseQueue({ queue: "q9" }, as);
+        const queued = (await enqueue("q9")).task!.id;
+        assert.equal(
+          (await tasks.cancelTask({ id: queued, reason: "changed my mind" }, as)).task?.state,
+          TaskState.CANCELLED,
+        );
+        await tasks.resumeQueue({ queue: "q9" }, as);
+        const running = (await enqueue("q9")).task!.id;
+        const w = await worker(["q9"], 2);
+        const a = await w.nextOf("assign");
+        assert.equal(a.task?.id, running, "the cancelled task was never assigned");
+        await tasks.cancelTask({ id: running, reason: "stop" }, as);
+        const cancel = await w.nextOf("cancel");
+        assert.deepEqual([cancel.taskId, cancel.reason], [running, "cancelled"]);
+        ok(w, running, a.leaseId);
+        assert.equal((await w.nextOf("resultAck")).accepted, false);
+        assert.equal(await state(running), TaskState.CANCELLED);
+        await assert.rejects(
+          tasks.cancelTask({ id: running }, as),
+          (e: unknown) => e instanceof ConnectError && e.code === Code.FailedPrecondition,
+        );
+      });
+
+      await t.step("a dead worker's task runs again elsewhere and its late result is refused", async () => {
+        const { task } = await enqueue("q10");
+        const doomed = await worker(["q10"], 1, "doomed");
+        const first = await doomed.nextOf("assign");
+        const rescuer = await worker(["q10"], 1, "rescuer");
+        doomed.kill();
+        const second = await rescuer.nextOf("assign");
+        assert.equal(second.task?.id, task!.id);
+        assert.equal(second.attempt, 2);
+        // A result quoting the dead worker's lease, even on a live connection, is refused.
+        ok(rescuer, task!.id, first.leaseId);
+        assert.equal((await rescuer.nextOf("resultAck")).accepted, false);
+        ok(rescuer, task!.id, second.leaseId);
+        assert.equal((await rescuer.nextOf("resultAck")).accepted, true);
+        const got = (await tasks.getTask({ id: task!.id }, as)).task!;
+        assert.equal(got.state, TaskState.SUCCEEDED);
+        assert.deepEqual(got.attempts.map((x) => x.workerId), ["doomed", "rescuer"]);
+      });
+
+      await t.step("bad input gets the right code and changes nothing", async () => {
+        await assert.rejects(enqueue("Not A Queue!"), invalidArg);
+        await assert.rejects(enqueue("q12", { payload: new Uint8Array(1024 * 1024 + 1) }), invalidArg);
+        await assert.rejects(enqueue("q12", { delay: { seconds: -5n, nanos: 0 } }), invalidArg);
+        await assert.rejects(tasks.getTask({ id: "nope" }, as), invalidArg);
+        await assert.rejects(
+          tasks.getTask({ id: crypto.randomUUID() }, as),
+          (e: unknown) => e instanceof ConnectError && e.code === Code.NotFound,
+        );
+        assert.equal((await tasks.listTasks({ queue: "q12" }, as)).tasks.length, 0);
+        // A result for a task the worker does not hold.
+        const { task } = await enqueue("q13");
+        await tasks.pauseQueue({ queue: "q13" }, as);
+        const w = await worker(["q12"], 1);
+        ok(w, task!.id, crypto.randomUUID());
+        const ack = await w.nextOf("resultAck");
+        assert.equal(ack.accepted, false);
+        assert.equal(await state(task!.id), TaskState.QUEUED);
+      });
+    } finally {
+      for (const w of workers) w.kill();
+      await server.close();
+    }
+  });
+}

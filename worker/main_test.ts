@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import { parseFlags } from "./_flags.ts";
+import { assign, startScriptedServer, welcome } from "./_scripted_server.ts";
+
+const root = new URL("../", import.meta.url);
+
+Deno.test("deno task worker with a bad flag exits 2 with a clear message", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "worker", "--queues=emails", "--concurency=4"],
+    cwd: root,
+    env: { TASKMESH_API_KEY: "k" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 2, stderr);
+  assert.match(stderr, /worker: unknown flag --concurency/);
+  assert.match(stderr, /--help/);
+});
+
+Deno.test("the worker's flags", async (t) => {
+  const env = { TASKMESH_API_KEY: "from-env" };
+  await t.step("defaults come from the environment, then built-in values", () => {
+    const parsed = parseFlags([], env);
+    assert.deepEqual(parsed, {
+      kind: "run",
+      flags: {
+        queues: ["default"],
+        concurrency: 10,
+        url: "http://127.0.0.1:8080",
+        apiKey: "from-env",
+        workerId: undefined,
+        logLevel: "info",
+      },
+    });
+    const fromEnv = parseFlags([], { ...env, TASKMESH_SERVER_URL: "https://tm.example.com" });
+    assert.equal(fromEnv.kind === "run" && fromEnv.flags.url, "https://tm.example.com");
+    const quiet = parseFlags([], { ...env, TASKMESH_LOG_LEVEL: "warn" });
+    assert.equal(quiet.kind === "run" && quiet.flags.logLevel, "warn");
+  });
+
+  await t.step("flags win, with = or a separate value", () => {
+    const parsed = parseFlags(
+      [
+        "--queues=emails,default",
+        "--concurrency",
+        "25",
+        "--url=http://h:1",
+        "--api-key=flag",
+        "--worker-id=w",
+      ],
+      env,
+    );
+    assert.equal(parsed.kind, "run");
+    if (parsed.kind !== "run") return;
+    assert.deepEqual(parsed.flags.queues, ["emails", "default"]);
+    assert.equal(parsed.flags.concurrency, 25);
+    assert.equal(parsed.flags.url, "http://h:1");
+    assert.equal(parsed.flags.apiKey, "flag");
+    assert.equal(parsed.flags.workerId, "w");
+  });
+
+  await t.step("each mistake is named", () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [["--bogus=1"], env, /unknown flag --bogus/],
+      [["emails"], env, /unexpected argument "emails"/],
+      [["--concurrency=0"], env, /--concurrency must be a whole number from 1 to 1000, not 0/],
+      [["--concurrency=2.5"], env, /not 2.5/],
+      [["--concurrency"], env, /--concurrency needs a value/],
+      [["--queues=Emails"], env, /"Emails" is not a queue name/],
+      [["--queues=a,,b"], env, /"" is not a queue name/],
+      [["--queues=a,a"], env, /names a queue twice/],
+      [["--url=ftp://x"], env, /not an http:\/\/ or https:\/\/ URL/],
+      [["--log-level=loud"], env, /--log-level must be/],
+      [[], {}, /no API key: pass --api-key or set TASKMESH_API_KEY/],
+      [["--queues=a", "--queues=b"], env, /given twice/],
+    ];
+    for (const [args, vars, expected] of cases) {
+      const parsed = parseFlags(args, vars);
+      assert.equal(parsed.kind, "error", args.join(" "));
+      if (parsed.kind === "error") assert.match(parsed.message, expected);
+    }
+    assert.deepEqual(parseFlags(["--help"], {}), { kind: "help" });
+  });
+});
+
+Deno.test("the worker process drains on SIGTERM and stops at once on a second signal", async (t) => {
+  const server = await startScriptedServer();
+  const spawn = (id: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "worker/main.ts",
+        `--url=${server.url}`,
+        "--queues=default",
+        `--worker-id=${id}`,
+        "--log-level=debug",
+      ],
+      cwd: root,
+      env: { TASKMESH_API_KEY: "k" },
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+  // Reads the process's JSON log lines until one has this msg.
+  const logLines = (child: Deno.ChildProcess) => {
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).values();
+    let buffer = "";
+    return async (msg: string) => {
+      while (true) {
+        const newline = buffer.indexOf("\n");
+        if (newline >= 0) {
+          const line = JSON.parse(buffer.slice(0, newline));
+          buffer = buffer.slice(newline + 1);
+          if (line.msg === msg) return line;
+          continue;
+        }
+        const chunk = await lines.next();
+        if (chunk.done) throw new Error(`the process ended before logging ${msg}`);
+        buffer += chunk.value;
+      }
+    };
+  };
+  try {
+    await t.step("SIGTERM: the running task finishes and reports, then the process exits 0", async () => {
+      const child = spawn("proc-1");
+      const waitForLog = logLines(child);
+      const stream = await server.nextStream();
+      const hello = await stream.nextOf("hello");
+      assert.equal(hello.workerId, "proc-1");
+      assert.deepEqual(hello.taskTypes.toSorted(), ["noop", "sleep"]);
+      stream.send(welcome());
+      await waitForLog("connected");
+      stream.send(assign({ taskId: "t1", type: "sleep", payload: { ms: 300 } }));
+      await waitForLog("task started");
+      child.kill("SIGTERM");
+      await waitForLog("draining: finishing running tasks (send the signal again to stop at once)");
+      const result = await stream.nextOf("result");
+      assert.equal(result.taskId, "t1");
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(result.outcome.value as Uint8Array)), {
+        slept: 300,
+      });
+      await stream.requestsDone;
+      stream.end();
+      const status = await child.status;
+      await child.stdout.cancel().catch(() => {});
+      assert.equal(status.code, 0);
+    });
+
+    await t.step("a second signal stops at once, abandoning the running task", async () => {
+      const child = spawn("proc-2");
+      const waitForLog = logLines(child);
+      const stream = await server.nextStream();
+      await stream.nextOf("hello");
+      stream.send(welcome(60_000, 120_000));
+      await waitForLog("connected");
+      stream.send(assign({ taskId: "t2", type: "sleep", payload: { ms: 3_600_000 } }));
+      await waitForLog("task started");
+      child.kill("SIGINT");
+      await waitForLog("draining: finishing running tasks (send the signal again to stop at once)");
+      child.kill("SIGINT");
+      const status = await child.status;
+      await child.stdout.cancel().catch(() => {});
+      assert.equal(status.code, 0);
+      await stream.requestsDone;
+      const left: unknown[] = [];
+      while (true) {
+        const request = await stream.next().catch(() => undefined);
+        if (!request) break;
+        left.push(request.message.case);
+      }
+      assert.ok(!left.includes("result"), "an abandoned task reports nothing");
+    });
+  } finally {
+    await server.close();
+  }
+});
