@@ -34,9 +34,14 @@ function runnable(t: TaskRecord): BrokerTask | undefined {
     : undefined;
 }
 
+/** Workers connected to this process that serve the queue. */
+function workersOn(rt: TasksRuntime, queue: string): number {
+  return [...rt.sessions.values()].filter((s) => s.hello.queues.includes(queue)).length;
+}
+
 async function queueInfo(rt: TasksRuntime, name: string) {
   const stats = (await rt.store.queueStats(rt.clock.now())).find((q) => q.name === name);
-  const workers = [...rt.sessions.values()].filter((s) => s.hello.queues.includes(name)).length;
+  const workers = workersOn(rt, name);
   return stats ? queueToProto(stats, workers) : queueToProto({
     name,
     paused: await rt.broker.isPaused(name),
@@ -133,11 +138,9 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
       const size = pageSize(req.pageSize);
       const after = req.pageToken ? atob(req.pageToken) : "";
       const page = all.filter((q) => q.name > after).slice(0, size);
-      const workers = (name: string) =>
-        [...rt.sessions.values()].filter((s) => s.hello.queues.includes(name)).length;
       const last = page.at(-1);
       return {
-        queues: page.map((q) => queueToProto(q, workers(q.name))),
+        queues: page.map((q) => queueToProto(q, workersOn(rt, q.name))),
         nextPageToken: last && all.some((q) => q.name > last.name) ? btoa(last.name) : "",
       };
     },
@@ -235,10 +238,8 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
       let last = "";
       while (!ctx.signal.aborted) {
         const stats = await rt.store.queueStats(rt.clock.now());
-        const workers = (name: string) =>
-          [...rt.sessions.values()].filter((s) => s.hello.queues.includes(name)).length;
         const snapshot = {
-          queues: stats.map((q) => queueToProto(q, workers(q.name))),
+          queues: stats.map((q) => queueToProto(q, workersOn(rt, q.name))),
           workerCount: rt.sessions.size,
         };
         const key = JSON.stringify(stats.map((q) => ({ ...q, oldestQueuedAgeMs: 0 }))) + rt.sessions.size;
