@@ -23,7 +23,7 @@ deno lint || fail "Lint found problems: fix them (or justify an ignore comment) 
 step "deno check"
 # Only folders that exist: a fresh clone has none of the empty ones.
 check_dirs=()
-for dir in server worker tui tests bench; do
+for dir in server worker mail tui tests bench; do
   [[ -d "$dir" ]] && check_dirs+=("$dir/")
 done
 if ((${#check_dirs[@]} > 0)); then

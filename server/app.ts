@@ -12,6 +12,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { Deps } from "./deps.ts";
 import { HealthRegistry, registerHealth, ServingStatus } from "./health/health.ts";
 import { Lifecycle } from "./lifecycle.ts";
+import { systemClock } from "./clock.ts";
 import { listen, type Listener } from "./listen.ts";
 import { createServerMetrics, type ServerMetrics } from "./observability/metrics.ts";
 import { createRpcInterceptor } from "./observability/rpc_interceptor.ts";
@@ -142,15 +143,15 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       health.setAll(ServingStatus.NOT_SERVING);
       lifecycle.beginDrain();
       listener.stopAccepting();
-      const finished = await lifecycle.waitForUnary(config.server.shutdownGraceMs, deps.clock);
+      const finished = await lifecycle.waitForUnary(config.server.shutdownGraceMs, systemClock);
       if (!finished) {
         log.warn("grace period over: aborting calls still in flight", { in_flight: lifecycle.inFlightUnary });
       }
       // Drained streams end on their own; anything still running now is cut, and gets a
       // moment to write its final status.
-      if (!finished || !(await lifecycle.waitForAll(1000, deps.clock))) {
+      if (!finished || !(await lifecycle.waitForAll(1000, systemClock))) {
         lifecycle.abortRemaining();
-        await lifecycle.waitForAll(1000, deps.clock);
+        await lifecycle.waitForAll(1000, systemClock);
       }
       // No HTTP/2 GOAWAY here: measured under Deno 2.9, a GOAWAY (close() or goaway()) sent while
       // the last responses were still in flight made the client drop them ("Premature close").
@@ -165,10 +166,13 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       log.info("stopped");
     })();
 
-  /** Waits for `p`, but no longer than `ms` of the clock. */
+  /**
+   * Waits for `p`, but no longer than `ms` of wall time. Grace periods are operational, not part
+   * of the domain: they run on the system clock even when tests inject a manual one.
+   */
   async function within(ms: number, p: Promise<void>): Promise<void> {
     const timer = new AbortController();
-    await Promise.race([p, deps.clock.sleep(ms, timer.signal).catch(() => {})]);
+    await Promise.race([p, systemClock.sleep(ms, timer.signal).catch(() => {})]);
     timer.abort();
   }
 

@@ -4,7 +4,7 @@
  */
 import { type AuthConfig, readAuthConfig } from "./auth/config.ts";
 import { ConfigError, type Env, EnvReader, readServerConfig, type ServerConfig } from "./config.ts";
-import { type MailConfig, readMailConfig } from "./mail/config.ts";
+import { type MailConfig, readMailConfig } from "../mail/mod.ts";
 import { readTasksConfig, type TasksConfig } from "./tasks/config.ts";
 
 export interface Config {

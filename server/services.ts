@@ -13,6 +13,8 @@ import type { ServiceName } from "./config.ts";
 import type { Deps, RouteFn } from "./deps.ts";
 import { registerAuthService } from "./auth/service.ts";
 import { registerTagService } from "./tags/service.ts";
+import { registerTaskServices } from "./tasks/service.ts";
+import { tasksRuntimeFor } from "./tasks/setup.ts";
 
 export interface ServiceModule {
   descs: DescService[];
@@ -30,9 +32,13 @@ export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
   auth: { descs: [AuthService], register: registerAuthService, arrivesWith: "the auth service" },
   tags: { descs: [TagService], register: registerTagService, arrivesWith: "the tags service" },
   campaigns: { descs: [CampaignService], arrivesWith: "the campaigns service" },
-  // server/tasks/ holds the runtime (store, broker, worker sessions) and registerTaskServices; it is
-  // wired in here once tests/tasks_runtime_wip.ts shuts down cleanly (see the session note on issue 5).
-  tasks: { descs: [TaskService, WorkerService], arrivesWith: "the task runtime" },
+  tasks: {
+    descs: [TaskService, WorkerService],
+    register: registerTaskServices,
+    arrivesWith: "the task runtime",
+    start: (deps) => tasksRuntimeFor(deps).start(),
+    stop: (deps) => tasksRuntimeFor(deps).stop(),
+  },
 };
 
 /** Every gRPC service a taskmesh process can serve, health and reflection aside. */

@@ -1,15 +1,17 @@
 /**
- * A member's whole journey over the real server, real Postgres, real Redis and a real
- * SMTP server on loopback: register (Connect, as a browser would) → the verification
- * mail arrives → the token from that mail verifies the account (gRPC-Web) → login →
- * refresh → logout (gRPC), and the refreshed session is really over.
+ * A member's whole journey over the real server, real Postgres, real Redis, a real
+ * worker and a real SMTP server on loopback: register (Connect, as a browser would) →
+ * the verification mail goes through the `emails` queue and the worker's `email.send`
+ * to the SMTP server → the token from that mail verifies the account (gRPC-Web) →
+ * login → refresh → logout (gRPC), and the refreshed session is really over.
  */
 import assert from "node:assert/strict";
 import { Code, createClient } from "@connectrpc/connect";
 import { base64url } from "jose";
 import { AuthService, Role } from "../gen/taskmesh/auth/v1/auth_pb.ts";
 import { as, rpcError } from "../server/auth/testing.ts";
-import { decodeQuotedPrintable, type ReceivedMail, startSmtpSink } from "../server/mail/testing.ts";
+import { decodeQuotedPrintable, type ReceivedMail, startSmtpSink } from "../mail/testing.ts";
+import { startMailWorker } from "./_support/mail_worker.ts";
 import { startTestServer } from "./_support/server.ts";
 
 /** Fails the test instead of hanging when the awaited thing never happens. */
@@ -26,10 +28,14 @@ Deno.test("member journey: register → mail → verify → login → refresh �
   const server = await startTestServer({
     redis: true,
     env: {
-      SMTP_URL: sink.url,
       TASKMESH_MAIL_FROM: "taskmesh <no-reply@example.com>",
       TASKMESH_PUBLIC_URL: "http://members.example.test",
     },
+  });
+  // The server runs the task runtime, so its mails go through the queue to this worker;
+  // the mail's From is still the server's (the worker's own default is not used).
+  const mailer = await startMailWorker(server, {
+    mail: { smtpUrl: sink.url, from: "worker <not-this@example.com>", outboxDir: "/nonexistent" },
   });
   try {
     const browser = createClient(AuthService, server.connect());
@@ -88,6 +94,7 @@ Deno.test("member journey: register → mail → verify → login → refresh �
       assert.ok(actions.includes(action), `audit has ${action}: ${actions.join(", ")}`);
     }
   } finally {
+    await mailer.stop();
     await server.close();
     await sink.close();
   }

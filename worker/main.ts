@@ -1,9 +1,13 @@
 /**
  * The worker process: `deno task worker --queues=emails,default --concurrency=N`.
  * It runs the built-in handlers until drained (SIGTERM, SIGINT, or the server's
- * Drain), then exits 0; a second signal stops it at once. Bad flags exit 2; a server
- * that refuses the worker (bad key, bad Hello) exits 1.
+ * Drain), then exits 0; a second signal stops it at once. Bad flags or mail settings
+ * exit 2; a server that refuses the worker (bad key, bad Hello) exits 1.
+ *
+ * `email.send` reads the server's mail variables (SMTP_URL, TASKMESH_MAIL_FROM,
+ * TASKMESH_MAIL_OUTBOX_DIR, TASKMESH_DATA_DIR), so one environment configures both.
  */
+import { mailConfigFromEnv } from "../mail/mod.ts";
 import { parseFlags, USAGE } from "./_flags.ts";
 import { builtinHandlers } from "./handlers/mod.ts";
 import { createLogger } from "./log.ts";
@@ -20,14 +24,25 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 2;
   }
   const { flags } = parsed;
+  const { mail, problems } = mailConfigFromEnv(env);
+  if (problems.length > 0) {
+    console.error(`worker: invalid mail configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    return 2;
+  }
   const log = createLogger({ level: flags.logLevel });
+  log.info(
+    "email.send configured",
+    mail.smtpUrl === undefined
+      ? { via: "outbox", outbox_dir: mail.outboxDir }
+      : { via: "smtp", smtp_host: new URL(mail.smtpUrl).host },
+  );
   const worker = createWorker({
     url: flags.url,
     apiKey: flags.apiKey,
     queues: flags.queues,
     concurrency: flags.concurrency,
     workerId: flags.workerId,
-    handlers: builtinHandlers(),
+    handlers: builtinHandlers({ mail }),
     log,
   });
 

@@ -2,7 +2,7 @@
  * The mails auth sends. Links point at the member page under the public URL; the
  * token is also printed on its own line so it can be pasted when a link breaks.
  */
-import type { EmailMessage } from "../mail/send.ts";
+import type { EmailMessage } from "../../mail/mod.ts";
 
 function link(publicUrl: string, path: string, token: string): string {
   const url = new URL(path, publicUrl.endsWith("/") ? publicUrl : publicUrl + "/");

@@ -9,8 +9,7 @@ import type { Sql } from "../db/postgres.ts";
 import type { Deps } from "../deps.ts";
 import type { HttpRoute } from "../http_routes.ts";
 import type { Logger } from "../log.ts";
-import type { MailConfig } from "../mail/config.ts";
-import { type EmailMessage, sendEmail } from "../mail/send.ts";
+import { type EmailMessage, type MailConfig, sendEmail } from "../../mail/mod.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
 import { FallbackRateLimiter, RedisRateLimiter } from "../ratelimit/redis_limiter.ts";
 import type { RedisMode } from "../redis/connection.ts";
@@ -19,6 +18,7 @@ import { createTokenVerifier, remoteJwks, type TokenVerifier } from "../authz/to
 import { type ApiKeyAuthenticator, createApiKeyAuthenticator } from "./api_keys.ts";
 import type { AuthConfig } from "./config.ts";
 import { jwksRoute } from "./jwks_http.ts";
+import { enqueueAuthMail } from "./mail_task.ts";
 import { SigningKeyStore } from "./signing_keys.ts";
 
 export interface AuthRuntimeOptions {
@@ -34,7 +34,10 @@ export interface AuthRuntimeOptions {
   limiter?: RateLimiter;
   /** Prefix of rate-limit keys in Redis; tests give each test its own. */
   rateLimitPrefix?: string;
-  /** Replaces sendEmail, e.g. with an enqueue into the `emails` queue once it exists. */
+  /**
+   * Replaces sendEmail. authRuntimeFor sets it to an enqueue into the `emails` queue when
+   * this process runs the task runtime (mail_task.ts); tests capture mails with it.
+   */
   send?: (message: EmailMessage) => Promise<unknown>;
 }
 
@@ -123,6 +126,8 @@ export function authRuntimeFor(deps: Deps): AuthRuntime {
       auth: config.auth,
       mail: config.mail,
       publicUrl: config.server.publicUrl,
+      // With the task runtime here, mails go through the queue: retried, never lost.
+      send: config.server.services.includes("tasks") ? enqueueAuthMail(deps) : undefined,
     });
     runtimes.set(deps, runtime);
   }

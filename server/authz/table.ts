@@ -121,6 +121,7 @@ export const AUTHZ_TABLE: Readonly<Record<string, Readonly<Record<string, Rule>>
     // Workers are programs: only a key with the worker scope, never a person's token.
     Connect: allow([], "worker"),
     ListWorkers: allow(READERS, "tasks:read"),
+    WatchWorkers: allow(READERS, "tasks:read"),
     DrainWorker: allow(OPERATORS, "tasks:manage"),
   },
   // Load balancers and tooling call these without credentials.

@@ -160,7 +160,7 @@ export interface TaskStore {
     taskId: string,
     reason: string,
     now: number,
-  ): Promise<{ task: TaskRecord; runningLease: string | null }>;
+  ): Promise<{ task: TaskRecord; runningLease: string | null; runnable: BrokerTask[] }>;
   /** Queues a failed, dead or cancelled task again with a fresh attempt budget. */
   retry(taskId: string, now: number): Promise<TaskRecord>;
   listDead(queue: string | undefined, pageSize: number, pageToken: string): Promise<Page<TaskRecord>>;
@@ -170,5 +170,9 @@ export interface TaskStore {
   setPaused(queue: string, paused: boolean, now: number): Promise<void>;
   /** Every task the broker should hold: runnable ones and running ones (with their lease). */
   brokerState(): AsyncIterable<{ task: BrokerTask; lease: { leaseId: string; workerId: string } | null }>;
+  /** Running tasks whose row has not changed since `before` (ms since the epoch), with their lease. */
+  staleRunning(
+    before: number,
+  ): AsyncIterable<{ task: BrokerTask; lease: { leaseId: string; workerId: string } | null }>;
   pausedQueues(): Promise<string[]>;
 }

@@ -49,10 +49,12 @@ import {
   type Db,
   deleteTasks,
   listTasks,
+  type LiveTaskRow,
   requeueTasks,
   selectDeadTasksForUpdate,
   selectLiveTasks,
   selectQueueDeadTasksForUpdate,
+  selectStaleRunning,
   selectTask,
   selectTaskForUpdate,
   type TaskRow,
@@ -77,6 +79,22 @@ export interface PgTaskStore extends TaskStore {
     reason: string,
     now: number,
   ): Promise<{ task: TaskRecord; runningLease: string | null; runnable: BrokerTask[] }>;
+}
+
+/** Pages through live rows by seq, as the broker needs them. */
+async function* liveRows(page: (afterSeq: number) => Promise<LiveTaskRow[]>) {
+  let after = 0;
+  while (true) {
+    const rows = await page(after);
+    for (const row of rows) {
+      yield {
+        task: brokerTask(row),
+        lease: row.lease_id === null ? null : { leaseId: row.lease_id, workerId: row.worker_id ?? "" },
+      };
+    }
+    if (rows.length < BROKER_STATE_BATCH) return;
+    after = Number(rows[rows.length - 1].seq);
+  }
 }
 
 function brokerTask(row: Pick<TaskRow, "id" | "queue" | "priority" | "seq" | "run_at">): BrokerTask {
@@ -326,21 +344,14 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       knownQueues.add(queue);
     },
 
-    async *brokerState() {
+    brokerState() {
       // Keyset batches rather than a cursor: no transaction stays open while the caller
       // writes each batch to Redis, and the embedded PGlite session is never held for long.
-      let after = 0;
-      while (true) {
-        const rows = await selectLiveTasks(sql, after, BROKER_STATE_BATCH);
-        for (const row of rows) {
-          yield {
-            task: brokerTask(row),
-            lease: row.lease_id === null ? null : { leaseId: row.lease_id, workerId: row.worker_id ?? "" },
-          };
-        }
-        if (rows.length < BROKER_STATE_BATCH) return;
-        after = Number(rows[rows.length - 1].seq);
-      }
+      return liveRows((after) => selectLiveTasks(sql, after, BROKER_STATE_BATCH));
+    },
+
+    staleRunning(before) {
+      return liveRows((after) => selectStaleRunning(sql, new Date(before), after, BROKER_STATE_BATCH));
     },
 
     pausedQueues() {

@@ -5,6 +5,8 @@
  *     Postgres whenever it has lost its state (start, Redis restart, FLUSHALL);
  *   - lease reaper: expires leases whose worker went silent or away; their tasks
  *     go back to their queue with the attempt counted;
+ *   - lease sweeper: gives running tasks that lost their broker lease a fresh one,
+ *     so the reaper can take them back (see sweep());
  * Loops start with the first service registration and stop at shutdown, reaper last.
  */
 import type { Broker, BrokerTask, Lease } from "../broker/broker.ts";
@@ -20,6 +22,7 @@ export type TaskListener = (task: TaskRecord, previous: TaskRecord["state"] | un
 export class TasksRuntime {
   readonly sessions = new Map<string, WorkerSession>();
   readonly #taskListeners = new Set<TaskListener>();
+  readonly #workerListeners = new Set<() => void>();
   readonly #waiters = new Set<{ queues: readonly string[]; wake: () => void }>();
   #loops: Loop[] = [];
   #unsubscribe?: () => Promise<void>;
@@ -48,6 +51,7 @@ export class TasksRuntime {
         { ...opts, intervalMs: Math.max(50, this.config.heartbeatMs / 2) },
         () => this.reap(),
       ),
+      startLoop("lease-sweeper", { ...opts, intervalMs: this.config.leaseTtlMs * 5 }, () => this.sweep()),
     ];
   }
 
@@ -62,6 +66,16 @@ export class TasksRuntime {
   onTask(listener: TaskListener): () => void {
     this.#taskListeners.add(listener);
     return () => this.#taskListeners.delete(listener);
+  }
+
+  /** Called when a worker connects, disconnects or starts draining. */
+  onWorkers(listener: () => void): () => void {
+    this.#workerListeners.add(listener);
+    return () => this.#workerListeners.delete(listener);
+  }
+
+  workersChanged(): void {
+    for (const listener of this.#workerListeners) listener();
   }
 
   publish(task: TaskRecord, previous?: TaskRecord["state"]): void {
@@ -157,6 +171,38 @@ export class TasksRuntime {
     })();
   }
 
+  /**
+   * Gives every running task in Postgres a lease in the broker if it has none. A process that
+   * died between taking an expired lease and recording it in Postgres (or a broker that lost a
+   * lease some other way) leaves a task running with nothing to expire it; the restored lease
+   * lives one TTL, so a worker still heartbeating it keeps it and otherwise the reaper takes it
+   * back. Leases the broker holds are left as they are. Returns how many rows were checked.
+   */
+  async sweep(): Promise<number> {
+    const now = this.clock.now();
+    let checked = 0;
+    let batch: Lease[] = [];
+    for await (const { task, lease } of this.store.staleRunning(now - this.config.leaseTtlMs)) {
+      if (!lease) continue;
+      batch.push({ taskId: task.id, queue: task.queue, ...lease, expiresAt: now + this.config.leaseTtlMs });
+      if (batch.length >= 500) {
+        await this.broker.restoreLeases(batch);
+        checked += batch.length;
+        batch = [];
+      }
+    }
+    if (batch.length) await this.broker.restoreLeases(batch);
+    return checked + batch.length;
+  }
+
+  /** Ends a lease whose task never started and puts the task back as it was; no attempt is counted. */
+  async giveBack(lease: Pick<Lease, "taskId" | "leaseId">): Promise<void> {
+    await this.broker.release(lease.taskId, lease.leaseId);
+    const found = await this.store.get(lease.taskId);
+    const task = found && runnable(found.task);
+    if (task) await this.makeRunnable([task]);
+  }
+
   /** Expires leases nobody extended in time; their tasks go back to the queue. */
   async reap(): Promise<number> {
     const expired = await this.broker.takeExpired(this.clock.now(), 500);
@@ -185,4 +231,11 @@ export class TasksRuntime {
       await this.apply(transition, "running");
     }
   }
+}
+
+/** What the broker must hold of a task that may still run; undefined for running or finished ones. */
+export function runnable(t: TaskRecord): BrokerTask | undefined {
+  return t.state === "queued" || t.state === "scheduled"
+    ? { id: t.id, queue: t.queue, priority: t.priority, seq: t.seq, runAt: t.runAt }
+    : undefined;
 }

@@ -12,10 +12,10 @@ import {
   WatchTasksResponseSchema,
 } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { type WorkerInfo, WorkerService, WorkerState } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
-import type { BrokerTask } from "../broker/broker.ts";
 import type { Deps } from "../deps.ts";
 import { queueToProto, stateFromProto, stateToProto, taskToProto } from "./_convert.ts";
 import { invalid, toNewTask, toNewTasks, validQueue, validTaskId } from "./_spec.ts";
+import { acceptTasks } from "./enqueue.ts";
 import type { TaskRecord } from "./model.ts";
 import { tasksRuntimeFor } from "./setup.ts";
 import type { TasksRuntime } from "./runtime.ts";
@@ -26,12 +26,6 @@ const WATCH_BUFFER = 1000;
 function pageSize(n: number): number {
   if (n < 0) throw invalid("page_size", "must not be negative");
   return n === 0 ? 50 : Math.min(n, 1000);
-}
-
-function runnable(t: TaskRecord): BrokerTask | undefined {
-  return t.state === "queued" || t.state === "scheduled"
-    ? { id: t.id, queue: t.queue, priority: t.priority, seq: t.seq, runAt: t.runAt }
-    : undefined;
 }
 
 /** Workers connected to this process that serve the queue. */
@@ -66,16 +60,7 @@ function notYet(what: string): () => never {
 }
 
 function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskService>> {
-  const accept = async (records: TaskRecord[], duplicates: boolean[]) => {
-    const fresh = records.filter((_, i) => !duplicates[i]);
-    await rt.makeRunnable(fresh.map(runnable).filter((t): t is BrokerTask => t !== undefined)).catch((
-      error,
-    ) =>
-      // Postgres has them: the reconciler will mirror them once the broker answers again.
-      rt.log.warn("broker unavailable after enqueue; the reconciler will catch up", { error })
-    );
-    for (const t of fresh) rt.publish(t);
-  };
+  const accept = (records: TaskRecord[], duplicates: boolean[]) => acceptTasks(rt, records, duplicates);
   return {
     async enqueue(req) {
       const task = toNewTask(req.task, rt.clock.now(), "task");
@@ -116,7 +101,7 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
       return { tasks: page.items.map((t) => taskToProto(t)), nextPageToken: page.nextPageToken };
     },
     async cancelTask(req) {
-      const { task, runningLease } = await rt.store.cancel(
+      const { task, runningLease, runnable: freed } = await rt.store.cancel(
         validTaskId(req.id),
         req.reason.slice(0, 500),
         rt.clock.now(),
@@ -125,7 +110,8 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
       if (runningLease) {
         for (const session of rt.sessions.values()) session.leaseLost(task.id, runningLease, "cancelled");
       }
-      rt.publish(task);
+      // Dependents waiting on this task with on_failure or always may run now.
+      await rt.apply({ task, runnable: freed });
       return { task: taskToProto(task) };
     },
     async retryTask(req) {
@@ -291,6 +277,51 @@ export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
         workers: page.map((s) => workerInfo(s, now, rt.config.leaseTtlMs)),
         nextPageToken: last && all.some((s) => s.id > last.id) ? btoa(last.id) : "",
       };
+    },
+    async *watchWorkers(req, ctx) {
+      const queue = req.queue ? validQueue(req.queue) : undefined;
+      const interval = Math.max(250, req.interval ? durationMs(req.interval) : 1000);
+      let last = "";
+      let changed = true;
+      let wake: (() => void) | undefined;
+      const off = rt.onWorkers(() => {
+        changed = true;
+        wake?.();
+      });
+      try {
+        while (!ctx.signal.aborted) {
+          if (!changed) {
+            // A connect, disconnect or drain wakes the stream at once; load and silence are
+            // caught by the interval.
+            const timer = new AbortController();
+            await Promise.race([
+              new Promise<void>((resolve) => wake = resolve),
+              rt.clock.sleep(interval, AbortSignal.any([ctx.signal, timer.signal])).catch(() => {}),
+            ]);
+            timer.abort();
+            wake = undefined;
+          }
+          changed = false;
+          yield* snapshot();
+        }
+      } finally {
+        off();
+      }
+      function* snapshot() {
+        const now = rt.clock.now();
+        const workers = [...rt.sessions.values()]
+          .filter((s) => !queue || s.hello.queues.includes(queue))
+          .sort((a, b) => a.id.localeCompare(b.id))
+          .map((s) => workerInfo(s, now, rt.config.leaseTtlMs));
+        // Heartbeat times move every beat; a snapshot is news when anything else changed.
+        const key = JSON.stringify(
+          workers.map((w) => [w.id, w.state, w.activeTaskIds, Math.round(w.load * 20)]),
+        );
+        if (key !== last) {
+          last = key;
+          yield { workers };
+        }
+      }
     },
     drainWorker(req) {
       const session = rt.sessions.get(req.id);

@@ -275,3 +275,19 @@ export async function selectLiveTasks(db: Db, afterSeq: number, limit: number): 
     where state in ('queued', 'scheduled', 'running') and seq > ${afterSeq}
     order by seq limit ${limit}`;
 }
+
+/**
+ * Running tasks untouched since `before`, in keyset batches: the lease sweep checks that
+ * the broker still holds a lease for each.
+ */
+export async function selectStaleRunning(
+  db: Db,
+  before: Date,
+  afterSeq: number,
+  limit: number,
+): Promise<LiveTaskRow[]> {
+  return await db<LiveTaskRow[]>`
+    select id, seq, queue, priority, run_at, lease_id, worker_id from tasks
+    where state = 'running' and updated_at < ${before} and seq > ${afterSeq}
+    order by seq limit ${limit}`;
+}

@@ -36,7 +36,10 @@ export class WorkerSession {
   lastHeartbeat: number;
   load = 0;
   draining = false;
-  #slotFreed?: () => void;
+  /** Wakes the dispatcher: a slot was freed or a heartbeat arrived. */
+  #nudge?: () => void;
+  #claiming = false;
+  #suspended = false;
 
   constructor(readonly runtime: TasksRuntime, readonly hello: Hello, readonly serverId: string) {
     this.connectedAt = runtime.clock.now();
@@ -50,6 +53,8 @@ export class WorkerSession {
   }
 
   send(message: MessageInitShape<typeof ConnectResponseSchema>["message"]): void {
+    // A closed stream has nobody left to tell; what matters was already written to Postgres.
+    if (this.out.closed) return;
     if (!this.out.push(create(ConnectResponseSchema, { message }))) {
       this.runtime.log.warn("worker is not reading its stream: closing it", { worker_id: this.id });
       this.out.close();
@@ -61,6 +66,8 @@ export class WorkerSession {
     const held = this.held.get(taskId);
     if (!held || held.leaseId !== leaseId) return;
     this.held.delete(taskId);
+    // A worker that let a lease expire is likely hung: it gets nothing more until it beats again.
+    if (reason === "lease_lost") this.#suspended = true;
     this.send({ case: "cancel", value: { taskId, leaseId, reason } });
     this.#freeSlot();
   }
@@ -69,16 +76,17 @@ export class WorkerSession {
   drain(graceMs: number, tell = true): void {
     if (this.draining) return;
     this.draining = true;
+    this.runtime.workersChanged();
     if (tell) {
       this.send({ case: "drain", value: { deadline: timestampFromMs(this.runtime.clock.now() + graceMs) } });
     }
     this.#freeSlot();
-    if (this.held.size === 0) this.out.close();
   }
 
   #freeSlot() {
-    this.#slotFreed?.();
-    if (this.draining && this.held.size === 0) this.out.close();
+    this.#nudge?.();
+    // While a claim is in flight the dispatcher closes the stream itself once it is back.
+    if (this.draining && this.held.size === 0 && !this.#claiming) this.out.close();
   }
 
   /** Hands out tasks while the worker has free slots; waits for work or a freed slot otherwise. */
@@ -87,51 +95,71 @@ export class WorkerSession {
     const queues = this.hello.queues;
     while (!signal.aborted && !this.out.closed && !this.draining) {
       const free = this.hello.concurrency - this.held.size;
-      if (free <= 0) {
+      if (free <= 0 || this.#suspended) {
+        let onAbort!: () => void;
         await new Promise<void>((resolve) => {
-          this.#slotFreed = resolve;
-          signal.addEventListener("abort", () => resolve(), { once: true });
+          this.#nudge = onAbort = resolve;
+          signal.addEventListener("abort", onAbort, { once: true });
         });
-        this.#slotFreed = undefined;
+        signal.removeEventListener("abort", onAbort);
+        this.#nudge = undefined;
         continue;
       }
-      const now = runtime.clock.now();
-      const leases = await runtime.broker.claim({
-        queues,
-        max: free,
-        workerId: this.id,
-        leaseTtlMs: runtime.config.leaseTtlMs,
-        now,
-      });
-      for (const lease of leases) {
-        const task = await runtime.store.start(lease.taskId, lease.leaseId, this.id, runtime.clock.now());
-        if (!task) {
-          // Cancelled or finished between the broker and Postgres: Postgres wins.
-          await runtime.broker.release(lease.taskId, lease.leaseId);
-          continue;
-        }
-        if (signal.aborted || this.out.closed) {
-          await runtime.expireLease(
-            { taskId: task.id, leaseId: lease.leaseId, workerId: this.id },
-            "lease_expired",
-          );
-          break;
-        }
-        const deadline = runtime.clock.now() + task.timeoutMs;
-        this.held.set(task.id, { leaseId: lease.leaseId, deadline });
-        this.send({
-          case: "assign",
-          value: {
-            task: taskToProto(task),
-            attempt: task.attemptCount,
-            leaseId: lease.leaseId,
-            deadline: timestampFromMs(deadline),
-          },
-        });
-        runtime.publish(task, "queued");
+      this.#claiming = true;
+      let leases;
+      try {
+        leases = await this.#claimAndAssign(free, signal);
+      } finally {
+        this.#claiming = false;
       }
-      if (leases.length === 0) await runtime.waitForWork(queues, runtime.config.tickMs * 4, signal);
+      if (leases === 0) await runtime.waitForWork(queues, runtime.config.tickMs * 4, signal);
     }
+    if (this.draining && this.held.size === 0) this.out.close();
+  }
+
+  /** Claims up to `free` tasks and assigns them; returns how many the broker handed out. */
+  async #claimAndAssign(free: number, signal: AbortSignal): Promise<number> {
+    const { runtime } = this;
+    const leases = await runtime.broker.claim({
+      queues: this.hello.queues,
+      max: free,
+      workerId: this.id,
+      leaseTtlMs: runtime.config.leaseTtlMs,
+      now: runtime.clock.now(),
+    });
+    for (const [i, lease] of leases.entries()) {
+      if (signal.aborted || this.out.closed || this.draining) {
+        // Drained or gone while the claim was on its way: these never started, so no attempt is counted.
+        for (const unused of leases.slice(i)) await runtime.giveBack(unused);
+        break;
+      }
+      const task = await runtime.store.start(lease.taskId, lease.leaseId, this.id, runtime.clock.now());
+      if (!task) {
+        // Cancelled or finished between the broker and Postgres: Postgres wins.
+        await runtime.broker.release(lease.taskId, lease.leaseId);
+        continue;
+      }
+      if (signal.aborted || this.out.closed || this.draining) {
+        await runtime.expireLease(
+          { taskId: task.id, leaseId: lease.leaseId, workerId: this.id },
+          "lease_expired",
+        );
+        continue;
+      }
+      const deadline = runtime.clock.now() + task.timeoutMs;
+      this.held.set(task.id, { leaseId: lease.leaseId, deadline });
+      this.send({
+        case: "assign",
+        value: {
+          task: taskToProto(task),
+          attempt: task.attemptCount,
+          leaseId: lease.leaseId,
+          deadline: timestampFromMs(deadline),
+        },
+      });
+      runtime.publish(task, "queued");
+    }
+    return leases.length;
   }
 
   async handle(request: ConnectRequest): Promise<void> {
@@ -200,6 +228,9 @@ export class WorkerSession {
         this.#freeSlot();
       }
     }
+    // Beating again: whatever it lost while silent, it may take work again.
+    this.#suspended = false;
+    this.#nudge?.();
   }
 
   async #result(result: Result): Promise<void> {
@@ -235,19 +266,22 @@ export class WorkerSession {
       runtime.random,
     );
     await runtime.broker.release(result.taskId, result.leaseId);
+    if (!transition) refuse("lease expired: the task was given to another worker");
+    else {
+      this.send({
+        case: "resultAck",
+        value: { taskId: result.taskId, leaseId: result.leaseId, accepted: true, reason: "" },
+      });
+    }
+    // After the ack: freeing the last slot of a draining worker closes its stream.
     this.#freeSlot();
-    if (!transition) return refuse("lease expired: the task was given to another worker");
-    this.send({
-      case: "resultAck",
-      value: { taskId: result.taskId, leaseId: result.leaseId, accepted: true, reason: "" },
-    });
-    await runtime.apply(transition, "running");
+    if (transition) await runtime.apply(transition, "running");
   }
 
   /** The stream ended: every lease still held goes back at once rather than waiting out its TTL. */
   async close(): Promise<void> {
     this.out.close();
-    this.#slotFreed?.();
+    this.#nudge?.();
     const held = [...this.held];
     this.held.clear();
     for (const [taskId, { leaseId }] of held) {
@@ -296,6 +330,7 @@ export async function* runWorkerSession(
   }
   const session = new WorkerSession(runtime, hello, serverId);
   runtime.sessions.set(hello.workerId, session);
+  runtime.workersChanged();
   runtime.log.info("worker connected", {
     worker_id: hello.workerId,
     queues: hello.queues,
@@ -335,6 +370,7 @@ export async function* runWorkerSession(
   } finally {
     stop.abort();
     if (runtime.sessions.get(hello.workerId) === session) runtime.sessions.delete(hello.workerId);
+    runtime.workersChanged();
     await session.close();
     // Not the reader: it may be parked on the request stream until the transport is torn down.
     void reader;

@@ -22,8 +22,8 @@ function context(clock: ManualClock, signal = new AbortController().signal): Tas
 }
 
 Deno.test("built-in handlers", async (t) => {
-  await t.step("are noop and sleep", () => {
-    assert.deepEqual(Object.keys(builtinHandlers()).toSorted(), ["noop", "sleep"]);
+  await t.step("are email.send, noop and sleep", () => {
+    assert.deepEqual(Object.keys(builtinHandlers()).toSorted(), ["email.send", "noop", "sleep"]);
   });
 
   await t.step("noop returns at once with no output", async () => {

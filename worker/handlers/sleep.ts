@@ -20,6 +20,8 @@ export const sleep: Handler = async (payload, ctx) => {
       },
     );
   }
+  // Said at once, so operators (and tests) see the worker really has the task.
+  ctx.progress(0, `sleeping ${ms} ms`);
   await ctx.clock.sleep(ms, ctx.signal);
   return { slept: ms };
 };

@@ -1,12 +1,21 @@
 /**
- * The one way taskmesh sends an email. Auth calls it directly today; the task queue's
- * `emails` handler will call the same function, so it depends on nothing but its
- * arguments.
+ * The one way taskmesh sends an email. The server's auth calls it directly when the
+ * task runtime is elsewhere; the worker's `email.send` handler calls it for every mail
+ * taken from the `emails` queue. It depends on nothing but its arguments: the logger
+ * and clock are the small shapes below, which the server's and the worker's both fit.
  */
 import { createTransport } from "nodemailer";
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
 import type { MailConfig } from "./config.ts";
+
+/** What sendEmail logs with. */
+export interface MailLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** What sendEmail reads the time from (the outbox file names). */
+export interface MailClock {
+  now(): number;
+}
 
 export interface EmailMessage {
   to: string;
@@ -15,13 +24,15 @@ export interface EmailMessage {
   html?: string;
   /** Extra headers, e.g. List-Unsubscribe for campaigns. */
   headers?: Record<string, string>;
+  /** Overrides the configured From (MailConfig.from). */
+  from?: string;
 }
 
 /** What sendEmail needs; a full Deps has all of it under other names, so callers pass `mailerOf(deps)`. */
 export interface Mailer {
   mail: MailConfig;
-  log?: Logger;
-  clock?: Clock;
+  log?: MailLogger;
+  clock?: MailClock;
 }
 
 export interface SentEmail {
@@ -66,7 +77,9 @@ function smtpTransport(url: string): SmtpTransport {
 const composer = createTransport({ streamTransport: true, buffer: true, newline: "unix" });
 
 /** The parts of a Deps that mail needs, under the names sendEmail expects. */
-export function mailerOf(deps: { config: { mail: MailConfig }; log?: Logger; clock?: Clock }): Mailer {
+export function mailerOf(
+  deps: { config: { mail: MailConfig }; log?: MailLogger; clock?: MailClock },
+): Mailer {
   return { mail: deps.config.mail, log: deps.log, clock: deps.clock };
 }
 
@@ -84,7 +97,7 @@ function recipientDomain(to: string): string {
 export async function sendEmail(mailer: Mailer, message: EmailMessage): Promise<SentEmail> {
   const { mail, log } = mailer;
   const envelope = {
-    from: mail.from,
+    from: message.from ?? mail.from,
     to: message.to,
     subject: message.subject,
     text: message.text,
@@ -110,10 +123,17 @@ export async function sendEmail(mailer: Mailer, message: EmailMessage): Promise<
     return { via: "smtp", messageId: info.messageId };
   } catch (error) {
     const code = (error as { responseCode?: number }).responseCode;
-    const permanent = code !== undefined && code >= 500 && code < 600;
+    const refused = code !== undefined && code >= 500 && code < 600;
+    // EENVELOPE without a reply: no usable sender or recipient, which no retry can fix.
+    const permanent = refused || (code === undefined && (error as { code?: string }).code === "EENVELOPE");
+    const detail = error instanceof Error ? ` (${error.message.slice(0, 200)})` : "";
     throw new MailSendError(
-      `sending mail failed${code ? ` with SMTP ${code}` : ""}: ${
-        permanent ? "the server refused it for good" : "try again later"
+      `sending mail failed${code ? ` with SMTP ${code}` : ""}${detail}: ${
+        refused
+          ? "the server refused it for good"
+          : permanent
+          ? "the message has no usable sender or recipient"
+          : "try again later"
       }`,
       permanent,
       code,

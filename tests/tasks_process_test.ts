@@ -162,10 +162,13 @@ Deno.test("SIGTERM drains a worker: in-flight tasks finish, no new ones are assi
       () => ({ queue: "drain", type: "sleep", payload: enc.encode('{"ms": 800}') }),
     );
     const ids = (await tasks.enqueueBatch({ tasks: specs }, bearer(admin))).tasks.map((t) => t.id);
-    await until("two tasks run", async () => {
+    // Running in Postgres is not enough: the worker must have the tasks, which its progress report shows.
+    await until("the worker runs two tasks", async () => {
       const running =
         (await tasks.listTasks({ queue: "drain", state: TaskState.RUNNING }, bearer(admin))).tasks;
-      return running.length === 2 ? running : undefined;
+      return running.filter((t) => t.progress?.message.startsWith("sleeping")).length === 2
+        ? running
+        : undefined;
     });
     worker.kill("SIGTERM");
     const { code } = await worker.status;

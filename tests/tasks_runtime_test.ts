@@ -5,13 +5,23 @@
  * silent workers with fenced leases, and bad input.
  */
 import assert from "node:assert/strict";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { TaskService, TaskState } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { ManualClock } from "../server/clock.ts";
 import { tasksRuntimeFor } from "../server/tasks/setup.ts";
 import { bearer, credentials, openRawWorker, type RawWorker } from "./_support/raw_worker.ts";
 import { startTestServer } from "./_support/server.ts";
+import { type WorkerInfo, WorkerService, WorkerState } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
+
+/** Re-checks after each server round trip, up to a bound; no timers. */
+async function until<T>(what: string, check: () => Promise<T | undefined>, tries = 500): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = await check();
+    if (value !== undefined) return value;
+  }
+  throw new Error(`${what}: never happened`);
+}
 
 const enc = new TextEncoder();
 const noBackoff = { initialDelay: durationFromMs(0), maxDelay: durationFromMs(0), multiplier: 1 };
@@ -34,6 +44,7 @@ for (const mode of ["embedded", "redis"] as const) {
     try {
       const { admin, workerKey } = await credentials(server);
       const tasks = createClient(TaskService, server.grpc());
+      const workersClient = createClient(WorkerService, server.grpc());
       const as = bearer(admin);
       const worker = async (queues: string[], concurrency: number, id: string = crypto.randomUUID()) => {
         const w = openRawWorker(server.grpc(), workerKey);
@@ -221,6 +232,88 @@ for (const mode of ["embedded", "redis"] as const) {
         const got = (await tasks.getTask({ id: task!.id }, as)).task!;
         assert.equal(got.state, TaskState.SUCCEEDED);
         assert.deepEqual(got.attempts.map((x) => x.workerId), ["doomed", "rescuer"]);
+      });
+
+      await t.step("a silent worker loses its lease within two heartbeat intervals", async () => {
+        const { task } = await enqueue("q14");
+        const silent = await worker(["q14"], 1, "silent");
+        const a = await silent.nextOf("assign");
+        // One heartbeat extends the lease to now + 2 intervals; then the worker says nothing more.
+        clock.advance(500);
+        silent.send({
+          case: "heartbeat",
+          value: { leases: [{ taskId: task!.id, leaseId: a.leaseId }], load: 1 },
+        });
+        await until(
+          "the heartbeat is taken",
+          async () =>
+            (await workersClient.listWorkers({ queue: "q14" }, as)).workers.find((w) =>
+              w.id === "silent" && timestampMs(w.lastHeartbeatTime!) === clock.now()
+            ),
+        );
+        clock.advance(1999);
+        assert.equal(await rt.reap(), 0, "still within its lease");
+        // Advancing the clock also wakes the runtime's own reaper loop: either may take the lease.
+        clock.advance(1);
+        await rt.reap();
+        const cancel = await silent.nextOf("cancel");
+        assert.deepEqual([cancel.taskId, cancel.reason], [task!.id, "lease_lost"]);
+        // Back to its queue through the retry path: scheduled after its (zero) backoff.
+        await rt.tick();
+        const got = (await tasks.getTask({ id: task!.id }, as)).task!;
+        assert.equal(got.state, TaskState.SCHEDULED);
+        assert.equal(got.attemptCount, 1, "the lost attempt counts");
+        const rescuer = await worker(["q14"], 1, "rescuer-14");
+        const b = await rescuer.nextOf("assign");
+        assert.equal(b.attempt, 2);
+        ok(rescuer, task!.id, b.leaseId);
+        assert.equal((await rescuer.nextOf("resultAck")).accepted, true);
+      });
+
+      await t.step("a running task whose broker lease vanished is swept back to its queue", async () => {
+        const { task } = await enqueue("q15");
+        const w = await worker(["q15"], 1, "orphaned");
+        await w.nextOf("assign");
+        // A server that took the expired lease and died before telling Postgres: the broker has
+        // no lease, Postgres still says running, and nothing would ever expire it.
+        const taken = await rt.broker.takeExpired(clock.now() + 3_600_000, 500);
+        assert.ok(taken.some((l) => l.taskId === task!.id));
+        await rt.broker.restoreLeases(taken.filter((l) => l.taskId !== task!.id));
+        assert.equal(await rt.reap(), 0);
+        clock.advance(2001);
+        assert.ok(await rt.sweep() >= 1);
+        assert.equal(await rt.sweep() >= 1, true, "a second sweep changes nothing and is harmless");
+        clock.advance(2000);
+        await rt.reap();
+        assert.equal((await w.nextOf("cancel")).taskId, task!.id);
+        await rt.tick();
+        assert.equal(await state(task!.id), TaskState.SCHEDULED);
+        const rescuer = await worker(["q15"], 1, "rescuer-15");
+        const b = await rescuer.nextOf("assign");
+        assert.equal(b.task?.id, task!.id);
+        ok(rescuer, task!.id, b.leaseId);
+        assert.equal((await rescuer.nextOf("resultAck")).accepted, true);
+      });
+
+      await t.step("WatchWorkers sends a snapshot when a worker connects and when it drains", async () => {
+        const watch = workersClient.watchWorkers({ queue: "q16" }, as)[Symbol.asyncIterator]();
+        const snapshot = async (): Promise<WorkerInfo[]> => {
+          const next = await watch.next();
+          assert.ok(!next.done, "the stream stays open");
+          return next.value.workers;
+        };
+        assert.deepEqual(await snapshot(), []);
+        await worker(["q16"], 3, "watched");
+        const joined = await snapshot();
+        assert.deepEqual(joined.map((w) => [w.id, w.concurrency, w.state]), [[
+          "watched",
+          3,
+          WorkerState.ACTIVE,
+        ]]);
+        await workersClient.drainWorker({ id: "watched" }, as);
+        const drained = await snapshot();
+        assert.deepEqual(drained.map((w) => w.state), [WorkerState.DRAINING]);
+        await watch.return?.();
       });
 
       await t.step("bad input gets the right code and changes nothing", async () => {
