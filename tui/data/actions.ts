@@ -1,0 +1,83 @@
+/**
+ * Everything the operator can do, as calls on the generated clients. Each returns the
+ * sentence the status line shows; errors are thrown for the caller to show. Views
+ * never call clients directly, so the key map and these stay the one list of actions.
+ */
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import type { TagType } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
+import type { Task } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import { type Clients, UNARY_TIMEOUT_MS } from "./clients.ts";
+
+const opts = { timeoutMs: UNARY_TIMEOUT_MS };
+const plural = (n: number | bigint, word: string) => `${n} ${word}${n === 1 || n === 1n ? "" : "s"}`;
+
+export interface ApproveEdits {
+  name?: string;
+  type?: TagType;
+  /** "" makes the tag a root. */
+  parentId?: string;
+}
+
+export function createActions(clients: Clients) {
+  return {
+    async pauseQueue(queue: string): Promise<string> {
+      await clients.tasks.pauseQueue({ queue }, opts);
+      return `queue ${queue} paused: no new assignments`;
+    },
+    async resumeQueue(queue: string): Promise<string> {
+      await clients.tasks.resumeQueue({ queue }, opts);
+      return `queue ${queue} resumed`;
+    },
+    async retryTask(id: string): Promise<string> {
+      await clients.tasks.retryTask({ id }, opts);
+      return `task ${id.slice(0, 8)} queued again`;
+    },
+    async cancelTask(id: string): Promise<string> {
+      await clients.tasks.cancelTask({ id, reason: "cancelled from the operator TUI" }, opts);
+      return `task ${id.slice(0, 8)} cancelled`;
+    },
+    getTask(id: string): Promise<Task | undefined> {
+      return clients.tasks.getTask({ id }, opts).then((r) => r.task);
+    },
+    async requeueDead(taskIds: string[]): Promise<string> {
+      const { requeued } = await clients.tasks.requeueDeadLetters({ taskIds }, opts);
+      return `${plural(requeued, "dead letter")} requeued`;
+    },
+    async requeueAllDead(queues: string[]): Promise<string> {
+      let total = 0n;
+      for (const queue of queues) {
+        total += (await clients.tasks.requeueDeadLetters({ queue, all: true }, opts)).requeued;
+      }
+      return `${plural(total, "dead letter")} requeued from ${plural(queues.length, "queue")}`;
+    },
+    async purgeDead(taskIds: string[]): Promise<string> {
+      const { purged } = await clients.tasks.purgeDeadLetters({ taskIds }, opts);
+      return `${plural(purged, "dead letter")} purged`;
+    },
+    async purgeAllDead(queues: string[]): Promise<string> {
+      let total = 0n;
+      for (const queue of queues) {
+        total += (await clients.tasks.purgeDeadLetters({ queue, all: true }, opts)).purged;
+      }
+      return `${plural(total, "dead letter")} purged from ${plural(queues.length, "queue")}`;
+    },
+    async drainWorker(id: string): Promise<string> {
+      await clients.workers.drainWorker({ id, grace: durationFromMs(30_000) }, opts);
+      return `worker ${id} draining: it finishes its tasks and disconnects`;
+    },
+    async approveSuggestion(id: string, edits: ApproveEdits): Promise<string> {
+      const { tag } = await clients.tags.approveSuggestion({ id, ...edits }, opts);
+      return `approved: tag ${tag?.name ?? ""} created`;
+    },
+    async mapSuggestion(id: string, tagId: string, tagName: string): Promise<string> {
+      await clients.tags.mapSuggestion({ id, tagId }, opts);
+      return `mapped onto ${tagName}`;
+    },
+    async rejectSuggestion(id: string, reason: string): Promise<string> {
+      await clients.tags.rejectSuggestion({ id, reason }, opts);
+      return "suggestion rejected";
+    },
+  };
+}
+
+export type Actions = ReturnType<typeof createActions>;

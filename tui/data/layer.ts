@@ -1,0 +1,105 @@
+/**
+ * The data layer a TUI session runs on: clients calling as the session, one live
+ * store per stream, the tag tree, the actions, and the loop that keeps the access
+ * token fresh. Stores start when first wanted (a view mounts) and run until `stop`.
+ */
+import type { WatchQueuesResponse, WatchTasksResponse } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import type { WatchWorkersResponse } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
+import type { WatchSuggestionsResponse } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
+import { type Actions, createActions } from "./actions.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import { canWatchSuggestions, type Capabilities, capabilitiesOf } from "./capabilities.ts";
+import { type Clients, createClients } from "./clients.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { LiveStore, type LiveStoreOptions } from "./live_store.ts";
+import type { QueuesState } from "./queues_reducer.ts";
+import type { Session } from "./session.ts";
+import { deadLettersSource, queuesSource, suggestionsSource, tasksSource, workersSource } from "./sources.ts";
+import type { SuggestionsState } from "./suggestions_reducer.ts";
+import type { TaskQuery } from "./task_filter.ts";
+import type { TaskList } from "./task_list_reducer.ts";
+import { TagTreeStore } from "./tag_tree.ts";
+import type { WorkersState } from "./workers_reducer.ts";
+
+export interface DataLayerOptions {
+  url: string;
+  session: Session;
+  readOnly?: boolean;
+  clock?: Clock;
+  backoff?: BackoffOptions;
+  /** Most tasks a list holds (default 10,000). */
+  maxTasks?: number;
+}
+
+export interface DataLayer {
+  url: string;
+  session: Session;
+  clients: Clients;
+  readOnly: boolean;
+  capabilities(): Capabilities;
+  queues: LiveStore<QueuesState, WatchQueuesResponse>;
+  workers: LiveStore<WorkersState, WatchWorkersResponse>;
+  tasks: LiveStore<TaskList, WatchTasksResponse>;
+  deadLetters: LiveStore<TaskList, WatchTasksResponse>;
+  /** Only for admins: the approval queue is theirs alone. */
+  suggestions: LiveStore<SuggestionsState, WatchSuggestionsResponse> | undefined;
+  tagTree: TagTreeStore;
+  actions: Actions;
+  /** The Tasks view's server-side filter. */
+  taskQuery(): TaskQuery;
+  /** Changes it: the tasks are listed and watched again. */
+  setTaskQuery(query: TaskQuery): void;
+  stores(): LiveStore<unknown, unknown>[];
+  stop(): Promise<void>;
+}
+
+export function createDataLayer(options: DataLayerOptions): DataLayer {
+  const { url, session } = options;
+  const clock = options.clock ?? systemClock;
+  const readOnly = options.readOnly ?? false;
+  const clients = createClients(url, session);
+  const storeOptions: LiveStoreOptions = {
+    clock,
+    backoff: options.backoff,
+    onUnauthenticated: () => session.refresh(),
+  };
+  const queues = new LiveStore(queuesSource(clients), storeOptions);
+  const workers = new LiveStore(workersSource(clients), storeOptions);
+  const tasks = new LiveStore(tasksSource(clients, { words: [] }, options.maxTasks), storeOptions);
+  const deadLetters = new LiveStore(deadLettersSource(clients, options.maxTasks), storeOptions);
+  const suggestions = canWatchSuggestions(session.identity)
+    ? new LiveStore(suggestionsSource(clients), storeOptions)
+    : undefined;
+  let taskQuery: TaskQuery = { words: [] };
+  const refresher = new AbortController();
+  void session.keepFresh(refresher.signal);
+  const all = [queues, workers, tasks, deadLetters, suggestions].filter((s) => s !== undefined) as LiveStore<
+    unknown,
+    unknown
+  >[];
+  return {
+    url,
+    session,
+    clients,
+    readOnly,
+    capabilities: () => capabilitiesOf(session.identity, readOnly),
+    queues,
+    workers,
+    tasks,
+    deadLetters,
+    suggestions,
+    tagTree: new TagTreeStore(clients),
+    actions: createActions(clients),
+    taskQuery: () => taskQuery,
+    setTaskQuery(query) {
+      taskQuery = query;
+      const source = tasksSource(clients, query, options.maxTasks);
+      tasks.restart({ list: source.list, watch: source.watch, reduce: source.reduce });
+    },
+    stores: () => all,
+    async stop() {
+      refresher.abort();
+      await Promise.all(all.map((s) => s.stop()));
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * The TUI from the top: sign in (unless a session was handed in, e.g. from an API
+ * key), build the data layer for that session, and run the shell. When the session
+ * expires for good (the refresh token was refused), it asks for the password again.
+ */
+import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import { App } from "./app.tsx";
+import type { BackoffOptions } from "./data/backoff.ts";
+import type { Clock } from "./data/clock.ts";
+import { createDataLayer } from "./data/layer.ts";
+import type { Session } from "./data/session.ts";
+import { signInWithPassword } from "./data/sign_in.ts";
+import type { ViewId } from "./keys.ts";
+import { LoginView } from "./views/login.tsx";
+
+export interface RootProps {
+  url: string;
+  /** Skips the sign-in screen (API keys; tests). */
+  session?: Session;
+  email?: string;
+  readOnly?: boolean;
+  clock?: Clock;
+  backoff?: BackoffOptions;
+  maxTasks?: number;
+  initialView?: ViewId;
+  onQuit?: () => void;
+}
+
+const never = () => () => {};
+
+export function Root(props: RootProps) {
+  const [session, setSession] = useState<Session | undefined>(props.session);
+  const data = useMemo(
+    () =>
+      session &&
+      createDataLayer({
+        url: props.url,
+        session,
+        readOnly: props.readOnly,
+        clock: props.clock,
+        backoff: props.backoff,
+        maxTasks: props.maxTasks,
+      }),
+    [session],
+  );
+  useEffect(() => () => void data?.stop(), [data]);
+  const state = useSyncExternalStore(session?.subscribe ?? never, () => session?.state);
+  const signIn = (email: string, password: string) =>
+    signInWithPassword(props.url, email, password, props.clock);
+
+  if (!session || !data || state?.kind === "expired") {
+    return (
+      <LoginView
+        url={props.url}
+        email={session?.identity.who ?? props.email}
+        message={state?.kind === "expired" ? `session expired (${state.reason}): sign in again` : undefined}
+        signIn={signIn}
+        onSignedIn={setSession}
+      />
+    );
+  }
+  return <App data={data} initialView={props.initialView} onQuit={props.onQuit} />;
+}

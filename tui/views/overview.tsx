@@ -1,0 +1,75 @@
+/**
+ * Overview: every queue with its depth per state, in flight, rates and a trend of
+ * tasks finished per second; the workers connected; and warnings (work but no
+ * worker, dead letters growing…). Enter opens the selected queue's tasks.
+ */
+import { Box, Text } from "ink";
+import { useData, useLive, useUi, useViewKeys } from "../context.ts";
+import { queueWarnings } from "../data/warnings.ts";
+import { gap } from "../data/format.ts";
+import { List, useListNav } from "../components/list.tsx";
+import { QUEUE_HEADER, QueueLine } from "./queue_table.tsx";
+import type { ViewProps } from "./view.ts";
+
+export function OverviewView({ height, width }: ViewProps) {
+  const data = useData();
+  const ui = useUi();
+  const queues = useLive(data.queues);
+  const workers = useLive(data.workers);
+  const warnings = queueWarnings(queues);
+  const warningRows = Math.min(warnings.length, Math.max(2, Math.floor(height / 3)));
+  const listHeight = Math.max(3, height - 5 - Math.max(1, warningRows));
+  const [selected, , nav] = useListNav("overview", queues.queues.length, listHeight);
+  const workerCount = queues.workerCount ?? workers.workers.length;
+  const busy = workers.workers.reduce((n, w) => n + w.activeTaskIds.length, 0);
+  const slots = workers.workers.reduce((n, w) => n + w.concurrency, 0);
+
+  useViewKeys((key) => {
+    if (nav(key)) return true;
+    const q = queues.queues[selected];
+    if (key === "enter" && q) {
+      ui.jump("tasks", { "tasks.query": `queue:${q.name}` });
+      return true;
+    }
+    return false;
+  });
+
+  return (
+    <Box flexDirection="column" height={height}>
+      <Text>
+        <Text bold>Workers connected: {workerCount}</Text>
+        <Text dimColor>
+          {gap(3)}busy slots {busy}/{slots} · queues {queues.queues.length}
+        </Text>
+      </Text>
+      <Text dimColor>{QUEUE_HEADER}</Text>
+      {queues.snapshots === 0 ? <Text dimColor>waiting for the first queue snapshot…</Text> : (
+        <List
+          items={queues.queues}
+          selected={selected}
+          height={listHeight}
+          keyOf={(q) => q.name}
+          empty="no queues yet: enqueue a task to create one"
+          row={(q, _i, sel) => (
+            <QueueLine
+              q={q}
+              history={queues.history[q.name]}
+              selected={sel}
+              trendWidth={Math.max(5, Math.min(20, width - 88))}
+            />
+          )}
+        />
+      )}
+      <Text bold>Warnings</Text>
+      {warnings.length === 0
+        ? <Text color="green">all clear</Text>
+        : warnings.slice(0, warningRows).map((w) => (
+          <Text key={w.text} color={w.level === "error" ? "red" : "yellow"}>
+            {w.level === "error" ? "✖ " : "! "}
+            {w.text}
+          </Text>
+        ))}
+      {warnings.length > warningRows ? <Text dimColor>… {warnings.length - warningRows} more</Text> : null}
+    </Box>
+  );
+}

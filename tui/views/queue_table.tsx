@@ -1,0 +1,29 @@
+/** The queue rows shared by Overview and Queues: depth per state, rates, trend. */
+import { Box, Text } from "ink";
+import { fit, num, rate, shortDuration } from "../data/format.ts";
+import type { QueueHistory, QueueRow } from "../data/queues_reducer.ts";
+import { sparkline } from "../data/sparkline.ts";
+
+export const QUEUE_HEADER = `${fit("QUEUE", 18)} ${num("WAIT", 6)} ${num("SCHED", 6)} ${num("QUEUED", 7)} ${
+  num("FLIGHT", 7)
+} ${num("DEAD", 6)} ${num("OK/S", 6)} ${num("FAIL/S", 6)} ${num("WKR", 4)} ${num("OLDEST", 7)}  TREND`;
+
+export function QueueLine(
+  props: { q: QueueRow; history?: QueueHistory; selected: boolean; trendWidth: number },
+) {
+  const { q } = props;
+  const line = `${fit(q.name + (q.paused ? " ⏸" : ""), 18)} ${num(q.waiting, 6)} ${num(q.scheduled, 6)} ${
+    num(q.queued, 7)
+  } ${num(q.running, 7)} ${num(q.dead, 6)} ${num(rate(q.processedPerSecond), 6)} ${
+    num(rate(q.failedPerSecond), 6)
+  } ${num(q.workerCount, 4)} ${num(q.queued ? shortDuration(q.oldestQueuedMs) : "—", 7)}  `;
+  const trend = sparkline(props.history?.processed ?? [], props.trendWidth);
+  return (
+    <Box>
+      <Text inverse={props.selected} color={q.paused ? "yellow" : q.dead > 0 ? "red" : undefined}>
+        {line}
+      </Text>
+      <Text color="green">{trend}</Text>
+    </Box>
+  );
+}

@@ -1,0 +1,81 @@
+/**
+ * Queues: each queue's figures and limits; pause and resume (each asks first); enter
+ * opens the queue's tasks.
+ */
+import { Box, Text } from "ink";
+import { useData, useLive, useUi, useViewKeys } from "../context.ts";
+import { fit, gap, num, rate } from "../data/format.ts";
+import { viewActionFor } from "../keys.ts";
+import { List, useListNav } from "../components/list.tsx";
+import { QUEUE_HEADER, QueueLine } from "./queue_table.tsx";
+import type { ViewProps } from "./view.ts";
+
+export function QueuesView({ height, width }: ViewProps) {
+  const data = useData();
+  const ui = useUi();
+  const queues = useLive(data.queues);
+  const listHeight = Math.max(3, height - 4);
+  const [selected, , nav] = useListNav("queues", queues.queues.length, listHeight);
+  const q = queues.queues[selected];
+
+  useViewKeys((key) => {
+    if (nav(key)) return true;
+    if (!q) return false;
+    switch (viewActionFor("queues", key, ui.caps)?.action) {
+      case "open":
+        ui.jump("tasks", { "tasks.query": `queue:${q.name}` });
+        return true;
+      case "pause":
+        if (q.paused) ui.flash(`queue ${q.name} is already paused`);
+        else {
+          ui.confirm(
+            `Pause queue ${q.name}? Workers get none of its tasks until it is resumed.`,
+            () => data.actions.pauseQueue(q.name),
+          );
+        }
+        return true;
+      case "resume":
+        if (!q.paused) ui.flash(`queue ${q.name} is not paused`);
+        else ui.confirm(`Resume queue ${q.name}?`, () => data.actions.resumeQueue(q.name));
+        return true;
+      default:
+        return false;
+    }
+  });
+
+  return (
+    <Box flexDirection="column" height={height}>
+      <Text dimColor>{QUEUE_HEADER}</Text>
+      {queues.snapshots === 0 ? <Text dimColor>waiting for the first queue snapshot…</Text> : (
+        <List
+          items={queues.queues}
+          selected={selected}
+          height={listHeight}
+          keyOf={(x) => x.name}
+          empty="no queues yet"
+          row={(x, _i, sel) => (
+            <QueueLine
+              q={x}
+              history={queues.history[x.name]}
+              selected={sel}
+              trendWidth={Math.max(5, Math.min(20, width - 88))}
+            />
+          )}
+        />
+      )}
+      {q
+        ? (
+          <Text>
+            <Text bold>{fit(q.name, 20)}</Text>
+            {q.paused ? <Text color="yellow">PAUSED</Text> : <Text color="green">running</Text>}
+            <Text dimColor>
+              {gap(2)}concurrency {q.concurrencyLimit || "∞"} · rate{" "}
+              {q.rateLimitPerSecond ? `${rate(q.rateLimitPerSecond)}/s` : "∞"}{" "}
+              · workers{num(q.workerCount, 3)}
+            </Text>
+          </Text>
+        )
+        : null}
+    </Box>
+  );
+}

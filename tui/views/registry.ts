@@ -1,0 +1,57 @@
+/** Every view, in tab and number order, with the names `:` accepts. */
+import type { FunctionComponent } from "react";
+import type { ViewId } from "../keys.ts";
+import { DeadLettersView } from "./dead_letters.tsx";
+import { OverviewView } from "./overview.tsx";
+import { QueuesView } from "./queues.tsx";
+import { SuggestionsView } from "./suggestions.tsx";
+import { TagTreeView } from "./tag_tree.tsx";
+import { TasksView } from "./tasks.tsx";
+import type { ViewProps } from "./view.ts";
+import { WorkersView } from "./workers.tsx";
+
+export interface ViewDef {
+  id: ViewId;
+  title: string;
+  /** The header's short name. */
+  tab: string;
+  aliases: readonly string[];
+  component: FunctionComponent<ViewProps>;
+}
+
+export const VIEWS: readonly ViewDef[] = [
+  { id: "overview", tab: "Overview", title: "Overview", aliases: ["ov", "home"], component: OverviewView },
+  { id: "queues", tab: "Queues", title: "Queues", aliases: ["queue", "qs"], component: QueuesView },
+  { id: "tasks", tab: "Tasks", title: "Tasks", aliases: ["task"], component: TasksView },
+  {
+    id: "dead",
+    tab: "Dead",
+    title: "Dead letters",
+    aliases: ["dlq", "deadletters", "dead-letters"],
+    component: DeadLettersView,
+  },
+  { id: "workers", tab: "Workers", title: "Workers", aliases: ["worker", "wk"], component: WorkersView },
+  {
+    id: "suggestions",
+    tab: "Approval",
+    title: "Tag approval",
+    aliases: ["approval", "approve", "tags"],
+    component: SuggestionsView,
+  },
+  { id: "tree", tab: "Tree", title: "Tag tree", aliases: ["tagtree", "tag-tree"], component: TagTreeView },
+];
+
+/** The view a typed name means: an id, an alias, a title, or a unique prefix of one. */
+export function findView(name: string): ViewDef | undefined {
+  const n = name.trim().toLowerCase();
+  if (!n) return undefined;
+  const names = (v: ViewDef) => [v.id, ...v.aliases, v.title.toLowerCase()];
+  const exact = VIEWS.find((v) => names(v).includes(n));
+  if (exact) return exact;
+  const prefixed = VIEWS.filter((v) => names(v).some((x) => x.startsWith(n)));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+export function viewIndex(id: ViewId): number {
+  return VIEWS.findIndex((v) => v.id === id);
+}
