@@ -30,6 +30,9 @@ Deno.test("TUI end to end in a terminal", { sanitizeOps: false, sanitizeResource
     await worker.nextOf("resultAck");
   };
   const term = await openTmux([
+    // As CI runs it, and as a CI job's debug shell would: Ink must still draw every frame.
+    "env",
+    "CI=true",
     Deno.execPath(),
     "run",
     "-A",
