@@ -87,6 +87,28 @@ export const leaseSteps: ConformanceStep[] = [
     },
   },
   {
+    name: "releaseMany ends the current leases of many queues at once and counts them",
+    async run({ broker }) {
+      await broker.add([task("a", 5, 1), task("a", 5, 2), task("b", 5, 3), task("b", 5, 4)], T0);
+      const held = await claim(broker, ["a", "b"], 4);
+      assert.equal(held.length, 4);
+      const [stale] = held;
+      assert.equal(await broker.release(stale.taskId, stale.leaseId), true);
+      const forged = { taskId: held[1].taskId, leaseId: "a/not-the-lease" };
+      assert.equal(
+        await broker.releaseMany([...held, forged]),
+        3,
+        "the stale and the forged one are not counted",
+      );
+      assert.deepEqual(await broker.leasesOf("w1"), []);
+      for (const queue of ["a", "b"]) {
+        assert.deepEqual(await broker.counts(queue), { ready: 0, delayed: 0, leased: 0 });
+      }
+      assert.equal(await broker.releaseMany(held), 0, "only once");
+      assert.equal(await broker.releaseMany([]), 0);
+    },
+  },
+  {
     name: "leasesOf lists a worker's current leases across queues",
     async run({ broker }) {
       await broker.add([task("a", 5, 1), task("a", 5, 2), task("b", 5, 3), task("b", 5, 4)], T0);

@@ -64,6 +64,8 @@ export interface Broker {
   ): Promise<Set<string>>;
   /** Ends a lease; false when it was not current (expired, or replaced). */
   release(taskId: string, leaseId: string): Promise<boolean>;
+  /** Ends every lease of the list that is still current (one script call per queue); returns how many. */
+  releaseMany(leases: ReadonlyArray<{ taskId: string; leaseId: string }>): Promise<number>;
   /** Removes and returns leases that expired at or before `now`, oldest first. */
   takeExpired(now: number, limit: number): Promise<Lease[]>;
   /**

@@ -143,10 +143,18 @@ class MemoryBroker implements Broker {
     return Promise.resolve(extended);
   }
 
-  release(taskId: string, leaseId: string): Promise<boolean> {
-    if (this.#leases.get(taskId)?.leaseId !== leaseId) return Promise.resolve(false);
-    this.#dropLease(taskId);
-    return Promise.resolve(true);
+  async release(taskId: string, leaseId: string): Promise<boolean> {
+    return await this.releaseMany([{ taskId, leaseId }]) === 1;
+  }
+
+  releaseMany(leases: ReadonlyArray<{ taskId: string; leaseId: string }>): Promise<number> {
+    let released = 0;
+    for (const { taskId, leaseId } of leases) {
+      if (this.#leases.get(taskId)?.leaseId !== leaseId) continue;
+      this.#dropLease(taskId);
+      released++;
+    }
+    return Promise.resolve(released);
   }
 
   takeExpired(now: number, limit: number): Promise<Lease[]> {

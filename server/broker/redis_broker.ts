@@ -123,13 +123,7 @@ class RedisBroker implements Broker {
   ): Promise<Set<string>> {
     const extended = new Set<string>();
     if (leases.length === 0) return extended;
-    const { routed, unrouted } = this.#route(leases);
-    if (unrouted.length > 0) {
-      // A lease id this broker did not make names no queue: look for it in every known queue.
-      for (const queue of await this.#knownQueues()) {
-        routed.set(queue, [...(routed.get(queue) ?? []), ...unrouted]);
-      }
-    }
+    const routed = await this.#byQueue(leases);
     const calls: Promise<unknown>[] = [];
     for (const [queue, list] of routed) {
       const keys = this.#keys(queue);
@@ -143,17 +137,35 @@ class RedisBroker implements Broker {
   }
 
   async release(taskId: string, leaseId: string): Promise<boolean> {
-    const { routed, unrouted } = this.#route([{ taskId, leaseId }]);
-    const queues = unrouted.length > 0 ? await this.#knownQueues() : [...routed.keys()];
-    const released = await Promise.all(queues.map((queue) => {
+    return await this.releaseMany([{ taskId, leaseId }]) > 0;
+  }
+
+  async releaseMany(leases: ReadonlyArray<{ taskId: string; leaseId: string }>): Promise<number> {
+    if (leases.length === 0) return 0;
+    const routed = await this.#byQueue(leases);
+    const calls: Promise<unknown>[] = [];
+    for (const [queue, list] of routed) {
       const keys = this.#keys(queue);
-      return this.#scripts.run(
-        "release",
-        [keys.leases, keys.leaseWorkers, keys.leaseExpiry, keys.workerLeases],
-        [taskId, leaseId],
-      );
-    }));
-    return released.some((r) => r === 1);
+      for (const chunk of chunks(list, CHUNK)) {
+        calls.push(this.#scripts.run(
+          "release",
+          [keys.leases, keys.leaseWorkers, keys.leaseExpiry, keys.workerLeases],
+          chunk.flatMap((l) => [l.taskId, l.leaseId]),
+        ));
+      }
+    }
+    return (await Promise.all(calls)).reduce<number>((sum, n) => sum + Number(n), 0);
+  }
+
+  /** Leases by the queue to look in: a lease id this broker did not make names none, so every known queue. */
+  async #byQueue<T extends { leaseId: string }>(leases: readonly T[]): Promise<Map<string, T[]>> {
+    const { routed, unrouted } = this.#route(leases);
+    if (unrouted.length > 0) {
+      for (const queue of await this.#knownQueues()) {
+        routed.set(queue, [...(routed.get(queue) ?? []), ...unrouted]);
+      }
+    }
+    return routed;
   }
 
   /** Groups leases by the queue their id names; ids naming none (or no valid queue) are unrouted. */

@@ -3,6 +3,7 @@
  * progress, and ends (succeeded, retried, dead or cancelled) with its attempt row in the
  * same statement. Changes of a running task are fenced by its lease id.
  */
+import { Buffer } from "node:buffer";
 import type { AttemptOutcome, TaskError } from "./model.ts";
 import type { AttemptRow, Db, TaskRow } from "./task_queries.ts";
 
@@ -24,26 +25,48 @@ export async function selectAttempts(db: Db, taskId: string): Promise<AttemptRow
 }
 
 /**
- * Runnable (queued, or scheduled and due) → running under the lease, with its attempt row,
- * in one statement (its own transaction): this is on every task's hot path. Undefined when
- * the task is not runnable. The attempt is numbered after every earlier one; the row lock
- * the update takes means no other start of the task can number concurrently.
+ * The rows of `input` (a CTE with id and lease_id) that meet `condition`, locked in id
+ * order: an enqueue share-locks the tasks it depends on in id order too, so a batch
+ * change and such an enqueue never wait on each other in a cycle.
  */
-export async function startTask(
+function lockedInIdOrder(db: Db, input: ReturnType<Db>, condition: ReturnType<Db>) {
+  return db`
+    select t.id, d.lease_id from tasks t join ${input} d on d.id = t.id
+    where (${condition})
+    order by t.id for update of t`;
+}
+
+/**
+ * Runnable (queued, or scheduled and due) → running under each lease, with its attempt
+ * row, in one statement (its own transaction) for a whole claim: this is on every task's
+ * hot path. Tasks no longer runnable are left out. Each attempt is numbered after every
+ * earlier one of its task; the row lock the update takes means no other start of the
+ * task can number concurrently.
+ */
+export async function startTasks(
   db: Db,
-  id: string,
-  leaseId: string,
+  leases: ReadonlyArray<{ taskId: string; leaseId: string }>,
   workerId: string,
   now: number,
-): Promise<TaskRow | undefined> {
+): Promise<TaskRow[]> {
+  if (leases.length === 0) return [];
   const at = new Date(now);
-  const [row] = await db<TaskRow[]>`
-    with started as (
-      update tasks set state = 'running', lease_id = ${leaseId}, worker_id = ${workerId},
-        attempt_count = attempt_count + 1, updated_at = ${at},
+  const ids = leases.map((l) => l.taskId);
+  const leaseIds = leases.map((l) => l.leaseId);
+  return await db<TaskRow[]>`
+    with claimed as (
+      select * from unnest(${ids}::uuid[], ${leaseIds}::text[]) as c(id, lease_id)
+    ), locked as (
+      ${
+    lockedInIdOrder(db, db`claimed`, db`t.state = 'queued' or (t.state = 'scheduled' and t.run_at <= ${at})`)
+  }
+    ), started as (
+      update tasks t set state = 'running', lease_id = l.lease_id, worker_id = ${workerId},
+        attempt_count = t.attempt_count + 1, updated_at = ${at},
         progress_percent = null, progress_message = null, progress_updated_at = null
-      where id = ${id} and (state = 'queued' or (state = 'scheduled' and run_at <= ${at}))
-      returning *
+      from locked l
+      where t.id = l.id
+      returning t.*
     ), attempt as (
       insert into task_attempts (task_id, number, queue, worker_id, lease_id, started_at)
       select s.id, coalesce((select max(a.number) from task_attempts a where a.task_id = s.id), 0) + 1,
@@ -51,7 +74,53 @@ export async function startTask(
       from started s
     )
     select * from started`;
-  return row;
+}
+
+/** A succeeded attempt to record: the lease it ran under and its output. */
+export interface Success {
+  taskId: string;
+  leaseId: string;
+  output: Uint8Array;
+}
+
+/**
+ * Running → succeeded for every task still under its lease, attempts ended, in one
+ * statement; tasks whose lease is no longer current are left out (the fence). Rows come
+ * back locked until the caller's transaction ends, so it can settle their dependents
+ * after reading the edges in a later statement (see selectChanged).
+ */
+export async function markTasksSucceeded(db: Db, done: readonly Success[], now: number): Promise<TaskRow[]> {
+  if (done.length === 0) return [];
+  const at = new Date(now);
+  const ids = done.map((d) => d.taskId);
+  const leaseIds = done.map((d) => d.leaseId);
+  // Hex text rather than a bytea[] parameter, which the driver does not serialise.
+  const outputs = done.map((d) => Buffer.from(d.output).toString("hex"));
+  return await db<TaskRow[]>`
+    with done as (
+      select * from unnest(${ids}::uuid[], ${leaseIds}::text[], ${outputs}::text[]) as d(id, lease_id, output)
+    ), locked as (
+      ${lockedInIdOrder(db, db`done`, db`t.lease_id = d.lease_id and t.state = 'running'`)}
+    ), changed as (
+      update tasks t set state = 'succeeded', output = decode(d.output, 'hex'), lease_id = null,
+        worker_id = null, finished_at = ${at}, updated_at = ${at}
+      from locked l join done d on d.id = l.id
+      where t.id = l.id
+      returning t.*, d.lease_id as ended_lease_id
+    ), ended as (
+      update task_attempts a set ended_at = ${at}, outcome = 'succeeded', error = null
+      from changed c
+      where a.task_id = c.id and a.lease_id = c.ended_lease_id and a.ended_at is null
+    )
+    select * from changed`;
+}
+
+/** Which of these tasks some waiting task depends on. */
+export async function selectTasksWithDependents(db: Db, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db<{ id: string }[]>`
+    select distinct depends_on as id from task_dependencies where depends_on = any(${ids}::uuid[])`;
+  return new Set(rows.map((r) => r.id));
 }
 
 /** How the running attempt ended, for a change that ends one. */
@@ -89,24 +158,6 @@ function selectChanged(db: Db) {
     select changed.*,
       exists (select 1 from task_dependencies d where d.depends_on = changed.id) as has_dependents
     from changed`;
-}
-
-export async function markTaskSucceeded(
-  db: Db,
-  id: string,
-  output: Uint8Array,
-  end: AttemptEnd,
-  now: number,
-): Promise<ChangedTaskRow> {
-  const at = new Date(now);
-  const [row] = await db<ChangedTaskRow[]>`
-    with ${endingAttempt(db, id, end, at)} changed as (
-      update tasks set state = 'succeeded', output = ${output}, lease_id = null, worker_id = null,
-        finished_at = ${at}, updated_at = ${at}
-      where id = ${id} returning *
-    )
-    ${selectChanged(db)}`;
-  return row;
 }
 
 /** A failed attempt with attempts left: back to scheduled, due at `runAt`. */

@@ -130,6 +130,12 @@ export interface TaskStore {
    * runnable (cancelled meanwhile): the caller releases the lease.
    */
   start(taskId: string, leaseId: string, workerId: string, now: number): Promise<TaskRecord | null>;
+  /** `start` for every lease of one claim, in one statement; returns the tasks that started, in claim order. */
+  startMany(
+    leases: ReadonlyArray<{ taskId: string; leaseId: string }>,
+    workerId: string,
+    now: number,
+  ): Promise<TaskRecord[]>;
   /**
    * Ends the running attempt if `leaseId` is still the task's lease; null otherwise
    * (the fence). Success → succeeded; a retryable error with attempts left →
@@ -142,6 +148,16 @@ export interface TaskStore {
     now: number,
     random: () => number,
   ): Promise<Transition | null>;
+  /**
+   * `finish` for many results in one transaction (successes in one statement): `tasks`
+   * follows `results`, null where the lease was not current; `runnable` holds every
+   * retry scheduled and dependent released.
+   */
+  finishMany(
+    results: ReadonlyArray<{ taskId: string; leaseId: string; result: AttemptResult }>,
+    now: number,
+    random: () => number,
+  ): Promise<{ tasks: Array<TaskRecord | null>; runnable: BrokerTask[] }>;
   /** Ends the attempt of an expired lease (outcome lease_expired or timed_out), counting it; null when stale. */
   expire(
     taskId: string,

@@ -38,11 +38,12 @@ import {
   type ChangedTaskRow,
   markTaskCancelled,
   markTaskDead,
-  markTaskSucceeded,
+  markTasksSucceeded,
   scheduleTaskRetry,
   selectAttempts,
   selectLeasedTaskForUpdate,
-  startTask,
+  selectTasksWithDependents,
+  startTasks,
   updateProgress,
 } from "./attempt_queries.ts";
 import {
@@ -230,23 +231,55 @@ export function createTaskStore(sql: Sql): PgTaskStore {
     },
 
     async start(taskId, leaseId, workerId, now) {
-      if (!TASK_ID.test(taskId)) return null;
-      const row = await startTask(sql, taskId, leaseId, workerId, now);
-      return row ? toTaskRecord(row) : null;
+      const [task] = await store.startMany([{ taskId, leaseId }], workerId, now);
+      return task ?? null;
+    },
+
+    async startMany(leases, workerId, now) {
+      const rows = await startTasks(sql, leases.filter((l) => TASK_ID.test(l.taskId)), workerId, now);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return leases.flatMap((l) => {
+        const row = byId.get(l.taskId);
+        return row ? [toTaskRecord(row)] : [];
+      });
     },
 
     async finish(taskId, leaseId, result, now, random) {
-      if (!TASK_ID.test(taskId)) return null;
-      return await sql.begin(async (tx) => {
-        const row = await selectLeasedTaskForUpdate(tx, taskId, leaseId);
-        if (!row) return null;
-        if (result.ok) {
-          const end = { leaseId, outcome: "succeeded" as const, error: null };
-          return await endedTransition(tx, await markTaskSucceeded(tx, taskId, result.output, end, now), now);
+      const { tasks: [task], runnable } = await store.finishMany([{ taskId, leaseId, result }], now, random);
+      return task ? { task, runnable } : null;
+    },
+
+    async finishMany(results, now, random) {
+      const fenced = results.filter((r) => TASK_ID.test(r.taskId));
+      const done = await sql.begin(async (tx) => {
+        const ended = new Map<string, TaskRecord>();
+        const runnable: BrokerTask[] = [];
+        // Successes in one statement; their dependents are settled together below.
+        const successes = fenced.flatMap((r) =>
+          r.result.ok ? [{ taskId: r.taskId, leaseId: r.leaseId, output: r.result.output }] : []
+        );
+        const succeeded = await markTasksSucceeded(tx, successes, now);
+        for (const row of succeeded) ended.set(row.id, toTaskRecord(row));
+        // Failures are few and each decides its own retry or death: one by one, still in this transaction.
+        for (const r of fenced) {
+          if (r.result.ok) continue;
+          const row = await selectLeasedTaskForUpdate(tx, r.taskId, r.leaseId);
+          if (!row) continue;
+          const end = { leaseId: r.leaseId, outcome: "failed" as const, error: r.result.error };
+          const transition = await failedTransition(tx, row, r.result.error, end, now, random);
+          ended.set(row.id, transition.task);
+          runnable.push(...transition.runnable);
         }
-        const end = { leaseId, outcome: "failed" as const, error: result.error };
-        return await failedTransition(tx, row, result.error, end, now, random);
+        // A later statement than the change, so edges of enqueues that committed meanwhile show.
+        const withDependents = await selectTasksWithDependents(tx, succeeded.map((r) => r.id));
+        const released = await settleDependents(tx, [...withDependents].sort(), now);
+        runnable.push(...released.map(brokerTask));
+        return { ended, runnable };
       });
+      return {
+        tasks: results.map((r) => done.ended.get(r.taskId) ?? null),
+        runnable: done.runnable,
+      };
     },
 
     async expire(taskId, leaseId, outcome, now, random) {

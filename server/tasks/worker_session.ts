@@ -19,15 +19,28 @@ import {
 import { Channel } from "./_channel.ts";
 import { taskToProto } from "./_convert.ts";
 import { invalid, validQueue } from "./_spec.ts";
+import type { AttemptResult } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 
 interface Held {
   leaseId: string;
   deadline: number;
+  /** Its Result arrived and waits to be recorded: the slot is freed once it is. */
+  finishing?: boolean;
+}
+
+/** A Result waiting for the finisher. */
+interface Pending {
+  taskId: string;
+  leaseId: string;
+  result: AttemptResult;
 }
 
 /** Grace after an attempt's deadline before the server takes the task back itself. */
 const DEADLINE_GRACE_MS = 5000;
+/** Most results one finish transaction records, and most output bytes it carries. */
+const FINISH_BATCH = 500;
+const FINISH_BATCH_BYTES = 8 * 1024 * 1024;
 
 export class WorkerSession {
   readonly held = new Map<string, Held>();
@@ -40,6 +53,10 @@ export class WorkerSession {
   #nudge?: () => void;
   #claiming = false;
   #suspended = false;
+  /** Results to record, in arrival order; bounded by the held leases they belong to. */
+  #pending: Pending[] = [];
+  /** The finisher, while it runs: it records every pending result, a batch at a time. */
+  #finisher?: Promise<void>;
 
   constructor(readonly runtime: TasksRuntime, readonly hello: Hello, readonly serverId: string) {
     this.connectedAt = runtime.clock.now();
@@ -120,6 +137,7 @@ export class WorkerSession {
   /** Claims up to `free` tasks and assigns them; returns how many the broker handed out. */
   async #claimAndAssign(free: number, signal: AbortSignal): Promise<number> {
     const { runtime } = this;
+    const gone = () => signal.aborted || this.out.closed || this.draining;
     const leases = await runtime.broker.claim({
       queues: this.hello.queues,
       max: free,
@@ -127,33 +145,33 @@ export class WorkerSession {
       leaseTtlMs: runtime.config.leaseTtlMs,
       now: runtime.clock.now(),
     });
-    for (const [i, lease] of leases.entries()) {
-      if (signal.aborted || this.out.closed || this.draining) {
-        // Drained or gone while the claim was on its way: these never started, so no attempt is counted.
-        for (const unused of leases.slice(i)) await runtime.giveBack(unused);
-        break;
-      }
-      const task = await runtime.store.start(lease.taskId, lease.leaseId, this.id, runtime.clock.now());
-      if (!task) {
-        // Cancelled or finished between the broker and Postgres: Postgres wins.
-        await runtime.broker.release(lease.taskId, lease.leaseId);
-        continue;
-      }
-      if (signal.aborted || this.out.closed || this.draining) {
-        await runtime.expireLease(
-          { taskId: task.id, leaseId: lease.leaseId, workerId: this.id },
-          "lease_expired",
-        );
+    if (leases.length === 0) return 0;
+    if (gone()) {
+      // Drained or gone while the claim was on its way: these never started, so no attempt is counted.
+      for (const unused of leases) await runtime.giveBack(unused);
+      return leases.length;
+    }
+    const started = await runtime.store.startMany(leases, this.id, runtime.clock.now());
+    if (started.length < leases.length) {
+      // Cancelled or finished between the broker and Postgres: Postgres wins.
+      const ids = new Set(started.map((t) => t.id));
+      await runtime.broker.releaseMany(leases.filter((l) => !ids.has(l.taskId)));
+    }
+    const leaseOf = new Map(leases.map((l) => [l.taskId, l.leaseId]));
+    for (const task of started) {
+      const leaseId = leaseOf.get(task.id)!;
+      if (gone()) {
+        await runtime.expireLease({ taskId: task.id, leaseId, workerId: this.id }, "lease_expired");
         continue;
       }
       const deadline = runtime.clock.now() + task.timeoutMs;
-      this.held.set(task.id, { leaseId: lease.leaseId, deadline });
+      this.held.set(task.id, { leaseId, deadline });
       this.send({
         case: "assign",
         value: {
           task: taskToProto(task),
           attempt: task.attemptCount,
-          leaseId: lease.leaseId,
+          leaseId,
           deadline: timestampFromMs(deadline),
         },
       });
@@ -186,7 +204,7 @@ export class WorkerSession {
         return;
       }
       case "result":
-        return await this.#result(message.value);
+        return this.#result(message.value);
       case "drain":
         return this.drain(0, false);
       case "hello":
@@ -233,21 +251,21 @@ export class WorkerSession {
     this.#nudge?.();
   }
 
-  async #result(result: Result): Promise<void> {
-    const { runtime } = this;
+  /**
+   * Takes a Result for the finisher; the reader goes straight on to the next message,
+   * and results that arrive while a batch is being recorded make up the next one.
+   */
+  #result(result: Result): void {
     const refuse = (reason: string) =>
       this.send({
         case: "resultAck",
         value: { taskId: result.taskId, leaseId: result.leaseId, accepted: false, reason },
       });
     const held = this.held.get(result.taskId);
-    if (!held || held.leaseId !== result.leaseId) {
+    if (!held || held.leaseId !== result.leaseId || held.finishing) {
       return refuse("lease expired or unknown: the task was given back to its queue or to another worker");
     }
-    let outcome: { ok: true; output: Uint8Array } | {
-      ok: false;
-      error: { message: string; code: string; retryable: boolean };
-    };
+    let outcome: AttemptResult;
     if (result.outcome.case === "output") outcome = { ok: true, output: result.outcome.value };
     else if (result.outcome.case === "error") outcome = { ok: false, error: errorOf(result.outcome.value) };
     else return refuse("result carries neither output nor error: send one of them");
@@ -257,31 +275,74 @@ export class WorkerSession {
         error: { message: "output exceeds 1 MiB", code: "output_too_large", retryable: false },
       };
     }
-    this.held.delete(result.taskId);
-    const transition = await runtime.store.finish(
-      result.taskId,
-      result.leaseId,
-      outcome,
-      runtime.clock.now(),
-      runtime.random,
-    );
-    await runtime.broker.release(result.taskId, result.leaseId);
-    if (!transition) refuse("lease expired: the task was given to another worker");
-    else {
-      this.send({
-        case: "resultAck",
-        value: { taskId: result.taskId, leaseId: result.leaseId, accepted: true, reason: "" },
+    held.finishing = true;
+    this.#pending.push({ taskId: result.taskId, leaseId: result.leaseId, result: outcome });
+    this.#finisher ??= this.#finishPending();
+  }
+
+  /** Records pending results a batch at a time until none is left; ends the stream if Postgres fails. */
+  async #finishPending(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#takeBatch();
+        try {
+          await this.#finishBatch(batch);
+        } catch (error) {
+          // A deadlock or conflict fails a whole batch: each result alone does not have to wait for the others.
+          if (batch.length === 1) throw error;
+          this.runtime.log.warn("recording a batch of results failed: recording them one by one", {
+            worker_id: this.id,
+            results: batch.length,
+            error: String(error),
+          });
+          for (const one of batch) await this.#finishBatch([one]);
+        }
+      }
+    } catch (error) {
+      this.runtime.log.error("recording results failed: closing the worker's stream", {
+        worker_id: this.id,
+        error: String(error),
       });
+      this.#pending = [];
+      this.out.close();
     }
-    // After the ack: freeing the last slot of a draining worker closes its stream.
+    // Set in the same turn as the last check above, so a result arriving later starts a new finisher.
+    this.#finisher = undefined;
+  }
+
+  #takeBatch(): Pending[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.#pending.length && n < FINISH_BATCH && bytes <= FINISH_BATCH_BYTES) {
+      const r = this.#pending[n++].result;
+      if (r.ok) bytes += r.output.length;
+    }
+    return this.#pending.splice(0, n);
+  }
+
+  async #finishBatch(batch: Pending[]): Promise<void> {
+    const { runtime } = this;
+    const { tasks, runnable } = await runtime.store.finishMany(batch, runtime.clock.now(), runtime.random);
+    await runtime.broker.releaseMany(batch);
+    batch.forEach(({ taskId, leaseId }, i) => {
+      const held = this.held.get(taskId);
+      if (held?.leaseId === leaseId) this.held.delete(taskId);
+      const accepted = tasks[i] !== null;
+      const reason = accepted ? "" : "lease expired: the task was given to another worker";
+      this.send({ case: "resultAck", value: { taskId, leaseId, accepted, reason } });
+    });
+    // After the acks: freeing the last slot of a draining worker closes its stream.
     this.#freeSlot();
-    if (transition) await runtime.apply(transition, "running");
+    for (const task of tasks) if (task) runtime.publish(task, "running");
+    await runtime.makeRunnable(runnable);
   }
 
   /** The stream ended: every lease still held goes back at once rather than waiting out its TTL. */
   async close(): Promise<void> {
     this.out.close();
     this.#nudge?.();
+    // Results that arrived are recorded first: those tasks are done, not to be run again.
+    await this.#finisher;
     const held = [...this.held];
     this.held.clear();
     for (const [taskId, { leaseId }] of held) {

@@ -1,0 +1,111 @@
+/**
+ * The batch paths of the Postgres TaskStore, which a worker session uses for every
+ * claim (startMany) and every group of results (finishMany): the lease fence, order,
+ * mixed outcomes and dependents hold for each task of a batch as they do alone.
+ */
+import assert from "node:assert/strict";
+import { createTestDatabase } from "../db/testing.ts";
+import type { AttemptResult } from "./model.ts";
+import { createTaskStore } from "./pg_store.ts";
+import { never, newTask, T0 } from "./pg_store_testing.ts";
+
+Deno.test("pg task store: batches of starts and results", async (t) => {
+  const db = await createTestDatabase();
+  const store = createTaskStore(db.sql);
+  const ok = (bytes: number[] = []): AttemptResult => ({ ok: true, output: new Uint8Array(bytes) });
+  try {
+    await t.step(
+      "startMany starts the runnable tasks of a claim, in claim order, each with its attempt",
+      async () => {
+        const { tasks } = await store.enqueue(
+          [
+            newTask({ queue: "sm" }),
+            newTask({ queue: "sm" }),
+            newTask({ queue: "sm" }),
+            newTask({ queue: "sm" }),
+          ],
+          T0,
+        );
+        const [a, b, c, d] = tasks;
+        await store.cancel(c.id, "changed my mind", T0);
+        const leases = [d, c, a, b].map((task, i) => ({ taskId: task.id, leaseId: `sm/${i}` }));
+        const started = await store.startMany(
+          [...leases, { taskId: "not-a-uuid", leaseId: "sm/x" }],
+          "w1",
+          T0 + 1,
+        );
+        assert.deepEqual(
+          started.map((s) => s.id),
+          [d.id, a.id, b.id],
+          "the cancelled and the malformed are left out",
+        );
+        for (const s of started) {
+          assert.equal(s.state, "running");
+          assert.equal(s.workerId, "w1");
+          assert.equal(s.attemptCount, 1);
+          assert.equal(s.leaseId, leases.find((l) => l.taskId === s.id)?.leaseId);
+        }
+        const attempts = (await store.get(a.id))?.attempts;
+        assert.deepEqual(attempts?.map((x) => [x.number, x.leaseId, x.startedAt]), [[1, "sm/2", T0 + 1]]);
+        assert.deepEqual(await store.startMany(leases, "w2", T0 + 2), [], "running tasks do not start again");
+        assert.deepEqual(await store.startMany([], "w1", T0), []);
+      },
+    );
+
+    await t.step("finishMany records each result under its own fence, in one transaction", async () => {
+      const dependency = (await store.enqueue([newTask({ queue: "fm" })], T0)).tasks[0];
+      const { tasks } = await store.enqueue([
+        newTask({ queue: "fm" }),
+        newTask({ queue: "fm" }),
+        newTask({ queue: "fm", maxAttempts: 3 }),
+        newTask({ queue: "fm", maxAttempts: 1 }),
+        newTask({ queue: "fm-child", dependsOn: [dependency.id] }),
+      ], T0);
+      const [plain, stale, retried, dying, child] = tasks;
+      assert.equal(child.state, "waiting");
+      const running = [dependency, plain, stale, retried, dying];
+      await store.startMany(running.map((x, i) => ({ taskId: x.id, leaseId: `fm/${i}` })), "w1", T0 + 1);
+      const error = { message: "boom", code: "e", retryable: true };
+      const binary = [0, 255, 128, 10];
+      const { tasks: finished, runnable } = await store.finishMany(
+        [
+          { taskId: plain.id, leaseId: "fm/1", result: ok(binary) },
+          { taskId: stale.id, leaseId: "fm/not-its-lease", result: ok() },
+          { taskId: retried.id, leaseId: "fm/3", result: { ok: false, error } },
+          { taskId: dependency.id, leaseId: "fm/0", result: ok() },
+          { taskId: dying.id, leaseId: "fm/4", result: { ok: false, error } },
+          { taskId: "not-a-uuid", leaseId: "fm/x", result: ok() },
+        ],
+        T0 + 10,
+        () => 0.5,
+      );
+
+      assert.deepEqual(
+        finished.map((f) => f?.state ?? null),
+        ["succeeded", null, "scheduled", "succeeded", "dead", null],
+        "results line up with the input; a stale lease and a malformed id change nothing",
+      );
+      assert.deepEqual(finished[0]?.output, new Uint8Array(binary), "output bytes survive the batch");
+      assert.equal((await store.get(stale.id))?.task.state, "running");
+      assert.deepEqual(
+        runnable.map((r) => r.id).sort(),
+        [retried.id, child.id].sort(),
+        "the retry and the released dependent become runnable",
+      );
+      assert.equal((await store.get(child.id))?.task.state, "queued");
+      for (const [task, outcome] of [[plain, "succeeded"], [retried, "failed"], [dying, "failed"]] as const) {
+        const attempts = (await store.get(task.id))?.attempts ?? [];
+        assert.deepEqual(attempts.map((a) => [a.outcome, a.endedAt]), [[outcome, T0 + 10]]);
+      }
+      const again = await store.finishMany(
+        [{ taskId: plain.id, leaseId: "fm/1", result: ok() }],
+        T0 + 11,
+        never,
+      );
+      assert.deepEqual(again.tasks, [null], "a result is recorded once");
+      assert.deepEqual((await store.finishMany([], T0, never)).tasks, []);
+    });
+  } finally {
+    await db.drop();
+  }
+});
