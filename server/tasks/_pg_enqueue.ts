@@ -71,6 +71,8 @@ async function planIdentities(tx: Db, tasks: NewTask[], now: number): Promise<Pl
 /**
  * Inserts the new tasks of `tasks` and returns every entry's task. `knownQueues` holds
  * queues whose row surely exists; the caller adds the batch's queues after the commit.
+ * Tasks with no idempotency key and no dependency, of known queues, take exactly one
+ * statement (the insert): the store then runs it outside a transaction.
  */
 export async function enqueueTasks(
   tx: Db,

@@ -206,7 +206,15 @@ export function createTaskStore(sql: Sql): PgTaskStore {
 
   const store: PgTaskStore = {
     async enqueue(tasks, now) {
-      const result = await sql.begin((tx) => enqueueTasks(tx, tasks, now, knownQueues));
+      // With no idempotency key, no dependency and only known queues, enqueueTasks sends one
+      // multi-row insert, atomic by itself: BEGIN and COMMIT would only add two round trips.
+      const oneStatement = tasks.every((t) =>
+        t.idempotencyKey === "" && t.dependsOn.length === 0 && t.dependsOnBatchIndex.length === 0 &&
+        knownQueues.has(t.queue)
+      );
+      const result = oneStatement
+        ? await enqueueTasks(sql, tasks, now, knownQueues)
+        : await sql.begin((tx) => enqueueTasks(tx, tasks, now, knownQueues));
       for (const t of tasks) knownQueues.add(t.queue);
       return result;
     },

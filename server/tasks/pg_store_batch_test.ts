@@ -4,6 +4,7 @@
  * mixed outcomes and dependents hold for each task of a batch as they do alone.
  */
 import assert from "node:assert/strict";
+import postgres from "postgres";
 import { createTestDatabase } from "../db/testing.ts";
 import type { AttemptResult } from "./model.ts";
 import { createTaskStore } from "./pg_store.ts";
@@ -106,6 +107,46 @@ Deno.test("pg task store: batches of starts and results", async (t) => {
       assert.deepEqual((await store.finishMany([], T0, never)).tasks, []);
     });
   } finally {
+    await db.drop();
+  }
+});
+
+Deno.test("pg task store: a plain enqueue is one statement, with no transaction around it", async () => {
+  const db = await createTestDatabase();
+  const statements: string[] = [];
+  // One connection, so the driver's once-per-connection type lookup happens during warm-up only.
+  const counted = postgres(db.url, {
+    max: 1,
+    onnotice: () => {},
+    debug: (_c, query) => statements.push(query),
+  });
+  try {
+    const store = createTaskStore(counted);
+    await store.enqueue([newTask({ queue: "plain" })], T0);
+    const sent = async (call: () => Promise<unknown>) => {
+      statements.length = 0;
+      await call();
+      return statements.map((q) => q.trim().split(/\s+/)[0].toLowerCase());
+    };
+    assert.deepEqual(await sent(() => store.enqueue([newTask({ queue: "plain" })], T0)), ["insert"]);
+    assert.deepEqual(
+      await sent(() => store.enqueue([newTask({ queue: "plain" }), newTask({ queue: "plain" })], T0)),
+      ["insert"],
+      "a batch of plain tasks too",
+    );
+    // Anything more than one statement keeps its transaction.
+    for (
+      const task of [
+        newTask({ queue: "plain", idempotencyKey: "k" }),
+        newTask({ queue: "never-seen" }),
+      ]
+    ) {
+      const kinds = await sent(() => store.enqueue([task], T0));
+      assert.equal(kinds[0], "begin", `${JSON.stringify(kinds)} starts with begin`);
+      assert.equal(kinds.at(-1), "commit");
+    }
+  } finally {
+    await counted.end();
     await db.drop();
   }
 });

@@ -91,7 +91,10 @@ export class TasksRuntime {
   async makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {
     if (tasks.length === 0) return;
     await this.broker.add(tasks, this.clock.now());
-    for (const queue of new Set(tasks.map((t) => t.queue))) await this.broker.notify(queue);
+    const queues = new Set(tasks.map((t) => t.queue));
+    // This process's dispatchers need not wait for the round trip through the broker's channel.
+    for (const queue of queues) this.#wakeLocal(queue);
+    await Promise.all([...queues].map((queue) => this.broker.notify(queue)));
   }
 
   // --- dispatcher wake-ups ------------------------------------------------------------
