@@ -4,7 +4,6 @@
  * returned is never lost: if the broker does not answer, the reconciler mirrors the
  * task from Postgres once it does.
  */
-import type { BrokerTask } from "../broker/broker.ts";
 import type { NewTask, TaskRecord } from "./model.ts";
 import { runnable, type TasksRuntime } from "./runtime.ts";
 
@@ -25,9 +24,7 @@ export async function acceptTasks(
   duplicates: boolean[],
 ): Promise<void> {
   const fresh = records.filter((_, i) => !duplicates[i]);
-  await rt.makeRunnable(fresh.map(runnable).filter((t): t is BrokerTask => t !== undefined)).catch((error) =>
-    // Postgres has them: the reconciler will mirror them once the broker answers again.
-    rt.log.warn("broker unavailable after enqueue; the reconciler will catch up", { error })
-  );
+  // Postgres has them: if the broker fails now, the next promoter tick rebuilds it from Postgres.
+  await rt.mirror("enqueue", () => rt.makeRunnable(fresh.map(runnable).filter((t) => t !== undefined)));
   for (const t of fresh) rt.publish(t);
 }

@@ -27,6 +27,8 @@ export class TasksRuntime {
   #loops: Loop[] = [];
   #unsubscribe?: () => Promise<void>;
   #rebuilding?: Promise<void>;
+  /** Set when a broker change after a commit failed: the next tick rebuilds even if the broker kept its state. */
+  #rebuildWanted = false;
   readonly random: () => number;
 
   constructor(
@@ -85,7 +87,24 @@ export class TasksRuntime {
   /** Mirrors a store transition into the broker and tells everyone who cares. */
   async apply(transition: Transition, previous?: TaskRecord["state"]): Promise<void> {
     this.publish(transition.task, previous);
-    await this.makeRunnable(transition.runnable);
+    await this.mirror("a task changed", () => this.makeRunnable(transition.runnable));
+  }
+
+  /**
+   * Runs a broker change that mirrors what Postgres has just committed. The commit has
+   * decided, so a broker that fails here does not fail the caller: it is logged, and the
+   * next promoter tick rebuilds the broker from Postgres (adding a known task moves it,
+   * and leases the broker still holds are kept).
+   */
+  async mirror(what: string, change: () => Promise<unknown>): Promise<void> {
+    try {
+      await change();
+    } catch (error) {
+      this.#rebuildWanted = true;
+      this.log.warn(`broker failed after ${what}: it is rebuilt from Postgres on the next tick`, {
+        error: String(error),
+      });
+    }
   }
 
   async makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {
@@ -134,44 +153,53 @@ export class TasksRuntime {
   /** Rebuilds the broker from Postgres when it lost its state; concurrent callers share one rebuild. */
   rebuildIfNeeded(): Promise<void> {
     return this.#rebuilding ??= (async () => {
+      const wanted = this.#rebuildWanted;
+      this.#rebuildWanted = false;
       try {
-        if (!(await this.broker.needsRebuild())) return;
-        const started = this.clock.now();
-        let tasks = 0;
-        let leases = 0;
-        for (const queue of await this.store.pausedQueues()) await this.broker.setPaused(queue, true);
-        let batch: BrokerTask[] = [];
-        let held: Lease[] = [];
-        const flush = async () => {
-          if (batch.length) await this.broker.add(batch, this.clock.now());
-          if (held.length) await this.broker.restoreLeases(held);
-          tasks += batch.length;
-          leases += held.length;
-          batch = [];
-          held = [];
-        };
-        for await (const { task, lease } of this.store.brokerState()) {
-          if (lease) {
-            held.push({
-              taskId: task.id,
-              queue: task.queue,
-              leaseId: lease.leaseId,
-              workerId: lease.workerId,
-              expiresAt: this.clock.now() + this.config.leaseTtlMs,
-            });
-          } else {
-            batch.push(task);
-          }
-          if (batch.length + held.length >= 500) await flush();
-        }
-        await flush();
-        await this.broker.markRebuilt();
-        this.log.warn("broker rebuilt from Postgres", { tasks, leases, ms: this.clock.now() - started });
-        this.#wakeLocal(undefined);
+        if (wanted || await this.broker.needsRebuild()) await this.#rebuild();
+      } catch (error) {
+        // The broker's own marker stays until markRebuilt; a wish of this process is kept the same way.
+        this.#rebuildWanted ||= wanted;
+        throw error;
       } finally {
         this.#rebuilding = undefined;
       }
     })();
+  }
+
+  async #rebuild(): Promise<void> {
+    const started = this.clock.now();
+    let tasks = 0;
+    let leases = 0;
+    for (const queue of await this.store.pausedQueues()) await this.broker.setPaused(queue, true);
+    let batch: BrokerTask[] = [];
+    let held: Lease[] = [];
+    const flush = async () => {
+      if (batch.length) await this.broker.add(batch, this.clock.now());
+      if (held.length) await this.broker.restoreLeases(held);
+      tasks += batch.length;
+      leases += held.length;
+      batch = [];
+      held = [];
+    };
+    for await (const { task, lease } of this.store.brokerState()) {
+      if (lease) {
+        held.push({
+          taskId: task.id,
+          queue: task.queue,
+          leaseId: lease.leaseId,
+          workerId: lease.workerId,
+          expiresAt: this.clock.now() + this.config.leaseTtlMs,
+        });
+      } else {
+        batch.push(task);
+      }
+      if (batch.length + held.length >= 500) await flush();
+    }
+    await flush();
+    await this.broker.markRebuilt();
+    this.log.warn("broker rebuilt from Postgres", { tasks, leases, ms: this.clock.now() - started });
+    this.#wakeLocal(undefined);
   }
 
   /**

@@ -4,6 +4,7 @@
  * attempt_queries.ts. A change names the state it leaves in its WHERE clause, so a
  * caller holding stale knowledge changes nothing.
  */
+import { Buffer } from "node:buffer";
 import type postgres from "postgres";
 import type {
   AttemptOutcome,
@@ -140,34 +141,75 @@ export interface TaskInsert {
   scheduleId: string | null;
 }
 
-/** One multi-row insert, in the given order, so seq follows it (FIFO within a batch). */
+/**
+ * One insert of every task, in the given order, so seq follows it (FIFO within a batch).
+ * Each column travels as one array parameter (unnest) rather than one parameter per
+ * field, and only the generated seq comes back: the rows are built from what was sent.
+ */
 export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Promise<TaskRow[]> {
   if (tasks.length === 0) return [];
   const at = new Date(now);
-  const rows = tasks.map((t) => ({
+  const column = <T>(pick: (t: TaskInsert) => T) => tasks.map(pick);
+  const inserted = await db<{ id: string; seq: string }[]>`
+    insert into tasks (
+      id, queue, type, payload, priority, state, max_attempts, backoff_initial_ms, backoff_max_ms,
+      backoff_multiplier, timeout_ms, idempotency_key, labels, depends_on, condition, run_at,
+      created_at, updated_at, finished_at, cancel_reason, schedule_id
+    )
+    select i.id, i.queue, i.type, decode(i.payload, 'hex'), i.priority, i.state, i.max_attempts,
+      i.backoff_initial_ms, i.backoff_max_ms, i.backoff_multiplier, i.timeout_ms, i.idempotency_key,
+      i.labels::jsonb, i.depends_on::uuid[], i.condition, to_timestamp(i.run_at / 1000.0),
+      ${at}, ${at}, case when i.state = 'cancelled' then ${at}::timestamptz end, i.cancel_reason, i.schedule_id
+    from unnest(
+      ${column((t) => t.id)}::uuid[], ${column((t) => t.queue)}::text[], ${column((t) => t.type)}::text[],
+      ${column((t) => Buffer.from(t.payload).toString("hex"))}::text[], ${column((t) => t.priority)}::int2[],
+      ${column((t) => t.state)}::text[], ${column((t) => t.maxAttempts)}::int4[],
+      ${column((t) => t.backoff.initialMs)}::int8[], ${column((t) => t.backoff.maxMs)}::int8[],
+      ${column((t) => t.backoff.multiplier)}::float8[], ${column((t) => t.timeoutMs)}::int4[],
+      ${column((t) => t.idempotencyKey)}::text[], ${column((t) => JSON.stringify(t.labels))}::text[],
+      ${column((t) => `{${t.dependsOn.join(",")}}`)}::text[], ${column((t) => t.condition)}::text[],
+      ${column((t) => t.runAt)}::float8[], ${column((t) => t.cancelReason)}::text[],
+      ${column((t) => t.scheduleId)}::text[]
+    ) with ordinality as i(
+      id, queue, type, payload, priority, state, max_attempts, backoff_initial_ms, backoff_max_ms,
+      backoff_multiplier, timeout_ms, idempotency_key, labels, depends_on, condition, run_at,
+      cancel_reason, schedule_id, n
+    )
+    order by i.n
+    returning id, seq`;
+  const seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
+  return tasks.map((t) => ({
     id: t.id,
+    seq: seqOf.get(t.id)!,
     queue: t.queue,
     type: t.type,
     payload: t.payload,
     priority: t.priority,
     state: t.state,
+    attempt_count: 0,
     max_attempts: t.maxAttempts,
-    backoff_initial_ms: t.backoff.initialMs,
-    backoff_max_ms: t.backoff.maxMs,
+    backoff_initial_ms: String(t.backoff.initialMs),
+    backoff_max_ms: String(t.backoff.maxMs),
     backoff_multiplier: t.backoff.multiplier,
     timeout_ms: t.timeoutMs,
     idempotency_key: t.idempotencyKey,
-    labels: db.json(t.labels),
-    depends_on: `{${t.dependsOn.join(",")}}`,
+    labels: t.labels,
+    depends_on: t.dependsOn,
     condition: t.condition,
     run_at: new Date(t.runAt),
     created_at: at,
     updated_at: at,
     finished_at: t.state === "cancelled" ? at : null,
+    lease_id: null,
+    worker_id: null,
+    progress_percent: null,
+    progress_message: null,
+    progress_updated_at: null,
+    output: null,
+    last_error: null,
     cancel_reason: t.cancelReason,
     schedule_id: t.scheduleId,
   }));
-  return await db<TaskRow[]>`insert into tasks ${db(rows)} returning *`;
 }
 
 export async function selectTask(db: Db, id: string): Promise<TaskRow | undefined> {

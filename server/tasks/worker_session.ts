@@ -19,7 +19,7 @@ import {
 import { Channel } from "./_channel.ts";
 import { taskToProto } from "./_convert.ts";
 import { invalid, validQueue } from "./_spec.ts";
-import type { AttemptResult } from "./model.ts";
+import type { AttemptResult, TaskStore } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 
 interface Held {
@@ -283,21 +283,7 @@ export class WorkerSession {
   /** Records pending results a batch at a time until none is left; ends the stream if Postgres fails. */
   async #finishPending(): Promise<void> {
     try {
-      while (this.#pending.length > 0) {
-        const batch = this.#takeBatch();
-        try {
-          await this.#finishBatch(batch);
-        } catch (error) {
-          // A deadlock or conflict fails a whole batch: each result alone does not have to wait for the others.
-          if (batch.length === 1) throw error;
-          this.runtime.log.warn("recording a batch of results failed: recording them one by one", {
-            worker_id: this.id,
-            results: batch.length,
-            error: String(error),
-          });
-          for (const one of batch) await this.#finishBatch([one]);
-        }
-      }
+      while (this.#pending.length > 0) await this.#finishBatch(this.#takeBatch());
     } catch (error) {
       this.runtime.log.error("recording results failed: closing the worker's stream", {
         worker_id: this.id,
@@ -322,8 +308,8 @@ export class WorkerSession {
 
   async #finishBatch(batch: Pending[]): Promise<void> {
     const { runtime } = this;
-    const { tasks, runnable } = await runtime.store.finishMany(batch, runtime.clock.now(), runtime.random);
-    await runtime.broker.releaseMany(batch);
+    const { tasks, runnable } = await this.#record(batch);
+    await runtime.mirror("recording results", () => runtime.broker.releaseMany(batch));
     batch.forEach(({ taskId, leaseId }, i) => {
       const held = this.held.get(taskId);
       if (held?.leaseId === leaseId) this.held.delete(taskId);
@@ -334,7 +320,25 @@ export class WorkerSession {
     // After the acks: freeing the last slot of a draining worker closes its stream.
     this.#freeSlot();
     for (const task of tasks) if (task) runtime.publish(task, "running");
-    await runtime.makeRunnable(runnable);
+    await runtime.mirror("recording results", () => runtime.makeRunnable(runnable));
+  }
+
+  /** Records a batch in Postgres; a deadlock or conflict that fails the whole batch is retried result by result. */
+  async #record(batch: Pending[]): ReturnType<TaskStore["finishMany"]> {
+    const { store, clock, random, log } = this.runtime;
+    try {
+      return await store.finishMany(batch, clock.now(), random);
+    } catch (error) {
+      if (batch.length === 1) throw error;
+      log.warn("recording a batch of results failed: recording them one by one", {
+        worker_id: this.id,
+        results: batch.length,
+        error: String(error),
+      });
+      const one = [];
+      for (const result of batch) one.push(await store.finishMany([result], clock.now(), random));
+      return { tasks: one.flatMap((o) => o.tasks), runnable: one.flatMap((o) => o.runnable) };
+    }
   }
 
   /** The stream ended: every lease still held goes back at once rather than waiting out its TTL. */
