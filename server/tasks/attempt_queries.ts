@@ -27,16 +27,14 @@ export async function selectAttempts(db: Db, taskId: string): Promise<AttemptRow
 /**
  * The rows of `input` (a CTE with id and lease_id) that meet `condition`, locked in id
  * order: an enqueue share-locks the tasks it depends on in id order too, so a batch
- * change and such an enqueue never wait on each other in a cycle. `ids` repeats the
- * input's ids as an array, here and in the statements that use this: the planner then
- * reaches the rows through the primary key even on statistics that say the table is
- * empty (as after a bulk load), where a join alone was planned as a scan of the table.
+ * change and such an enqueue never wait on each other in a cycle. Each row is looked up
+ * by its own id (a lateral join): measured on statistics that said the table was empty
+ * (after a bulk load), a plain join was planned as a scan of every live task.
  */
-function lockedInIdOrder(db: Db, input: ReturnType<Db>, ids: string[], condition: ReturnType<Db>) {
+function lockedInIdOrder(db: Db, input: ReturnType<Db>, condition: ReturnType<Db>) {
   return db`
-    select t.id, d.lease_id from tasks t join ${input} d on d.id = t.id
-    where t.id = any(${ids}::uuid[]) and (${condition})
-    order by t.id for update of t`;
+    select t.id, d.lease_id from (select * from ${input} order by id) d
+    cross join lateral (select t.id from tasks t where t.id = d.id and (${condition}) for update of t) t`;
 }
 
 /**
@@ -64,7 +62,6 @@ export async function startTasks(
     lockedInIdOrder(
       db,
       db`claimed`,
-      ids,
       db`t.state = 'queued' or (t.state = 'scheduled' and t.run_at <= ${at})`,
     )
   }
@@ -73,7 +70,7 @@ export async function startTasks(
         attempt_count = t.attempt_count + 1, updated_at = ${at},
         progress_percent = null, progress_message = null, progress_updated_at = null
       from locked l
-      where t.id = l.id and t.id = any(${ids}::uuid[])
+      where t.id = l.id
       returning t.*
     ), attempt as (
       insert into task_attempts (task_id, number, queue, worker_id, lease_id, started_at)
@@ -108,17 +105,17 @@ export async function markTasksSucceeded(db: Db, done: readonly Success[], now: 
     with done as (
       select * from unnest(${ids}::uuid[], ${leaseIds}::text[], ${outputs}::text[]) as d(id, lease_id, output)
     ), locked as (
-      ${lockedInIdOrder(db, db`done`, ids, db`t.lease_id = d.lease_id and t.state = 'running'`)}
+      ${lockedInIdOrder(db, db`done`, db`t.lease_id = d.lease_id and t.state = 'running'`)}
     ), changed as (
       update tasks t set state = 'succeeded', output = decode(d.output, 'hex'), lease_id = null,
         worker_id = null, finished_at = ${at}, updated_at = ${at}
       from locked l join done d on d.id = l.id
-      where t.id = l.id and t.id = any(${ids}::uuid[])
+      where t.id = l.id
       returning t.*, d.lease_id as ended_lease_id
     ), ended as (
       update task_attempts a set ended_at = ${at}, outcome = 'succeeded', error = null
       from changed c
-      where a.task_id = c.id and a.task_id = any(${ids}::uuid[]) and a.lease_id = c.ended_lease_id
+      where a.task_id = c.id and a.lease_id = c.ended_lease_id
         and a.ended_at is null
     )
     select * from changed`;
