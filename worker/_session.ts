@@ -229,8 +229,8 @@ export class Session {
       });
     };
     if (this.#running.has(leaseId)) return log.debug("ignoring a repeated Assign", { task_id: task.id });
-    // A drain the worker started (SIGTERM) is news to the server: ConnectRequest has no message to say
-    // so, and until the stream is half-closed it may still fill a freed slot. Give such a task straight back.
+    // A drain the worker started (SIGTERM) is told to the server with Drain, but an Assign may already be on
+    // its way. Refuse it: the server puts a refused task back in its queue without counting an attempt.
     if (this.#draining) {
       return refuse("worker is draining: the task goes back to its queue", "worker_draining");
     }

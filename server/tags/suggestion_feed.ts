@@ -1,9 +1,9 @@
 /**
  * The live feed behind WatchSuggestions: every server instance publishes suggestion events
  * and every instance's watchers receive them. On Postgres the feed is LISTEN/NOTIFY, so
- * instances share nothing but the database. The embedded PGlite served over pglite-socket
- * does not deliver notifications to the listening connection (every client shares one
- * backend session), so there the feed stays in-process — which is complete, because the
+ * instances share nothing but the database. The embedded PGlite, served over our own socket
+ * server as one backend session that every client shares, does not deliver notifications to
+ * the listening connection, so there the feed stays in-process — which is complete, because the
  * embedded mode is one server process by construction.
  */
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";

@@ -37,6 +37,14 @@ function lockedInIdOrder(db: Db, input: ReturnType<Db>, condition: ReturnType<Db
     cross join lateral (select t.id from tasks t where t.id = d.id and (${condition}) for update of t) t`;
 }
 
+/** Locks these tasks in id order (see lockedInIdOrder), for a transaction that changes several. */
+export async function lockTasks(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db`
+    with input as (select unnest(${ids as string[]}::uuid[]) as id, null::text as lease_id)
+    ${lockedInIdOrder(db, db`input`, db`true`)}`;
+}
+
 /**
  * Runnable (queued, or scheduled and due) → running under each lease, with its attempt
  * row, in one statement (its own transaction) for a whole claim: this is on every task's
@@ -92,7 +100,8 @@ export interface Success {
  * Running → succeeded for every task still under its lease, attempts ended, in one
  * statement; tasks whose lease is no longer current are left out (the fence). Rows come
  * back locked until the caller's transaction ends, so it can settle their dependents
- * after reading the edges in a later statement (see selectChanged).
+ * after reading the edges in a later statement, whose snapshot includes the edges of any
+ * enqueue that committed while this one waited for a row.
  */
 export async function markTasksSucceeded(db: Db, done: readonly Success[], now: number): Promise<TaskRow[]> {
   if (done.length === 0) return [];
@@ -174,6 +183,8 @@ export async function scheduleTaskRetry(
   error: TaskError,
   end: AttemptEnd,
   now: number,
+  /** The worker refused the task unrun: the attempt stays in the history but not in attempt_count. */
+  uncounted = false,
 ): Promise<ChangedTaskRow> {
   const at = new Date(now);
   const [row] = await db<ChangedTaskRow[]>`
@@ -181,6 +192,7 @@ export async function scheduleTaskRetry(
       update tasks set state = 'scheduled', run_at = ${new Date(runAt)}, last_error = ${
     db.json({ ...error })
   },
+        attempt_count = attempt_count - ${uncounted ? 1 : 0},
         lease_id = null, worker_id = null, updated_at = ${at}
       where id = ${id} returning *
     )

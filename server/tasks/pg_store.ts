@@ -36,6 +36,7 @@ import { selectPausedQueues, selectQueueStats, upsertQueuePaused } from "./queue
 import {
   type AttemptEnd,
   type ChangedTaskRow,
+  lockTasks,
   markTaskCancelled,
   markTaskDead,
   markTasksSucceeded,
@@ -146,7 +147,17 @@ async function endedTransition(tx: Db, task: ChangedTaskRow, now: number): Promi
   return { task: toTaskRecord(task), runnable: released.map(brokerTask) };
 }
 
-/** A failed attempt (or an expired lease) counts: retried after backoff while attempts remain, else dead. */
+/**
+ * Codes a worker answers an Assign with when it never ran the task (docs/WORKERS.md): an
+ * Assign that reached it draining, or beyond its credits. Such a refusal is not an attempt.
+ */
+const REFUSALS: ReadonlySet<string> = new Set(["worker_draining", "no_free_slot"]);
+
+/**
+ * A failed attempt (or an expired lease) counts: retried after backoff while attempts
+ * remain, else dead. A worker's refusal is retried after the same backoff (so a worker that
+ * keeps refusing cannot spin the task) without counting.
+ */
 async function failedTransition(
   tx: Db,
   task: TaskRow,
@@ -155,14 +166,15 @@ async function failedTransition(
   now: number,
   random: () => number,
 ): Promise<Transition> {
-  if (error.retryable && task.attempt_count < task.max_attempts) {
+  const refused = end.outcome === "failed" && error.retryable && REFUSALS.has(error.code);
+  if (refused || (error.retryable && task.attempt_count < task.max_attempts)) {
     const backoff = {
       initialMs: Number(task.backoff_initial_ms),
       maxMs: Number(task.backoff_max_ms),
       multiplier: task.backoff_multiplier,
     };
     const runAt = now + retryDelayMs(backoff, task.attempt_count, random);
-    const scheduled = await scheduleTaskRetry(tx, task.id, runAt, error, end, now);
+    const scheduled = await scheduleTaskRetry(tx, task.id, runAt, error, end, now, refused);
     return { task: toTaskRecord(scheduled), runnable: [brokerTask(scheduled)] };
   }
   return await endedTransition(tx, await markTaskDead(tx, task.id, error, end, now), now);
@@ -262,6 +274,9 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       const done = await sql.begin(async (tx) => {
         const ended = new Map<string, TaskRecord>();
         const runnable: BrokerTask[] = [];
+        // Failures lock their rows one by one after the successes: all first, in id order, so the
+        // transaction never holds one and waits for another that an enqueue has share-locked.
+        if (fenced.some((r) => !r.result.ok)) await lockTasks(tx, fenced.map((r) => r.taskId));
         // Successes in one statement; their dependents are settled together below.
         const successes = fenced.flatMap((r) =>
           r.result.ok ? [{ taskId: r.taskId, leaseId: r.leaseId, output: r.result.output }] : []

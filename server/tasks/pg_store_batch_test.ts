@@ -106,6 +106,46 @@ Deno.test("pg task store: batches of starts and results", async (t) => {
       assert.deepEqual(again.tasks, [null], "a result is recorded once");
       assert.deepEqual((await store.finishMany([], T0, never)).tasks, []);
     });
+    await t.step(
+      "a worker's refusal (worker_draining, no_free_slot) is retried without counting an attempt",
+      async () => {
+        const { tasks } = await store.enqueue(
+          [newTask({ queue: "rf", maxAttempts: 1 }), newTask({ queue: "rf", maxAttempts: 1 })],
+          T0,
+        );
+        const [refused, failed] = tasks;
+        await store.startMany(
+          [{ taskId: refused.id, leaseId: "rf/1" }, { taskId: failed.id, leaseId: "rf/2" }],
+          "w1",
+          T0,
+        );
+        const draining = { message: "worker is draining", code: "worker_draining", retryable: true };
+        const { tasks: [back, dead] } = await store.finishMany(
+          [
+            { taskId: refused.id, leaseId: "rf/1", result: { ok: false, error: draining } },
+            // The same code, not retryable, is a handler's own failure, not a refusal.
+            {
+              taskId: failed.id,
+              leaseId: "rf/2",
+              result: { ok: false, error: { ...draining, retryable: false } },
+            },
+          ],
+          T0 + 1,
+          () => 0.5,
+        );
+        assert.equal(back?.state, "scheduled", "its only attempt was not spent");
+        assert.equal(back?.attemptCount, 0);
+        assert.equal(dead?.state, "dead");
+        const history = (await store.get(refused.id))?.attempts ?? [];
+        assert.deepEqual(history.map((a) => [a.number, a.outcome, a.error?.code]), [[
+          1,
+          "failed",
+          "worker_draining",
+        ]]);
+        const again = await store.start(refused.id, "rf/3", "w2", T0 + 60_000);
+        assert.equal(again?.attemptCount, 1, "the next start is its first counted attempt");
+      },
+    );
   } finally {
     await db.drop();
   }

@@ -46,14 +46,15 @@ export class TasksRuntime {
     this.#unsubscribe = await this.broker.subscribe((queue) => this.#wakeLocal(queue));
     await this.rebuildIfNeeded();
     const opts = { clock: this.clock, log: this.log };
+    // In the order they stop: the reaper last, so leases of streams that end during shutdown still expire.
     this.#loops = [
       startLoop("promoter", { ...opts, intervalMs: this.config.tickMs }, () => this.tick()),
+      startLoop("lease-sweeper", { ...opts, intervalMs: this.config.leaseTtlMs * 5 }, () => this.sweep()),
       startLoop(
         "lease-reaper",
         { ...opts, intervalMs: Math.max(50, this.config.heartbeatMs / 2) },
         () => this.reap(),
       ),
-      startLoop("lease-sweeper", { ...opts, intervalMs: this.config.leaseTtlMs * 5 }, () => this.sweep()),
     ];
   }
 
@@ -227,11 +228,26 @@ export class TasksRuntime {
   }
 
   /** Ends a lease whose task never started and puts the task back as it was; no attempt is counted. */
-  async giveBack(lease: Pick<Lease, "taskId" | "leaseId">): Promise<void> {
-    await this.broker.release(lease.taskId, lease.leaseId);
-    const found = await this.store.get(lease.taskId);
-    const task = found && runnable(found.task);
-    if (task) await this.makeRunnable([task]);
+  async giveBack(leases: ReadonlyArray<Pick<Lease, "taskId" | "leaseId">>): Promise<void> {
+    if (leases.length === 0) return;
+    await this.broker.releaseMany(leases);
+    await this.#requeueIfRunnable(leases.map((l) => l.taskId));
+  }
+
+  /**
+   * Puts back into the broker those of these tasks that Postgres still holds runnable. A
+   * lease the broker handed out but Postgres never saw start (the claiming process died,
+   * or judged a scheduled task not yet due by its own clock) would otherwise leave its
+   * task queued in Postgres and in no broker set until the next rebuild.
+   */
+  async #requeueIfRunnable(taskIds: readonly string[]): Promise<void> {
+    const tasks: BrokerTask[] = [];
+    for (const id of taskIds) {
+      const found = await this.store.get(id);
+      const task = found && runnable(found.task);
+      if (task) tasks.push(task);
+    }
+    await this.makeRunnable(tasks);
   }
 
   /** Expires leases nobody extended in time; their tasks go back to the queue. */
@@ -253,7 +269,8 @@ export class TasksRuntime {
       this.random,
     );
     this.sessions.get(lease.workerId)?.leaseLost(lease.taskId, lease.leaseId);
-    if (transition) {
+    if (!transition) await this.#requeueIfRunnable([lease.taskId]);
+    else {
       this.log.info("lease expired: task goes back to its queue", {
         task_id: lease.taskId,
         worker_id: lease.workerId,

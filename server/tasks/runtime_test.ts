@@ -1,8 +1,9 @@
 /**
- * The runtime when the broker fails after Postgres has committed: the caller is not
- * failed (the commit decided), and the next promoter tick rebuilds the broker from
- * Postgres, so the task still reaches its queue. The fault is injected at our own
- * Broker interface, around the real in-memory broker, on a real database.
+ * The runtime where the broker and Postgres disagree. When the broker fails after Postgres
+ * has committed, the caller is not failed (the commit decided) and the next promoter tick
+ * rebuilds the broker from Postgres. A lease the broker handed out that Postgres never saw
+ * start puts its task back when it expires. Faults are injected at our own Broker
+ * interface, around the real in-memory broker, on a real database.
  */
 import assert from "node:assert/strict";
 import type { Broker } from "../broker/broker.ts";
@@ -40,11 +41,12 @@ function flakyAdd(broker: Broker): Broker & { failures: number } {
   });
 }
 
-Deno.test("a broker failing after a commit loses nothing: the next tick rebuilds it", async (t) => {
+Deno.test("the broker and Postgres disagree: the runtime puts tasks back", async (t) => {
   const db = await createTestDatabase();
   const broker = flakyAdd(createMemoryBroker());
   const log = createMemoryLogger("warn");
-  const rt = new TasksRuntime(createTaskStore(db.sql), broker, new ManualClock(T0), log, {
+  const clock = new ManualClock(T0);
+  const rt = new TasksRuntime(createTaskStore(db.sql), broker, clock, log, {
     heartbeatMs: 1000,
     leaseTtlMs: 2000,
     tickMs: 100,
@@ -75,6 +77,29 @@ Deno.test("a broker failing after a commit loses nothing: the next tick rebuilds
         now: T0,
       });
       assert.equal(claimed.length, 1);
+    });
+
+    await t.step("a lease Postgres never saw start puts its task back when it expires", async () => {
+      // A process that claimed and died before recording the start: the broker holds a lease, Postgres a queued task.
+      const { tasks: [task] } = await enqueueTasks(rt, [newTask({ queue: "orphan" })]);
+      const [lease] = await broker.claim({
+        queues: ["orphan"],
+        max: 1,
+        workerId: "gone",
+        leaseTtlMs: 2000,
+        now: clock.now(),
+      });
+      assert.equal(lease.taskId, task.id);
+      clock.advance(2001);
+      assert.equal(await rt.reap(), 2, "this lease, and the one the step before claimed and left");
+      for (const queue of ["orphan", "flaky"]) {
+        assert.deepEqual(await broker.counts(queue), { ready: 1, delayed: 0, leased: 0 });
+      }
+      assert.equal(
+        (await rt.store.get(task.id))?.task.attemptCount,
+        0,
+        "no attempt counted: it never started",
+      );
     });
 
     await t.step("once rebuilt, a tick does not rebuild again", async () => {

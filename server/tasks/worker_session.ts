@@ -148,14 +148,14 @@ export class WorkerSession {
     if (leases.length === 0) return 0;
     if (gone()) {
       // Drained or gone while the claim was on its way: these never started, so no attempt is counted.
-      for (const unused of leases) await runtime.giveBack(unused);
+      await runtime.giveBack(leases);
       return leases.length;
     }
     const started = await runtime.store.startMany(leases, this.id, runtime.clock.now());
     if (started.length < leases.length) {
-      // Cancelled or finished between the broker and Postgres: Postgres wins.
+      // Cancelled or finished between the broker and Postgres: Postgres wins, and gets back those it still holds runnable.
       const ids = new Set(started.map((t) => t.id));
-      await runtime.broker.releaseMany(leases.filter((l) => !ids.has(l.taskId)));
+      await runtime.giveBack(leases.filter((l) => !ids.has(l.taskId)));
     }
     const leaseOf = new Map(leases.map((l) => [l.taskId, l.leaseId]));
     for (const task of started) {
