@@ -115,11 +115,22 @@ Deno.test("TUI end to end in a terminal", { sanitizeOps: false, sanitizeResource
 
     await t.step("a terminal resize re-lays the screen", async () => {
       await term.resize(100, 24);
+      // The header on the first row and the status line at the bottom of 24 rows hold only
+      // once the frame was re-laid to the new height (at 48 rows the status line is lower).
+      const rowsOf = (s: string) => s.replace(/\n$/, "").split("\n");
+      const statusRow = (rows: string[]) => rows.findIndex((row) => row.includes("● connected"));
       const screen = await term.waitFor((s) => {
-        const lines = s.split("\n");
-        return lines.length <= 25 && lines[0].startsWith("taskmesh") && s.includes("● connected");
+        const rows = rowsOf(s);
+        return rows.length === 24 && rows[0].startsWith("taskmesh") && statusRow(rows) >= rows.length - 3;
       });
-      assert.ok(screen.split("\n").every((line) => line.length <= 100));
+      const rows = rowsOf(screen);
+      assert.equal(rows.length, 24, screen);
+      assert.match(rows[0], /^taskmesh/, screen);
+      assert.ok(
+        statusRow(rows) >= rows.length - 3,
+        `the status line is not in the last three rows:\n${screen}`,
+      );
+      assert.ok(rows.every((row) => row.length <= 100), screen);
     });
 
     await t.step("q quits with status 0", async () => {

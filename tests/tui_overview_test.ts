@@ -1,7 +1,8 @@
 /**
  * Overview and Queues against a real server: queue depths per state, workers
- * connected, the "work but no worker" warning appearing and clearing live, and pause
- * and resume through the keys, each asking first.
+ * connected, the "work but no worker" warning appearing and clearing live, pause
+ * and resume through the keys, each asking first, and the rates and the "dead letters
+ * growing" warning once tasks succeed and fail through a worker.
  */
 import assert from "node:assert/strict";
 import { KEYS, renderTui, startTuiHarness, until } from "./_support/tui_harness.ts";
@@ -88,6 +89,49 @@ Deno.test("TUI overview and queues", { sanitizeOps: false, sanitizeResources: fa
       await screen.waitFor("filter: queue:reports");
       await screen.waitFor("report.build");
       assert.doesNotMatch(screen.lastFrame(), /email\.send/);
+    });
+    await t.step("tasks finished through a worker show as rates; dead letters growing warns", async () => {
+      screen.press("1");
+      await screen.waitFor("Workers connected: 1");
+      const w = await h.worker(["rates"], { id: "worker-rates", concurrency: 1 });
+      const run = async (type: string, ok: boolean) => {
+        const task = (await h.tasks.enqueue({ task: { queue: "rates", type, maxAttempts: 1 } })).task!;
+        const assign = await w.nextOf("assign");
+        assert.equal(assign.task?.id, task.id);
+        w.send({
+          case: "result",
+          value: {
+            taskId: task.id,
+            leaseId: assign.leaseId,
+            outcome: ok
+              ? { case: "output", value: new Uint8Array() }
+              : { case: "error", value: { message: "report failed", code: "boom", retryable: false } },
+          },
+        });
+        await w.nextOf("resultAck");
+      };
+      // QUEUE WAIT SCHED QUEUED FLIGHT DEAD OK/S FAIL/S WKR: the rates are per second over a minute.
+      const row = (frame: string) => {
+        const m = /rates\s+0\s+0\s+0\s+0\s+(\d+)\s+(\S+)\s+(\S+)\s+1\s/.exec(frame);
+        return m ? { dead: Number(m[1]), ok: m[2], fail: m[3] } : undefined;
+      };
+
+      await run("report.ok", true);
+      await run("report.ok", true);
+      let frame = await screen.waitFor((f) => row(f)?.ok === "0.03");
+      assert.deepEqual(row(frame), { dead: 0, ok: "0.03", fail: "0" }, frame);
+      assert.doesNotMatch(frame, /dead letters growing/);
+
+      await run("report.bad", false);
+      frame = await screen.waitFor((f) => row(f)?.dead === 1);
+      const rates = row(frame)!;
+      assert.ok(Number(rates.ok) > 0, frame);
+      assert.equal(rates.fail, "0.02", frame);
+      await screen.waitFor("✖ dead letters growing in rates (+1, now 1)");
+
+      await run("report.bad", false);
+      frame = await screen.waitFor("✖ dead letters growing in rates (+2, now 2)");
+      assert.equal(row(frame)?.fail, "0.03", frame);
     });
   } finally {
     screen.unmount();

@@ -1,9 +1,11 @@
 /**
  * The shell against a real server: signing in with a masked password, the k9s keys
  * (`?`, `:`, tab, numbers, esc, q), what a viewer and --read-only may see, a terminal
- * resize, and the server going away and coming back.
+ * resize, and the server going away and coming back, with what changed meanwhile.
  */
 import assert from "node:assert/strict";
+import { TaskState } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import { ManualClock } from "../tui/data/clock.ts";
 import { KEYS, renderTui, startTuiHarness } from "./_support/tui_harness.ts";
 
 Deno.test("TUI shell", { sanitizeOps: false, sanitizeResources: false }, async (t) => {
@@ -136,25 +138,47 @@ Deno.test("TUI shell", { sanitizeOps: false, sanitizeResources: false }, async (
       }
     });
 
-    await t.step("the server going away shows, and the TUI recovers when it is back", async () => {
+    await t.step("the server going away shows; once back, a fresh list shows what changed", async () => {
+      // The stores wait out their backoff on this clock, so they reconnect only once it is
+      // moved on: what changes before that can reach the TUI only through the fresh list.
+      const clock = new ManualClock(Date.now());
+      const leaving = (await h.tasks.enqueue({ task: { queue: "away", type: "away.cancelled" } })).task!;
       const screen = renderTui({
         url: h.url,
         session: await h.session("operator"),
+        clock,
         backoff: { initialMs: 100, maxMs: 400 },
+        initialView: "tasks",
       });
+      // The admin clients' own connection to the old server was cut too: one retry.
+      const afterRestart = <T>(call: () => Promise<T>) => call().catch(() => call());
       try {
-        await screen.waitFor(/emails\s+0\s+0\s+1/);
+        await screen.waitFor(/away\.cancelled\s+queued/);
         await screen.waitFor("● connected");
         await h.stopServer();
-        await screen.waitFor(/✖ connection lost \(.+\) — reconnecting, attempt \d+/);
+        // Every stream the status line lists has failed, so each store is waiting on the clock.
+        const lost = await screen.waitFor((f) =>
+          /✖ connection lost \(.+\) — reconnecting, attempt \d+/.test(f) && f.includes("tasks✖") &&
+          !/\w●/.test(f)
+        );
+        await clock.sleepers(lost.match(/\w✖/g)!.length);
         await h.startServerAgain();
-        await screen.waitFor("● connected");
-        // Resynchronised from a fresh list: what changed while away is there.
-        await h.tasks.enqueue({ task: { queue: "after", type: "after.restart" } }).catch(async () => {
-          // The admin clients' own connection to the old server was cut too: one retry.
-          await h.tasks.enqueue({ task: { queue: "after", type: "after.restart" } });
-        });
-        await screen.waitFor(/after\s+0\s+0\s+1/);
+        await afterRestart(() => h.tasks.cancelTask({ id: leaving.id }));
+        const arrived = (await h.tasks.enqueue({ task: { queue: "away", type: "away.arrived" } })).task!;
+        assert.equal((await h.tasks.getTask({ id: leaving.id })).task?.state, TaskState.CANCELLED);
+        let frame = screen.lastFrame();
+        assert.match(frame, /connection lost/);
+        assert.match(frame, /away\.cancelled\s+queued/);
+        assert.ok(!frame.includes(arrived.id.slice(0, 8)), frame);
+        clock.advance(1000);
+        frame = await screen.waitFor((f) =>
+          f.includes("● connected") && /away\.cancelled\s+cancelled/.test(f) &&
+          /away\.arrived\s+queued/.test(f)
+        );
+        assert.ok(frame.includes(arrived.id.slice(0, 8)), frame);
+        // And the new watch is live: a task enqueued now arrives as an event.
+        await h.tasks.enqueue({ task: { queue: "after", type: "after.restart" } });
+        await screen.waitFor(/after\.restart\s+queued/);
       } finally {
         screen.unmount();
       }

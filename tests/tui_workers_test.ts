@@ -1,10 +1,11 @@
 /**
  * The Workers view against a real server: workers arrive and leave live (WatchWorkers)
  * with their queues, active tasks, load and version; drain asks first and the worker
- * is told over its stream.
+ * is told over its stream; the heartbeat age follows the server's last heartbeat.
  */
 import assert from "node:assert/strict";
-import { renderTui, startTuiHarness } from "./_support/tui_harness.ts";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { renderTui, startTuiHarness, until } from "./_support/tui_harness.ts";
 
 Deno.test("TUI workers view", { sanitizeOps: false, sanitizeResources: false }, async (t) => {
   const h = await startTuiHarness();
@@ -54,6 +55,76 @@ Deno.test("TUI workers view", { sanitizeOps: false, sanitizeResources: false }, 
     await t.step("a worker that drops off leaves the list", async () => {
       busy.kill();
       await screen.waitFor("no worker is connected");
+    });
+  } finally {
+    screen.unmount();
+    await h.close();
+  }
+});
+
+/** worker-beat's row: state, load, heartbeat age (BEAT) in seconds. */
+const BEAT_ROW =
+  /worker-beat\s+(active|silent)\s+beats\s+0\/2\s+\S+\s+(\d+)%\s+(\d+)s\s+\S+\s+raw-test\/1\.0/;
+
+function beatRow(frame: string): { state: string; load: number; beatS: number } | undefined {
+  const m = BEAT_ROW.exec(frame);
+  return m ? { state: m[1], load: Number(m[2]), beatS: Number(m[3]) } : undefined;
+}
+
+// The age is read from the wall clock (the view's useNow and the workers store take
+// Date.now, not the injectable Clock), so it is checked against the last heartbeat the
+// server reports, and the wait is for the figure on screen to change.
+Deno.test("TUI workers view: heartbeat age", { sanitizeOps: false, sanitizeResources: false }, async (t) => {
+  // Beats every second, so a worker is silent after a lease TTL of 2 s without one.
+  const h = await startTuiHarness({ env: { TASKMESH_WORKER_HEARTBEAT_MS: "1000" } });
+  const session = await h.session("viewer");
+  const screen = renderTui({ url: h.url, session, initialView: "workers" }, { columns: 140, rows: 30 });
+  const lastBeat = async () => {
+    const { workers } = await h.workers.listWorkers({});
+    return timestampMs(workers.find((w) => w.id === "worker-beat")!.lastHeartbeatTime!);
+  };
+  try {
+    assert.match(await screen.waitFor("no worker is connected"), /BEAT/);
+    const w = await h.worker(["beats"], { id: "worker-beat", concurrency: 2 });
+    const connected = await lastBeat();
+
+    await t.step("an active worker's BEAT is the age of its last heartbeat", async () => {
+      w.send({ case: "heartbeat", value: { leases: [], load: 0.5 } });
+      const beat = await until("the heartbeat counted", async () => {
+        const at = await lastBeat();
+        return at > connected ? at : undefined;
+      });
+      const frame = await screen.waitFor((f) => beatRow(f)?.state === "active" && beatRow(f)?.load === 50);
+      const shown = beatRow(frame)!.beatS * 1000;
+      // Shown as of the snapshot that carried it: never older than the beat is now, and the
+      // snapshot followed the beat within an interval.
+      assert.ok(shown <= Date.now() - beat, `BEAT ${shown} ms, the beat was ${Date.now() - beat} ms ago`);
+      assert.ok(shown <= 1000, frame);
+    });
+
+    await t.step("when the beats stop the worker goes silent and BEAT keeps counting", async () => {
+      const beat = await lastBeat();
+      // Shown from a "now" re-read every second, floored to seconds: at most 2 s behind.
+      const plausible = (frame: string) => {
+        const shown = beatRow(frame)!.beatS * 1000;
+        const real = Date.now() - beat;
+        assert.ok(
+          shown <= real && shown >= real - 3000,
+          `BEAT ${shown} ms, the beat was ${real} ms ago:\n${frame}`,
+        );
+        return shown;
+      };
+      let frame = await screen.waitFor((f) => beatRow(f)?.state === "silent" && beatRow(f)!.beatS >= 3);
+      const first = plausible(frame);
+      frame = await screen.waitFor((f) => (beatRow(f)?.beatS ?? 0) * 1000 > first);
+      assert.equal(beatRow(frame)?.state, "silent", frame);
+      assert.ok(plausible(frame) > first);
+    });
+
+    await t.step("a heartbeat makes it active again with a fresh age", async () => {
+      w.send({ case: "heartbeat", value: { leases: [], load: 0.25 } });
+      const frame = await screen.waitFor((f) => beatRow(f)?.state === "active" && beatRow(f)?.load === 25);
+      assert.ok(beatRow(frame)!.beatS <= 1, frame);
     });
   } finally {
     screen.unmount();

@@ -41,8 +41,8 @@ export interface QueueStatsRow {
 /**
  * Per queue, in name order: counts of the states that stay small (finished tasks pile up
  * and are not counted, except dead letters), the oldest runnable task's run_at, and the
- * attempts that ended in the window (processed: every outcome but cancelled; failed: the
- * failures among them, retried or not).
+ * attempts that ended in the window (processed: those that succeeded, as the contract's
+ * processed_per_second says; failed: failures, expired leases and timeouts, retried or not).
  */
 export async function selectQueueStats(db: Db, now: number, windowMs: number): Promise<QueueStatsRow[]> {
   const at = new Date(now);
@@ -66,7 +66,7 @@ export async function selectQueueStats(db: Db, now: number, windowMs: number): P
     ) o
     cross join lateral (
       select
-        count(*) filter (where outcome <> 'cancelled')::int as processed,
+        count(*) filter (where outcome = 'succeeded')::int as processed,
         count(*) filter (where outcome in ('failed', 'lease_expired', 'timed_out'))::int as failed
       from task_attempts a
       where a.queue = q.name and a.ended_at > ${new Date(now - windowMs)} and a.ended_at <= ${at}
