@@ -106,7 +106,8 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
         req.reason.slice(0, 500),
         rt.clock.now(),
       );
-      await rt.broker.remove(task.id, task.queue);
+      // Committed: a broker that fails now leaves at most a stale entry, which a claim skips and drops.
+      await rt.mirror("a cancel", () => rt.broker.remove(task.id, task.queue));
       if (runningLease) {
         for (const session of rt.sessions.values()) session.leaseLost(task.id, runningLease, "cancelled");
       }
