@@ -7,8 +7,8 @@ import { Box, Text } from "ink";
 import { useData, useLive, useUi, useViewKeys } from "../context.ts";
 import { queueWarnings } from "../data/warnings.ts";
 import { gap } from "../data/format.ts";
-import { List, useListNav } from "../components/list.tsx";
-import { QUEUE_HEADER, QueueLine } from "./queue_table.tsx";
+import { useListNav } from "../components/list.tsx";
+import { QueueTable } from "./queue_table.tsx";
 import type { ViewProps } from "./view.ts";
 
 export function OverviewView({ height, width }: ViewProps) {
@@ -42,24 +42,13 @@ export function OverviewView({ height, width }: ViewProps) {
           {gap(3)}busy slots {busy}/{slots} · queues {queues.queues.length}
         </Text>
       </Text>
-      <Text dimColor>{QUEUE_HEADER}</Text>
-      {queues.snapshots === 0 ? <Text dimColor>waiting for the first queue snapshot…</Text> : (
-        <List
-          items={queues.queues}
-          selected={selected}
-          height={listHeight}
-          keyOf={(q) => q.name}
-          empty="no queues yet: enqueue a task to create one"
-          row={(q, _i, sel) => (
-            <QueueLine
-              q={q}
-              history={queues.history[q.name]}
-              selected={sel}
-              trendWidth={Math.max(5, Math.min(20, width - 88))}
-            />
-          )}
-        />
-      )}
+      <QueueTable
+        queues={queues}
+        selected={selected}
+        height={listHeight}
+        width={width}
+        empty="no queues yet: enqueue a task to create one"
+      />
       <Text bold>Warnings</Text>
       {warnings.length === 0
         ? <Text color="green">all clear</Text>

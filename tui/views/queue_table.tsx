@@ -1,7 +1,8 @@
-/** The queue rows shared by Overview and Queues: depth per state, rates, trend. */
+/** The queue table shared by Overview and Queues: depth per state, rates, trend. */
 import { Box, Text } from "ink";
+import { List } from "../components/list.tsx";
 import { fit, num, rate, shortDuration } from "../data/format.ts";
-import type { QueueHistory, QueueRow } from "../data/queues_reducer.ts";
+import type { QueueHistory, QueueRow, QueuesState } from "../data/queues_reducer.ts";
 import { sparkline } from "../data/sparkline.ts";
 
 export const QUEUE_HEADER = `${fit("QUEUE", 18)} ${num("WAIT", 6)} ${num("SCHED", 6)} ${num("QUEUED", 7)} ${
@@ -25,5 +26,34 @@ export function QueueLine(
       </Text>
       <Text color="green">{trend}</Text>
     </Box>
+  );
+}
+
+/** The header and the windowed rows, or a line saying the first snapshot is awaited. */
+export function QueueTable(
+  props: { queues: QueuesState; selected: number; height: number; width: number; empty: string },
+) {
+  const { queues } = props;
+  return (
+    <>
+      <Text dimColor>{QUEUE_HEADER}</Text>
+      {queues.snapshots === 0 ? <Text dimColor>waiting for the first queue snapshot…</Text> : (
+        <List
+          items={queues.queues}
+          selected={props.selected}
+          height={props.height}
+          keyOf={(q) => q.name}
+          empty={props.empty}
+          row={(q, _i, selected) => (
+            <QueueLine
+              q={q}
+              history={queues.history[q.name]}
+              selected={selected}
+              trendWidth={Math.max(5, Math.min(20, props.width - 88))}
+            />
+          )}
+        />
+      )}
+    </>
   );
 }

@@ -6,8 +6,8 @@ import { Box, Text } from "ink";
 import { useData, useLive, useUi, useViewKeys } from "../context.ts";
 import { fit, gap, num, rate } from "../data/format.ts";
 import { viewActionFor } from "../keys.ts";
-import { List, useListNav } from "../components/list.tsx";
-import { QUEUE_HEADER, QueueLine } from "./queue_table.tsx";
+import { useListNav } from "../components/list.tsx";
+import { QueueTable } from "./queue_table.tsx";
 import type { ViewProps } from "./view.ts";
 
 export function QueuesView({ height, width }: ViewProps) {
@@ -45,24 +45,13 @@ export function QueuesView({ height, width }: ViewProps) {
 
   return (
     <Box flexDirection="column" height={height}>
-      <Text dimColor>{QUEUE_HEADER}</Text>
-      {queues.snapshots === 0 ? <Text dimColor>waiting for the first queue snapshot…</Text> : (
-        <List
-          items={queues.queues}
-          selected={selected}
-          height={listHeight}
-          keyOf={(x) => x.name}
-          empty="no queues yet"
-          row={(x, _i, sel) => (
-            <QueueLine
-              q={x}
-              history={queues.history[x.name]}
-              selected={sel}
-              trendWidth={Math.max(5, Math.min(20, width - 88))}
-            />
-          )}
-        />
-      )}
+      <QueueTable
+        queues={queues}
+        selected={selected}
+        height={listHeight}
+        width={width}
+        empty="no queues yet"
+      />
       {q
         ? (
           <Text>
