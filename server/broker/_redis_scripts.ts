@@ -17,6 +17,7 @@ const FILES = {
   restoreLeases: "restore-leases-4.lua",
   leasesOf: "leases-of-4.lua",
   markRebuilt: "mark-rebuilt-2.lua",
+  removeWorker: "remove-worker-1.lua",
 } as const;
 
 export type ScriptName = keyof typeof FILES;

@@ -139,7 +139,7 @@ Deno.test("redis broker: what only Redis has", async (t) => {
     await t.step("each script is <name>-<nkeys>.lua with every key and argument in its header", async () => {
       const dir = new URL("./lua/", import.meta.url);
       const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-      assert.equal(files.length, 10);
+      assert.equal(files.length, 11);
       for (const file of files) {
         const match = /^([a-z-]+)-(\d+)\.lua$/.exec(file);
         assert.ok(match, `${file} is named <name>-<nkeys>.lua`);

@@ -91,3 +91,16 @@ export function rebuildingKey(prefix: string): string {
 export function wakeChannel(prefix: string): string {
   return `${prefix}:{meta}:wake`;
 }
+
+/**
+ * HASH of the workers connected to any server instance: worker id → JSON of what
+ * ListWorkers shows, with the owning instance and when it last wrote the entry.
+ */
+export function workerRegistryKey(prefix: string): string {
+  return `${prefix}:{workers}:registry`;
+}
+
+/** Pub/sub channel (not a key) carrying requests for the instance holding a worker's stream. */
+export function workerControlChannel(prefix: string): string {
+  return `${prefix}:{workers}:control`;
+}

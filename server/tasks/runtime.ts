@@ -1,26 +1,35 @@
 /**
  * The task runtime of one server process: the store (Postgres, the truth), the broker
- * (the hot path), the worker sessions this process holds, and three loops:
+ * (the hot path), the worker sessions this process holds, and four loops:
  *   - promoter: moves due delayed tasks to ready, and rebuilds the broker from
  *     Postgres whenever it has lost its state (start, Redis restart, FLUSHALL);
  *   - lease reaper: expires leases whose worker went silent or away; their tasks
  *     go back to their queue with the attempt counted;
  *   - lease sweeper: gives running tasks that lost their broker lease a fresh one,
  *     so the reaper can take them back (see sweep());
+ *   - worker registry: writes this process's workers for the other instances to list;
  * Loops start with the first service registration and stop at shutdown, reaper last.
  */
 import type { Broker, BrokerTask, Lease } from "../broker/broker.ts";
 import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, rateLimitedLogger } from "../log.ts";
 import { type Loop, startLoop } from "../loop.ts";
 import type { TasksConfig } from "./config.ts";
 import type { TaskRecord, TaskStore, Transition } from "./model.ts";
 import type { WorkerSession } from "./worker_session.ts";
+import {
+  byId,
+  createMemoryWorkerRegistry,
+  type WorkerEntry,
+  type WorkerRegistry,
+} from "../broker/worker_registry.ts";
 
 export type TaskListener = (task: TaskRecord, previous: TaskRecord["state"] | undefined) => void;
 
 export class TasksRuntime {
   readonly sessions = new Map<string, WorkerSession>();
+  /** Names this process in worker entries and in WorkerInfo.server_id. */
+  readonly serverId = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
   readonly #taskListeners = new Set<TaskListener>();
   readonly #workerListeners = new Set<() => void>();
   readonly #waiters = new Set<{ queues: readonly string[]; wake: () => void }>();
@@ -31,25 +40,42 @@ export class TasksRuntime {
   #rebuildWanted = false;
   readonly random: () => number;
 
+  /** Every instance's workers; this process writes its own sessions' entries. */
+  readonly registry: WorkerRegistry;
+  #stopControl?: () => void;
+  /** A registry that is down is said once in a while, not on every call that reads it. */
+  readonly #registryLog: Logger;
+
   constructor(
     readonly store: TaskStore,
     readonly broker: Broker,
     readonly clock: Clock,
     readonly log: Logger,
     readonly config: TasksConfig,
-    random: () => number = Math.random,
+    options: { random?: () => number; registry?: WorkerRegistry } = {},
   ) {
-    this.random = random;
+    this.random = options.random ?? Math.random;
+    this.registry = options.registry ?? createMemoryWorkerRegistry();
+    this.#registryLog = rateLimitedLogger(log, 30_000);
   }
 
   async start(): Promise<void> {
     this.#unsubscribe = await this.broker.subscribe((queue) => this.#wakeLocal(queue));
+    // DrainWorker on another instance reaches the worker's stream here.
+    this.#stopControl = await this.registry.subscribe((control) => {
+      if (control.kind === "drain") this.sessions.get(control.workerId)?.drain(control.graceMs);
+    });
     await this.rebuildIfNeeded();
     const opts = { clock: this.clock, log: this.log };
     // In the order they stop: the reaper last, so leases of streams that end during shutdown still expire.
     this.#loops = [
       startLoop("promoter", { ...opts, intervalMs: this.config.tickMs }, () => this.tick()),
       startLoop("lease-sweeper", { ...opts, intervalMs: this.config.leaseTtlMs * 5 }, () => this.sweep()),
+      startLoop(
+        "worker-registry",
+        { ...opts, intervalMs: this.config.heartbeatMs },
+        () => this.writeWorkers(),
+      ),
       startLoop(
         "lease-reaper",
         { ...opts, intervalMs: Math.max(50, this.config.heartbeatMs / 2) },
@@ -61,7 +87,57 @@ export class TasksRuntime {
   async stop(): Promise<void> {
     for (const loop of this.#loops) await loop.stop();
     await this.#unsubscribe?.();
+    this.#stopControl?.();
+    await this.registry.close();
     await this.broker.close();
+  }
+
+  // --- the worker registry ------------------------------------------------------------
+
+  /** An entry not written for this long belongs to an instance that is gone. */
+  get registryStaleMs(): number {
+    return this.config.leaseTtlMs * 5;
+  }
+
+  /**
+   * Writes a session's entry (connect, heartbeat, drain). A registry that fails is logged,
+   * not fatal: the next heartbeat writes the entry again.
+   */
+  workerSeen(session: WorkerSession): void {
+    this.registry.put(session.entry()).catch((error) =>
+      this.#registryLog.warn("could not write the worker registry", {
+        worker_id: session.id,
+        error: String(error),
+      })
+    );
+  }
+
+  /**
+   * One worker-registry iteration: writes every session's entry, so a worker that went
+   * silent still shows on other instances (as SILENT) rather than aging out there.
+   */
+  async writeWorkers(): Promise<void> {
+    for (const session of this.sessions.values()) await this.registry.put(session.entry());
+  }
+
+  /**
+   * Every connected worker: this process's sessions as they are now, and the other
+   * instances' workers as they last wrote them. A worker in both (it just moved here) is
+   * this process's.
+   */
+  async workers(): Promise<WorkerEntry[]> {
+    const local = [...this.sessions.values()].map((s) => s.entry());
+    const mine = new Set(local.map((e) => e.id));
+    let remote: WorkerEntry[] = [];
+    try {
+      remote = (await this.registry.list(this.clock.now(), this.registryStaleMs))
+        .filter((e) => !mine.has(e.id) && e.serverId !== this.serverId);
+    } catch (error) {
+      this.#registryLog.warn("could not read the worker registry: showing this instance's workers", {
+        error: String(error),
+      });
+    }
+    return [...local, ...remote].sort(byId);
   }
 
   // --- events -------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import { acceptTasks } from "./enqueue.ts";
 import type { TaskRecord } from "./model.ts";
 import { tasksRuntimeFor } from "./setup.ts";
 import type { TasksRuntime } from "./runtime.ts";
-import { runWorkerSession, type WorkerSession } from "./worker_session.ts";
+import type { WorkerEntry } from "../broker/worker_registry.ts";
+import { runWorkerSession } from "./worker_session.ts";
 
 const WATCH_BUFFER = 1000;
 
@@ -28,14 +29,14 @@ function pageSize(n: number): number {
   return n === 0 ? 50 : Math.min(n, 1000);
 }
 
-/** Workers connected to this process that serve the queue. */
-function workersOn(rt: TasksRuntime, queue: string): number {
-  return [...rt.sessions.values()].filter((s) => s.hello.queues.includes(queue)).length;
+/** Connected workers, on any instance, that serve the queue. */
+function workersOn(workers: readonly WorkerEntry[], queue: string): number {
+  return workers.filter((w) => w.queues.includes(queue)).length;
 }
 
 async function queueInfo(rt: TasksRuntime, name: string) {
   const stats = (await rt.store.queueStats(rt.clock.now())).find((q) => q.name === name);
-  const workers = workersOn(rt, name);
+  const workers = workersOn(await rt.workers(), name);
   return stats ? queueToProto(stats, workers) : queueToProto({
     name,
     paused: await rt.broker.isPaused(name),
@@ -122,12 +123,13 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
     },
     async listQueues(req) {
       const all = await rt.store.queueStats(rt.clock.now());
+      const workers = await rt.workers();
       const size = pageSize(req.pageSize);
       const after = req.pageToken ? atob(req.pageToken) : "";
       const page = all.filter((q) => q.name > after).slice(0, size);
       const last = page.at(-1);
       return {
-        queues: page.map((q) => queueToProto(q, workersOn(rt, q.name))),
+        queues: page.map((q) => queueToProto(q, workersOn(workers, q.name))),
         nextPageToken: last && all.some((q) => q.name > last.name) ? btoa(last.name) : "",
       };
     },
@@ -225,11 +227,15 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
       let last = "";
       while (!ctx.signal.aborted) {
         const stats = await rt.store.queueStats(rt.clock.now());
+        const workers = await rt.workers();
         const snapshot = {
-          queues: stats.map((q) => queueToProto(q, workersOn(rt, q.name))),
-          workerCount: rt.sessions.size,
+          queues: stats.map((q) => queueToProto(q, workersOn(workers, q.name))),
+          workerCount: workers.length,
         };
-        const key = JSON.stringify(stats.map((q) => ({ ...q, oldestQueuedAgeMs: 0 }))) + rt.sessions.size;
+        const key = JSON.stringify([
+          stats.map((q) => ({ ...q, oldestQueuedAgeMs: 0 })),
+          workers.map((w) => w.queues),
+        ]);
         if (key !== last) {
           last = key;
           yield snapshot;
@@ -240,35 +246,32 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
   };
 }
 
-function workerInfo(s: WorkerSession, now: number, leaseTtlMs: number): WorkerInfo {
-  const silent = now - s.lastHeartbeat > leaseTtlMs;
+function workerInfo(w: WorkerEntry, now: number, leaseTtlMs: number): WorkerInfo {
+  const silent = now - w.lastHeartbeat > leaseTtlMs;
   return {
     $typeName: "taskmesh.tasks.v1.WorkerInfo",
-    id: s.id,
-    queues: s.hello.queues,
-    concurrency: s.hello.concurrency,
-    activeTaskIds: [...s.held.keys()],
-    lastHeartbeatTime: timestampFromMs(s.lastHeartbeat),
-    version: s.hello.version,
-    state: s.draining ? WorkerState.DRAINING : silent ? WorkerState.SILENT : WorkerState.ACTIVE,
-    labels: s.hello.labels,
-    load: s.load,
-    connectTime: timestampFromMs(s.connectedAt),
-    serverId: s.serverId,
+    id: w.id,
+    queues: w.queues,
+    concurrency: w.concurrency,
+    activeTaskIds: w.activeTaskIds,
+    lastHeartbeatTime: timestampFromMs(w.lastHeartbeat),
+    version: w.version,
+    state: w.draining ? WorkerState.DRAINING : silent ? WorkerState.SILENT : WorkerState.ACTIVE,
+    labels: w.labels,
+    load: w.load,
+    connectTime: timestampFromMs(w.connectedAt),
+    serverId: w.serverId,
   };
 }
 
 export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
   const rt = tasksRuntimeFor(deps);
-  const serverId = `${Deno.hostname()}:${Deno.pid}`;
   router.service(TaskService, taskServiceImpl(rt));
   router.service(WorkerService, {
-    connect: (requests, ctx) => runWorkerSession(rt, requests, ctx.signal, serverId),
-    listWorkers(req) {
+    connect: (requests, ctx) => runWorkerSession(rt, requests, ctx.signal, rt.serverId),
+    async listWorkers(req) {
       const queue = req.queue ? validQueue(req.queue) : undefined;
-      const all = [...rt.sessions.values()]
-        .filter((s) => !queue || s.hello.queues.includes(queue))
-        .sort((a, b) => a.id.localeCompare(b.id));
+      const all = (await rt.workers()).filter((w) => !queue || w.queues.includes(queue));
       const size = pageSize(req.pageSize);
       const after = req.pageToken ? atob(req.pageToken) : "";
       const page = all.filter((s) => s.id > after).slice(0, size);
@@ -308,12 +311,11 @@ export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
       } finally {
         off();
       }
-      function* snapshot() {
+      async function* snapshot() {
         const now = rt.clock.now();
-        const workers = [...rt.sessions.values()]
-          .filter((s) => !queue || s.hello.queues.includes(queue))
-          .sort((a, b) => a.id.localeCompare(b.id))
-          .map((s) => workerInfo(s, now, rt.config.leaseTtlMs));
+        const workers = (await rt.workers())
+          .filter((w) => !queue || w.queues.includes(queue))
+          .map((w) => workerInfo(w, now, rt.config.leaseTtlMs));
         // Heartbeat times move every beat; a snapshot is news when anything else changed.
         const key = JSON.stringify(
           workers.map((w) => [w.id, w.state, w.activeTaskIds, Math.round(w.load * 20)]),
@@ -324,11 +326,18 @@ export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
         }
       }
     },
-    drainWorker(req) {
+    async drainWorker(req) {
+      const graceMs = req.grace ? durationMs(req.grace) : 30_000;
       const session = rt.sessions.get(req.id);
-      if (!session) throw new ConnectError(`worker ${req.id} is not connected to this server`, Code.NotFound);
-      session.drain(req.grace ? durationMs(req.grace) : 30_000);
-      return { worker: workerInfo(session, rt.clock.now(), rt.config.leaseTtlMs) };
+      if (session) {
+        session.drain(graceMs);
+        return { worker: workerInfo(session.entry(), rt.clock.now(), rt.config.leaseTtlMs) };
+      }
+      // Held by another instance: that one drains it when the request arrives.
+      const remote = (await rt.workers()).find((w) => w.id === req.id);
+      if (!remote) throw new ConnectError(`worker ${req.id} is not connected`, Code.NotFound);
+      await rt.registry.send({ kind: "drain", workerId: req.id, graceMs });
+      return { worker: workerInfo({ ...remote, draining: true }, rt.clock.now(), rt.config.leaseTtlMs) };
     },
   });
 }

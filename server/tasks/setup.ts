@@ -1,9 +1,11 @@
 /**
- * One task runtime per process (per Deps): the broker matches the storage mode —
- * Redis when REDIS_URL is set, in-memory in embedded mode.
+ * One task runtime per process (per Deps): the broker and the worker registry match the
+ * storage mode — Redis when REDIS_URL is set, in-memory in embedded mode.
  */
 import { createMemoryBroker } from "../broker/memory_broker.ts";
 import { createRedisBroker } from "../broker/redis_broker.ts";
+import { createRedisWorkerRegistry } from "../broker/redis_worker_registry.ts";
+import { createMemoryWorkerRegistry } from "../broker/worker_registry.ts";
 import type { Deps } from "../deps.ts";
 import { createTaskStore } from "./pg_store.ts";
 import { TasksRuntime } from "./runtime.ts";
@@ -14,10 +16,12 @@ export function tasksRuntimeFor(deps: Deps): TasksRuntime {
   let rt = runtimes.get(deps);
   if (!rt) {
     const log = deps.log.child({ component: "tasks" });
-    const broker = deps.redis.kind === "redis"
-      ? createRedisBroker({ redis: deps.redis.client, log })
-      : createMemoryBroker();
-    rt = new TasksRuntime(createTaskStore(deps.sql), broker, deps.clock, log, deps.config.tasks);
+    const redis = deps.redis.kind === "redis" ? deps.redis.client : undefined;
+    const broker = redis ? createRedisBroker({ redis, log }) : createMemoryBroker();
+    const registry = redis ? createRedisWorkerRegistry({ redis, log }) : createMemoryWorkerRegistry();
+    rt = new TasksRuntime(createTaskStore(deps.sql), broker, deps.clock, log, deps.config.tasks, {
+      registry,
+    });
     runtimes.set(deps, rt);
   }
   return rt;

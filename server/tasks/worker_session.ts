@@ -19,6 +19,7 @@ import {
 import { Channel } from "./_channel.ts";
 import { taskToProto } from "./_convert.ts";
 import { invalid, validQueue } from "./_spec.ts";
+import type { WorkerEntry } from "../broker/worker_registry.ts";
 import type { AttemptResult, TaskStore } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 
@@ -69,6 +70,24 @@ export class WorkerSession {
     return this.hello.workerId;
   }
 
+  /** What the worker registry and ListWorkers show of this stream now. */
+  entry(): WorkerEntry {
+    return {
+      id: this.id,
+      queues: this.hello.queues,
+      concurrency: this.hello.concurrency,
+      activeTaskIds: [...this.held.keys()],
+      lastHeartbeat: this.lastHeartbeat,
+      version: this.hello.version,
+      draining: this.draining,
+      labels: this.hello.labels,
+      load: this.load,
+      connectedAt: this.connectedAt,
+      serverId: this.serverId,
+      seenAt: this.runtime.clock.now(),
+    };
+  }
+
   send(message: MessageInitShape<typeof ConnectResponseSchema>["message"]): void {
     // A closed stream has nobody left to tell; what matters was already written to Postgres.
     if (this.out.closed) return;
@@ -94,6 +113,7 @@ export class WorkerSession {
     if (this.draining) return;
     this.draining = true;
     this.runtime.workersChanged();
+    this.runtime.workerSeen(this);
     if (tell) {
       this.send({ case: "drain", value: { deadline: timestampFromMs(this.runtime.clock.now() + graceMs) } });
     }
@@ -222,6 +242,7 @@ export class WorkerSession {
     const extended = await runtime.broker.extend(mine, runtime.config.leaseTtlMs, now);
     // Set after the leases are extended, so ListWorkers showing it means the heartbeat took effect.
     this.lastHeartbeat = now;
+    runtime.workerSeen(this);
     for (const lease of beat.leases) {
       const held = this.held.get(lease.taskId);
       if (!held || held.leaseId !== lease.leaseId) {
@@ -396,6 +417,7 @@ export async function* runWorkerSession(
   const session = new WorkerSession(runtime, hello, serverId);
   runtime.sessions.set(hello.workerId, session);
   runtime.workersChanged();
+  runtime.workerSeen(session);
   runtime.log.info("worker connected", {
     worker_id: hello.workerId,
     queues: hello.queues,
@@ -436,6 +458,15 @@ export async function* runWorkerSession(
     stop.abort();
     if (runtime.sessions.get(hello.workerId) === session) runtime.sessions.delete(hello.workerId);
     runtime.workersChanged();
+    // A newer stream of the same worker on this instance owns the entry now.
+    if (!runtime.sessions.has(hello.workerId)) {
+      await runtime.registry.remove(hello.workerId, serverId).catch((error) =>
+        runtime.log.warn("could not remove a worker from the registry: it ages out", {
+          worker_id: hello.workerId,
+          error: String(error),
+        })
+      );
+    }
     await session.close();
     // Not the reader: it may be parked on the request stream until the transport is torn down.
     void reader;

@@ -28,10 +28,17 @@ export interface TestServerOptions {
   /** Authentication and the authorization table (default true). */
   authenticate?: boolean;
   extraRoutes?: (router: ConnectRouter) => void;
+  /**
+   * Another instance of the same deployment: this server uses that one's database and, with
+   * `redis`, its Redis key prefix, as a second server behind a load balancer would.
+   */
+  peerOf?: TestServer;
 }
 
 export interface TestServer {
   app: App;
+  /** The key prefix of its Redis connection, when it has one. */
+  redisPrefix?: string;
   url: string;
   db: TestDatabase;
   deps: Deps;
@@ -48,11 +55,14 @@ export interface TestServer {
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const db = await createTestDatabase();
+  const peer = options.peerOf;
+  const db = peer?.db ?? await createTestDatabase();
+  // The database belongs to the first instance: only it drops it.
+  const dropDb = () => peer ? Promise.resolve() : db.drop();
   const log = createMemoryLogger("info");
   let redis: RedisMode = { kind: "embedded" };
+  const prefix = peer?.redisPrefix ?? `test:${crypto.randomUUID().slice(0, 8)}:`;
   if (options.redis) {
-    const prefix = `test:${crypto.randomUUID().slice(0, 8)}:`;
     redis = {
       kind: "redis",
       url: TEST_REDIS_URL,
@@ -75,7 +85,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       authenticate: options.authenticate,
     });
   } catch (error) {
-    await db.drop();
+    await dropDb();
     throw error;
   }
   const url = app.url;
@@ -83,6 +93,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const keep = (t: Transport) => (sessions.push(t), t);
   return {
     app,
+    ...(options.redis ? { redisPrefix: prefix } : {}),
     url,
     db,
     deps,
@@ -94,7 +105,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     async close() {
       await app.shutdown();
       if (redis.kind === "redis") redis.client.disconnect();
-      await db.drop();
+      await dropDb();
     },
   };
 }
