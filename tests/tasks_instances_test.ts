@@ -2,7 +2,8 @@
  * Two server instances of one deployment (one Postgres, one Redis, as behind an HTTP/2
  * load balancer): a worker connected to one is listed by the other (still, as silent,
  * when it stops beating), counted for its queue there, and drained from there over its
- * stream on the first; once its stream ends, neither lists it.
+ * stream on the first, and a task running on it is cancelled from there at once; once its
+ * stream ends, neither lists it.
  */
 import assert from "node:assert/strict";
 import { createClient } from "@connectrpc/connect";
@@ -20,6 +21,25 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, tries
     if (value !== undefined) return value;
   }
   throw new Error(`${what}: never happened`);
+}
+
+/** Resolves with `promise`, or fails once `n` calls of `probe` (server round trips) finished first. */
+async function withinRoundTrips<T>(
+  promise: Promise<T>,
+  probe: () => Promise<unknown>,
+  n: number,
+): Promise<T> {
+  let settled = false;
+  const bound = (async () => {
+    for (let i = 0; i < n && !settled; i++) await probe();
+    if (!settled) throw new Error(`nothing arrived within ${n} round trips`);
+  })();
+  try {
+    return await Promise.race([promise, bound.then(() => promise)]);
+  } finally {
+    settled = true;
+    await bound.catch(() => {});
+  }
 }
 
 Deno.test("workers across server instances", { sanitizeOps: false, sanitizeResources: false }, async (t) => {
@@ -67,6 +87,31 @@ Deno.test("workers across server instances", { sanitizeOps: false, sanitizeResou
       await tasksOfB.pauseQueue({ queue: "shared" }, as);
       const { queues } = await tasksOfB.listQueues({}, as);
       assert.equal(queues.find((q) => q.name === "shared")?.workerCount, 1);
+    });
+
+    await t.step("CancelTask on the other instance stops the task on its worker at once", async () => {
+      await tasksOfB.resumeQueue({ queue: "shared" }, as);
+      const { task } = await tasksOfB.enqueue({ task: { queue: "shared", type: "noop" } }, as);
+      const assign = await worker.nextOf("assign");
+      assert.equal(assign.task?.id, task!.id);
+      await tasksOfB.cancelTask({ id: task!.id, reason: "not needed" }, as);
+      // No heartbeat is sent, so only the control message can bring the Cancel; without it this fails
+      // after a bounded number of round trips rather than hanging.
+      const cancel = await withinRoundTrips(worker.nextOf("cancel"), () => listedOnB(), 500);
+      assert.deepEqual([cancel.taskId, cancel.leaseId, cancel.reason], [
+        task!.id,
+        assign.leaseId,
+        "cancelled",
+      ]);
+      worker.send({
+        case: "result",
+        value: {
+          taskId: task!.id,
+          leaseId: assign.leaseId,
+          outcome: { case: "error", value: { message: "cancelled", code: "cancelled", retryable: false } },
+        },
+      });
+      assert.equal((await worker.nextOf("resultAck")).accepted, false, "the lease went with the cancel");
     });
 
     await t.step("a worker that went silent is still listed there, as silent", async () => {

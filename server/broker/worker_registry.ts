@@ -29,11 +29,10 @@ export interface WorkerEntry {
 }
 
 /** A request for the instance holding a worker's stream. */
-export interface WorkerControl {
-  kind: "drain";
-  workerId: string;
-  graceMs: number;
-}
+export type WorkerControl =
+  | { kind: "drain"; workerId: string; graceMs: number }
+  /** The task was cancelled while running under this lease: its worker must stop it. */
+  | { kind: "cancel"; taskId: string; leaseId: string };
 
 export interface WorkerRegistry {
   /** Writes the entry (the instance holding the stream calls this). */
@@ -94,6 +93,9 @@ export function parseControl(text: string): WorkerControl | undefined {
       value?.kind === "drain" && typeof value.workerId === "string" && Number.isFinite(value.graceMs)
     ) {
       return { kind: "drain", workerId: value.workerId, graceMs: value.graceMs };
+    }
+    if (value?.kind === "cancel" && typeof value.taskId === "string" && typeof value.leaseId === "string") {
+      return { kind: "cancel", taskId: value.taskId, leaseId: value.leaseId };
     }
   } catch { /* not JSON: not ours */ }
   return undefined;

@@ -106,15 +106,17 @@ for (const [name, open] of [["memory", memoryFixture], ["redis", redisFixture]] 
         const offs = await Promise.all([registry, peer].map((r) =>
           r.subscribe((control) => {
             heard.push(control);
-            if (heard.length === 2) arrived();
+            if (heard.length === 4) arrived();
           })
         ));
         await registry.send({ kind: "drain", workerId: "w3", graceMs: 5000 });
+        await peer.send({ kind: "cancel", taskId: "t9", leaseId: "q/l9" });
         await both;
-        assert.deepEqual(heard, [
-          { kind: "drain", workerId: "w3", graceMs: 5000 },
-          { kind: "drain", workerId: "w3", graceMs: 5000 },
-        ]);
+        const drain = { kind: "drain", workerId: "w3", graceMs: 5000 };
+        const cancel = { kind: "cancel", taskId: "t9", leaseId: "q/l9" };
+        // Each subscriber hears both, in the order they were sent.
+        assert.deepEqual(heard.filter((c) => c.kind === "drain"), [drain, drain]);
+        assert.deepEqual(heard.filter((c) => c.kind === "cancel"), [cancel, cancel]);
         for (const off of offs) off();
       });
     } finally {

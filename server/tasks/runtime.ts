@@ -61,9 +61,10 @@ export class TasksRuntime {
 
   async start(): Promise<void> {
     this.#unsubscribe = await this.broker.subscribe((queue) => this.#wakeLocal(queue));
-    // DrainWorker on another instance reaches the worker's stream here.
+    // DrainWorker and CancelTask on another instance reach the worker's stream here.
     this.#stopControl = await this.registry.subscribe((control) => {
       if (control.kind === "drain") this.sessions.get(control.workerId)?.drain(control.graceMs);
+      else this.cancelRunning(control.taskId, control.leaseId);
     });
     await this.rebuildIfNeeded();
     const opts = { clock: this.clock, log: this.log };
@@ -90,6 +91,11 @@ export class TasksRuntime {
     this.#stopControl?.();
     await this.registry.close();
     await this.broker.close();
+  }
+
+  /** Tells the worker running the task under this lease, if its stream is here, to stop it. */
+  cancelRunning(taskId: string, leaseId: string): void {
+    for (const session of this.sessions.values()) session.leaseLost(taskId, leaseId, "cancelled");
   }
 
   // --- the worker registry ------------------------------------------------------------

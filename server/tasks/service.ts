@@ -110,7 +110,17 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
       // Committed: a broker that fails now leaves at most a stale entry, which a claim skips and drops.
       await rt.mirror("a cancel", () => rt.broker.remove(task.id, task.queue));
       if (runningLease) {
-        for (const session of rt.sessions.values()) session.leaseLost(task.id, runningLease, "cancelled");
+        rt.cancelRunning(task.id, runningLease);
+        // A worker held by another instance: that one tells it (repeated here, it changes nothing).
+        await rt.registry.send({ kind: "cancel", taskId: task.id, leaseId: runningLease }).catch((error) =>
+          rt.log.warn(
+            "could not tell the other instances of a cancel: its worker learns at its next heartbeat",
+            {
+              task_id: task.id,
+              error: String(error),
+            },
+          )
+        );
       }
       // Dependents waiting on this task with on_failure or always may run now.
       await rt.apply({ task, runnable: freed });
