@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from "../../server/db/testing.t
 import type { Deps } from "../../server/deps.ts";
 import { loadConfig } from "../../server/load_config.ts";
 import { createMemoryLogger } from "../../server/log.ts";
+import { Redis } from "ioredis";
 import { connectRedis, type RedisMode } from "../../server/redis/connection.ts";
 
 export const TEST_REDIS_URL = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
@@ -104,8 +105,27 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     connectH2: () => keep(createConnectTransport({ baseUrl: url, httpVersion: "2" })),
     async close() {
       await app.shutdown();
-      if (redis.kind === "redis") redis.client.disconnect();
+      if (redis.kind === "redis") {
+        redis.client.disconnect();
+        // Like the database, the keys belong to the first instance.
+        if (!peer) await dropRedisKeys(prefix);
+      }
       await dropDb();
     },
   };
+}
+
+/** Deletes every key under the prefix, on a connection of its own (the server's adds the prefix itself). */
+async function dropRedisKeys(prefix: string): Promise<void> {
+  const raw = new Redis(TEST_REDIS_URL);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await raw.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await raw.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    raw.disconnect();
+  }
 }
