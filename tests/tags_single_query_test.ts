@@ -5,9 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
-import postgres from "postgres";
 import { TagService } from "../gen/taskmesh/tags/v1/tags_pb.ts";
-import { createTestDatabase } from "../server/db/testing.ts";
+import { countingPool, createTestDatabase } from "../server/db/testing.ts";
 import { ManualClock } from "../server/clock.ts";
 import { createMemoryLogger } from "../server/log.ts";
 import { createMemorySuggestionBus } from "../server/tags/suggestion_feed.ts";
@@ -21,13 +20,7 @@ import {
 
 Deno.test("hierarchy reads are one statement each on a 10,000-tag tree", async (t) => {
   const db = await createTestDatabase();
-  const statements: string[] = [];
-  // One connection, so the driver's once-per-connection type lookup happens during warm-up only.
-  const counted = postgres(db.url, {
-    max: 1,
-    onnotice: () => {},
-    debug: (_connection, query) => statements.push(query),
-  });
+  const { sql: counted, statements } = countingPool(db.url);
   try {
     await seedSyntheticTree(db.sql, { tags: 10_000, users: 3_000, subscriptions: 30_000 });
     const impl = createTagServiceImpl(

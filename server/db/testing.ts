@@ -2,6 +2,7 @@
  * A private, fully migrated schema per test on the real Postgres at TEST_DATABASE_URL,
  * so tests run in parallel without seeing each other's rows.
  */
+import postgres from "postgres";
 import { migrate } from "./migrate.ts";
 import { connectPostgres, type Sql } from "./postgres.ts";
 
@@ -69,4 +70,19 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     throw error;
   }
   return { sql, schema, url, drop };
+}
+
+/**
+ * A one-connection pool on `url` that records the text of every statement it sends, for
+ * tests that count round trips. One connection, so the driver's once-per-connection type
+ * lookup happens during a test's warm-up only.
+ */
+export function countingPool(url: string): { sql: Sql; statements: string[] } {
+  const statements: string[] = [];
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    debug: (_connection, query) => statements.push(query),
+  });
+  return { sql, statements };
 }

@@ -4,8 +4,7 @@
  * mixed outcomes and dependents hold for each task of a batch as they do alone.
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
-import { createTestDatabase } from "../db/testing.ts";
+import { countingPool, createTestDatabase } from "../db/testing.ts";
 import type { AttemptResult } from "./model.ts";
 import { createTaskStore } from "./pg_store.ts";
 import { never, newTask, T0 } from "./pg_store_testing.ts";
@@ -153,13 +152,7 @@ Deno.test("pg task store: batches of starts and results", async (t) => {
 
 Deno.test("pg task store: a plain enqueue is one statement, with no transaction around it", async () => {
   const db = await createTestDatabase();
-  const statements: string[] = [];
-  // One connection, so the driver's once-per-connection type lookup happens during warm-up only.
-  const counted = postgres(db.url, {
-    max: 1,
-    onnotice: () => {},
-    debug: (_c, query) => statements.push(query),
-  });
+  const { sql: counted, statements } = countingPool(db.url);
   try {
     const store = createTaskStore(counted);
     await store.enqueue([newTask({ queue: "plain" })], T0);
