@@ -172,6 +172,40 @@ for (const mode of ["embedded", "redis"] as const) {
         assert.equal((await tasks.listTasks({ queue: "q6" }, as)).tasks.length, 1);
       });
 
+      await t.step("EnqueueBatch is all or nothing, and capped", async () => {
+        const spec = (queue: string, extra: Record<string, unknown> = {}) => ({
+          queue,
+          type: "noop",
+          payload: enc.encode("{}"),
+          ...extra,
+        });
+        const stored = async (queue: string) => (await tasks.listTasks({ queue }, as)).tasks.length;
+        // Refused before anything is written: one bad entry, or one entry too many.
+        await assert.rejects(
+          tasks.enqueueBatch({ tasks: [spec("qb"), spec("qb"), spec("Bad Queue")] }, as),
+          (e: unknown) => invalidArg(e) && /tasks\[2\]\.queue/.test((e as Error).message),
+        );
+        await assert.rejects(
+          tasks.enqueueBatch({ tasks: Array.from({ length: 1001 }, () => spec("qb")) }, as),
+          (e: unknown) => invalidArg(e) && /1–1000 tasks/.test((e as Error).message),
+        );
+        // Refused inside the transaction: the second entry depends on a task that does not exist,
+        // so the first, already inserted, is rolled back with it.
+        await assert.rejects(
+          tasks.enqueueBatch({ tasks: [spec("qb"), spec("qb", { dependsOn: [crypto.randomUUID()] })] }, as),
+          (e: unknown) => invalidArg(e) && /tasks\[1\]\.depends_on/.test((e as Error).message),
+        );
+        assert.equal(await stored("qb"), 0, "nothing of a refused batch is stored");
+        const { tasks: made } = await tasks.enqueueBatch(
+          { tasks: Array.from({ length: 1000 }, (_, i) => spec("qb", { labels: { n: String(i) } })) },
+          as,
+        );
+        assert.equal(made.length, 1000, "a full batch is accepted");
+        assert.deepEqual(made.slice(0, 3).map((m) => m.spec?.labels.n), ["0", "1", "2"], "in order");
+        // A page holds at most 1000; the count is what matters here.
+        assert.equal((await tasks.listTasks({ queue: "qb", pageSize: 1000 }, as)).tasks.length, 1000);
+      });
+
       await t.step("a paused queue assigns nothing until resumed", async () => {
         await tasks.pauseQueue({ queue: "q7" }, as);
         const held = (await enqueue("q7")).task!.id;
