@@ -43,6 +43,8 @@ export class TasksRuntime {
   /** Every instance's workers; this process writes its own sessions' entries. */
   readonly registry: WorkerRegistry;
   #stopControl?: () => void;
+  /** When each session's registry entry was last written. */
+  readonly #writtenAt = new WeakMap<WorkerSession, number>();
   /** A registry that is down is said once in a while, not on every call that reads it. */
   readonly #registryLog: Logger;
 
@@ -110,6 +112,7 @@ export class TasksRuntime {
    * not fatal: the next heartbeat writes the entry again.
    */
   workerSeen(session: WorkerSession): void {
+    this.#writtenAt.set(session, this.clock.now());
     this.registry.put(session.entry()).catch((error) =>
       this.#registryLog.warn("could not write the worker registry", {
         worker_id: session.id,
@@ -123,7 +126,14 @@ export class TasksRuntime {
    * silent still shows on other instances (as SILENT) rather than aging out there.
    */
   async writeWorkers(): Promise<void> {
-    for (const session of this.sessions.values()) await this.registry.put(session.entry());
+    // A session that beat (or connected, or drained) within the last half interval was just
+    // written: only the others, silent ones above all, need writing again.
+    const recent = this.clock.now() - this.config.heartbeatMs / 2;
+    for (const session of this.sessions.values()) {
+      if ((this.#writtenAt.get(session) ?? -Infinity) > recent) continue;
+      this.#writtenAt.set(session, this.clock.now());
+      await this.registry.put(session.entry());
+    }
   }
 
   /**
