@@ -51,6 +51,8 @@ export const AUTHZ_TABLE: Readonly<Record<string, Readonly<Record<string, Rule>>
     CreateApiKey: allow(READERS),
     ListApiKeys: allow(READERS),
     RevokeApiKey: allow(READERS),
+    // Any signed-in person changes their own password; an API key has none.
+    ChangePassword: allow(SIGNED_IN),
   },
   "taskmesh.tags.v1.TagService": {
     CreateTag: allow(ADMINS),
