@@ -73,7 +73,7 @@ Deno.test("auth mails go through the emails queue and survive an SMTP outage", a
       // Enqueued after Register answered (the answer never waits on mail): wait for it.
       const { task: created } = await events.after(
         0,
-        (task) => task.type === "email.send" && payloadOf(task).to === email,
+        (task) => task.type === "email.send",
       );
 
       const stored = (await tasks.getTask({ id: created.id }, admin)).task!;
@@ -81,15 +81,15 @@ Deno.test("auth mails go through the emails queue and survive an SMTP outage", a
       assert.equal(stored.spec?.type, "email.send");
       assert.equal(stored.spec?.maxAttempts, 5);
       assert.match(stored.spec?.idempotencyKey ?? "", /^auth-mail:[0-9a-f]{64}$/);
+      // The mail carries a token: the task names it sealed, and only the worker's Assign opens it.
       const payload = payloadOf(stored.spec!);
-      assert.equal(payload.subject, "Confirm your taskmesh email address");
-      assert.equal(payload.from, FROM, "the server's From travels with the task");
-      assert.match(payload.text, /verify-email\?token=/);
+      assert.deepEqual(Object.keys(payload), ["$sealed"]);
       const listed = await tasks.listTasks({ queue: "emails", type: "email.send" }, admin);
       assert.ok(listed.tasks.some((task) => task.id === created.id), "ListTasks finds it");
 
       const mail = await sink.waitFor((m) => m.to.includes(email));
-      assert.equal(mail.from, "no-reply@example.com");
+      assert.equal(mail.from, "no-reply@example.com", "the server's From travels with the mail");
+      assert.match(mail.raw, /Subject: Confirm your taskmesh email address/);
       const token = /verify-email\?token=([A-Za-z0-9_-]{43})/.exec(decodeQuotedPrintable(mail.raw))?.[1];
       assert.ok(token, "the mail carries the verification link");
 
@@ -109,7 +109,7 @@ Deno.test("auth mails go through the emails queue and survive an SMTP outage", a
       await auth.requestPasswordReset({ email });
       const { task: created } = await events.after(
         from,
-        (task) => task.type === "email.send" && payloadOf(task).subject === "Reset your taskmesh password",
+        (task) => task.type === "email.send",
       );
       const id = created.id;
 

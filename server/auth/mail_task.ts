@@ -4,10 +4,16 @@
  * mail server that is down delays the mail (retries with backoff) instead of losing
  * it, and the answer to Register never waits on SMTP. Without the task runtime in the
  * process, auth sends directly (runtime.ts).
+ *
+ * Every one of these mails carries a secret (a verification or reset token), and a task
+ * payload is readable by every viewer and `tasks:read` key: the mail is sealed
+ * (server/tasks/sealed_payloads.ts) and the task's payload only names it. The worker
+ * holding the task's lease receives the mail itself in its Assign.
  */
 import type { EmailMessage } from "../../mail/mod.ts";
 import type { Deps } from "../deps.ts";
 import { enqueueTasks } from "../tasks/enqueue.ts";
+import { sealPayload } from "../tasks/sealed_payloads.ts";
 import type { NewTask, TaskRecord } from "../tasks/model.ts";
 import { tasksRuntimeFor } from "../tasks/setup.ts";
 
@@ -26,13 +32,9 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/**
- * The task for one mail. The idempotency key hashes recipient, subject and text (which
- * carries the token), so a repeated hook call for the same mail enqueues it once while
- * every new token gets its own mail.
- */
-export async function mailTask(message: EmailMessage, from: string, now: number): Promise<NewTask> {
-  const payload = {
+/** What the worker's `email.send` handler receives: the mail as JSON. */
+export function mailBody(message: EmailMessage, from: string): Uint8Array {
+  const body = {
     to: message.to,
     subject: message.subject,
     text: message.text,
@@ -41,10 +43,20 @@ export async function mailTask(message: EmailMessage, from: string, now: number)
     from: message.from ?? from,
     ...(message.headers ? { headers: message.headers } : {}),
   };
+  return new TextEncoder().encode(JSON.stringify(body));
+}
+
+/**
+ * The task for one mail, whose payload is `sealed` (the reference to the sealed mail).
+ * The idempotency key hashes recipient, subject and text (which carries the token), so a
+ * repeated hook call for the same mail enqueues it once while every new token gets its
+ * own mail; a hash of a random token tells nothing about it.
+ */
+export async function mailTask(message: EmailMessage, sealed: Uint8Array, now: number): Promise<NewTask> {
   return {
     queue: MAIL_QUEUE,
     type: MAIL_TASK_TYPE,
-    payload: new TextEncoder().encode(JSON.stringify(payload)),
+    payload: sealed,
     priority: PRIORITY,
     runAt: now,
     maxAttempts: MAX_ATTEMPTS,
@@ -58,12 +70,19 @@ export async function mailTask(message: EmailMessage, from: string, now: number)
   };
 }
 
-/** The auth runtime's `send` hook that enqueues instead of sending. */
+/**
+ * The auth runtime's `send` hook that seals the mail and enqueues it instead of sending.
+ * The seal lasts as long as the longest token a mail carries: past that the mail is
+ * worthless, and an attempt that late fails for good.
+ */
 export function enqueueAuthMail(deps: Deps): (message: EmailMessage) => Promise<TaskRecord> {
+  const { auth, mail } = deps.config;
+  const sealForMs = Math.max(auth.verificationTtlSeconds, auth.resetTtlSeconds) * 1000;
   return async (message) => {
     const rt = tasksRuntimeFor(deps);
-    const task = await mailTask(message, deps.config.mail.from, rt.clock.now());
-    const { tasks } = await enqueueTasks(rt, [task]);
+    const now = rt.clock.now();
+    const sealed = await sealPayload(deps.sql, mailBody(message, mail.from), now, now + sealForMs);
+    const { tasks } = await enqueueTasks(rt, [await mailTask(message, sealed, now)]);
     return tasks[0];
   };
 }

@@ -96,6 +96,15 @@ create table schema_migrations (
   constraint schema_migrations_pkey PRIMARY KEY (version)
 );
 
+create table sealed_payloads (
+  id uuid not null,
+  body bytea not null,
+  created_at timestamp with time zone not null,
+  expires_at timestamp with time zone not null,
+  constraint sealed_payloads_pkey PRIMARY KEY (id)
+);
+CREATE INDEX sealed_payloads_expires_at ON sealed_payloads USING btree (expires_at);
+
 create table signing_keys (
   kid text not null,
   algorithm text not null,

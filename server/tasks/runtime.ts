@@ -39,6 +39,8 @@ export class TasksRuntime {
   /** Set when a broker change after a commit failed: the next tick rebuilds even if the broker kept its state. */
   #rebuildWanted = false;
   readonly random: () => number;
+  /** The tasks as their worker receives them in an Assign: sealed payloads opened (sealed_payloads.ts). */
+  readonly openPayloads: (tasks: TaskRecord[]) => Promise<TaskRecord[]>;
 
   /** Every instance's workers; this process writes its own sessions' entries. */
   readonly registry: WorkerRegistry;
@@ -54,9 +56,14 @@ export class TasksRuntime {
     readonly clock: Clock,
     readonly log: Logger,
     readonly config: TasksConfig,
-    options: { random?: () => number; registry?: WorkerRegistry } = {},
+    options: {
+      random?: () => number;
+      registry?: WorkerRegistry;
+      openPayloads?: (tasks: TaskRecord[]) => Promise<TaskRecord[]>;
+    } = {},
   ) {
     this.random = options.random ?? Math.random;
+    this.openPayloads = options.openPayloads ?? ((tasks) => Promise.resolve(tasks));
     this.registry = options.registry ?? createMemoryWorkerRegistry();
     this.#registryLog = rateLimitedLogger(log, 30_000);
   }

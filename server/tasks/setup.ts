@@ -9,6 +9,7 @@ import { createMemoryWorkerRegistry } from "../broker/worker_registry.ts";
 import type { Deps } from "../deps.ts";
 import { createTaskStore } from "./pg_store.ts";
 import { TasksRuntime } from "./runtime.ts";
+import { openSealedPayloads } from "./sealed_payloads.ts";
 
 const runtimes = new WeakMap<Deps, TasksRuntime>();
 
@@ -21,6 +22,7 @@ export function tasksRuntimeFor(deps: Deps): TasksRuntime {
     const registry = redis ? createRedisWorkerRegistry({ redis, log }) : createMemoryWorkerRegistry();
     rt = new TasksRuntime(createTaskStore(deps.sql), broker, deps.clock, log, deps.config.tasks, {
       registry,
+      openPayloads: (tasks) => openSealedPayloads(deps.sql, tasks, deps.clock.now()),
     });
     runtimes.set(deps, rt);
   }

@@ -178,6 +178,8 @@ export class WorkerSession {
       await runtime.giveBack(leases.filter((l) => !ids.has(l.taskId)));
     }
     const leaseOf = new Map(leases.map((l) => [l.taskId, l.leaseId]));
+    // Only the Assign carries a sealed payload opened; the events below keep the reference.
+    const opened = new Map((await runtime.openPayloads(started)).map((t) => [t.id, t]));
     for (const task of started) {
       const leaseId = leaseOf.get(task.id)!;
       if (gone()) {
@@ -189,7 +191,7 @@ export class WorkerSession {
       this.send({
         case: "assign",
         value: {
-          task: taskToProto(task),
+          task: taskToProto(opened.get(task.id) ?? task),
           attempt: task.attemptCount,
           leaseId,
           deadline: timestampFromMs(deadline),

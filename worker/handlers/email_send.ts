@@ -9,6 +9,12 @@
  * looks the same whichever process sends it. A malformed payload or an SMTP 5xx
  * refusal fails the task for good; a 4xx reply or an unreachable server is retried
  * with the task's backoff. Returns `{via, messageId, path?}`.
+ *
+ * A mail that carries a secret (a token, a signed link) is enqueued sealed: the payload
+ * stored with the task is `{"$sealed": "<id>"}`, and the server puts the mail itself in
+ * the Assign of the worker that holds the lease. This handler never sees the reference
+ * unless the seal expired, and then fails for good. Nothing here writes the mail into the
+ * task's output, error or progress, which every reader of the task can see.
  */
 import { type EmailMessage, hasAddress, type MailConfig, MailSendError, sendEmail } from "../../mail/mod.ts";
 import { PermanentError } from "../errors.ts";
@@ -49,6 +55,14 @@ export function emailPayload(value: unknown): EmailMessage {
     );
   }
   const p = value as Record<string, unknown>;
+  if (typeof p.$sealed === "string") {
+    // The server opens a sealed payload in the Assign; one still sealed has expired with its secret.
+    throw new PermanentError(
+      "payload is a sealed message the server could no longer open: it expired with the token it carried, " +
+        "so ask for a new mail",
+      { code: "sealed_expired" },
+    );
+  }
   const to = headerValue(p.to, "to");
   if (!hasAddress(to)) throw bad(`to must be an email address, e.g. "ada@example.com"`);
   const subject = headerValue(p.subject, "subject");

@@ -170,3 +170,11 @@ Deno.test("email.send refuses a bad payload for good, naming the field", async (
   assert.ok(notJson instanceof PermanentError);
   assert.equal(notJson.code, "bad_payload");
 });
+
+Deno.test("email.send fails for good on a sealed payload the server could not open", async () => {
+  const send = emailSend({ mail: { from: FROM, outboxDir: "/nonexistent" } });
+  const error = await thrown(send(bytes({ $sealed: crypto.randomUUID() }), context()));
+  assert.ok(error instanceof PermanentError);
+  assert.equal(error.code, "sealed_expired");
+  assert.match(error.message, /sealed message .* expired/);
+});
