@@ -121,6 +121,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       key: await Deno.readTextFile(config.server.tlsKeyFile),
     };
   }
+  await auth.start();
   for (const module of modules) await module.start?.(deps);
   const listener: Listener = await listen({
     host: config.server.host,
@@ -162,6 +163,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       listener.destroyAll();
       await listener.closed;
       await auth.settled();
+      await auth.close();
       for (const module of modules) await module.stop?.(deps);
       log.info("stopped");
     })();

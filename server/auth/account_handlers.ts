@@ -162,8 +162,10 @@ export function accountHandlers(runtime: AuthRuntime): Handlers {
       if (early) throw invalidArgument("new_password", early);
       const passwordHash = await hashPassword(req.newPassword);
       const now = clock.now();
+      let resetUser: string | undefined;
 
       const outcome = await consumeEmailToken(sql, token, "reset_password", now, async (tx, userId) => {
+        resetUser = userId;
         const user = await findUserById(tx, userId);
         if (!user) throw new ConnectError("this account no longer exists: register again", Code.NotFound);
         if (user.disabled_at) {
@@ -189,6 +191,8 @@ export function accountHandlers(runtime: AuthRuntime): Handlers {
           Code.FailedPrecondition,
         );
       }
+      // Committed: every session was signed out, so the streams of their tokens end too.
+      if (resetUser) await runtime.revoked({ kind: "sessions", userId: resetUser });
       return {};
     },
   };

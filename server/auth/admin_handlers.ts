@@ -129,6 +129,8 @@ export function adminHandlers(runtime: AuthRuntime): Handlers {
         });
         return after!;
       });
+      // Committed: every instance ends the streams of this user's tokens and keys.
+      await runtime.revoked({ kind: "user", userId });
       return { user: userToProto(user) };
     },
   };

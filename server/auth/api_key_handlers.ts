@@ -113,6 +113,8 @@ export function apiKeyHandlers(runtime: AuthRuntime): Handlers {
         });
         return row!;
       });
+      // Committed: every instance ends the streams this key holds.
+      await runtime.revoked({ kind: "api_key", keyId: id });
       return { apiKey: apiKeyToProto(row) };
     },
   };

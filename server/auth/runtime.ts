@@ -14,6 +14,13 @@ import type { RateLimiter } from "../ratelimit/limiter.ts";
 import { FallbackRateLimiter, RedisRateLimiter } from "../ratelimit/redis_limiter.ts";
 import type { RedisMode } from "../redis/connection.ts";
 import { createAuthInterceptor } from "../authz/interceptor.ts";
+import { OpenStreams } from "../authz/open_streams.ts";
+import {
+  createMemoryRevocationBus,
+  createRedisRevocationBus,
+  type Revocation,
+  type RevocationBus,
+} from "../authz/revocations.ts";
 import { createTokenVerifier, remoteJwks, type TokenVerifier } from "../authz/token_verifier.ts";
 import { type ApiKeyAuthenticator, createApiKeyAuthenticator } from "./api_keys.ts";
 import type { AuthConfig } from "./config.ts";
@@ -39,6 +46,8 @@ export interface AuthRuntimeOptions {
    * this process runs the task runtime (mail_task.ts); tests capture mails with it.
    */
   send?: (message: EmailMessage) => Promise<unknown>;
+  /** How often open streams' credentials are checked again (server/authz/open_streams.ts). */
+  streamRecheckMs?: number;
 }
 
 export interface AuthRuntime {
@@ -47,6 +56,16 @@ export interface AuthRuntime {
   readonly limiter: RateLimiter;
   readonly verifyToken: TokenVerifier;
   readonly apiKeys: ApiKeyAuthenticator;
+  /** Where revocations are announced, to every instance (server/authz/revocations.ts). */
+  readonly revocations: RevocationBus;
+  /** This instance's streaming calls by credential: a revocation ends them. */
+  readonly streams: OpenStreams;
+  /** Announces a revocation that has committed; a bus that fails is logged, and the re-check covers it. */
+  revoked(revocation: Revocation): Promise<void>;
+  /** Starts hearing other instances' revocations (before the server listens). */
+  start(): Promise<void>;
+  /** Stops hearing them (at shutdown, after the last call). */
+  close(): Promise<void>;
   /** The authentication interceptor for this process's router. */
   interceptor(): Interceptor;
   /** GET /.well-known/jwks.json. */
@@ -83,6 +102,17 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
   });
   const apiKeys = createApiKeyAuthenticator({ sql, clock });
   const pending = new Set<Promise<void>>();
+  const busLog = log.child({ component: "revocations" });
+  const revocations = options.redis.kind === "redis"
+    ? createRedisRevocationBus({ redis: options.redis.client, log: busLog })
+    : createMemoryRevocationBus(busLog);
+  const streams = new OpenStreams({
+    bus: revocations,
+    sql,
+    clock,
+    log: busLog,
+    recheckMs: options.streamRecheckMs,
+  });
 
   return {
     options,
@@ -90,8 +120,20 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     limiter,
     verifyToken,
     apiKeys,
+    revocations,
+    streams,
+    async revoked(revocation) {
+      await revocations.announce(revocation).catch((error) =>
+        busLog.error("could not announce a revocation: open streams end at the next re-check", { error })
+      );
+    },
+    start: () => revocations.start(),
+    async close() {
+      streams.close();
+      await revocations.close();
+    },
     interceptor: () =>
-      createAuthInterceptor({ verifyToken, apiKeys, log: log.child({ component: "authz" }) }),
+      createAuthInterceptor({ verifyToken, apiKeys, streams, log: log.child({ component: "authz" }) }),
     jwksRoute: jwksRoute(keys),
     background(what, work) {
       const job = work().catch((error) => log.error(`${what} failed`, { error })).finally(() =>

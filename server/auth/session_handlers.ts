@@ -140,6 +140,7 @@ export function sessionHandlers(runtime: AuthRuntime): Handlers {
         });
         return count;
       });
+      await runtime.revoked({ kind: "sessions", userId: caller.userId });
       return { revokedSessions: revoked };
     },
 

@@ -3,10 +3,17 @@
  * (an access JWT or a `tmk_` API key), puts the caller on the context, and enforces
  * the one table in table.ts before any service code runs.
  */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type Interceptor,
+  type StreamRequest,
+  type StreamResponse,
+} from "@connectrpc/connect";
 import { API_KEY_PREFIX } from "../auth/api_keys.ts";
 import { ANONYMOUS, type Caller, callerKey } from "../auth/caller.ts";
 import type { Logger } from "../log.ts";
+import type { OpenStreams } from "./open_streams.ts";
 import { decide, type Rule, ruleFor } from "./table.ts";
 import { KeysUnavailableError, TokenError, type TokenVerifier } from "./token_verifier.ts";
 
@@ -19,6 +26,8 @@ export interface AuthInterceptorOptions {
   /** Resolves API keys; without it, API keys are refused. */
   apiKeys?: ApiKeyLookup;
   log: Logger;
+  /** Where streaming calls are registered by credential, so a revocation ends them. */
+  streams?: OpenStreams;
   /** The rule lookup; the one table unless a test says otherwise. */
   ruleFor?: (service: string, method: string) => Rule | undefined;
 }
@@ -28,7 +37,7 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 type Authenticated = { caller: Caller } | { invalid: "expired" | "invalid" };
 
 export function createAuthInterceptor(options: AuthInterceptorOptions): Interceptor {
-  const { verifyToken, apiKeys, log } = options;
+  const { verifyToken, apiKeys, log, streams } = options;
   const lookup = options.ruleFor ?? ruleFor;
 
   const authenticate = async (header: string | null): Promise<Authenticated> => {
@@ -93,6 +102,10 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
 
     switch (decide(rule, caller)) {
       case "allow":
+        // A stream outlives the check above: it ends when its credential is revoked.
+        if (req.stream && streams) {
+          return await streams.guard(caller, req, next as (r: StreamRequest) => Promise<StreamResponse>);
+        }
         return await next(req);
       case "unauthenticated":
         throw new ConnectError(

@@ -26,6 +26,8 @@ export interface WorkerEntry {
   serverId: string;
   /** When that instance last wrote the entry. */
   seenAt: number;
+  /** The user owning the API key the stream was opened with. */
+  ownerId?: string;
 }
 
 /** A request for the instance holding a worker's stream. */

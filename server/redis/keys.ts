@@ -104,3 +104,12 @@ export function workerRegistryKey(prefix: string): string {
 export function workerControlChannel(prefix: string): string {
   return `${prefix}:{workers}:control`;
 }
+
+/**
+ * Pub/sub channel (not a key) carrying revocations (an API key revoked, a user disabled,
+ * sessions signed out) to every instance, which ends the streams those credentials hold
+ * (server/authz/revocations.ts). Its own `{auth}` tag: nothing of the task runtime rides it.
+ */
+export function revocationChannel(prefix: string): string {
+  return `${prefix}:{auth}:revocations`;
+}

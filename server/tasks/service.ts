@@ -12,6 +12,7 @@ import {
   WatchTasksResponseSchema,
 } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { type WorkerInfo, WorkerService, WorkerState } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
+import { callerOf } from "../auth/caller.ts";
 import type { Deps } from "../deps.ts";
 import { queueToProto, stateFromProto, stateToProto, taskToProto } from "./_convert.ts";
 import { invalid, toNewTask, toNewTasks, validQueue, validTaskId } from "./_spec.ts";
@@ -278,7 +279,11 @@ export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
   const rt = tasksRuntimeFor(deps);
   router.service(TaskService, taskServiceImpl(rt));
   router.service(WorkerService, {
-    connect: (requests, ctx) => runWorkerSession(rt, requests, ctx.signal, rt.serverId),
+    connect: (requests, ctx) => {
+      const caller = callerOf(ctx);
+      const owner = caller.kind === "api_key" ? caller.ownerId : undefined;
+      return runWorkerSession(rt, requests, ctx.signal, rt.serverId, owner);
+    },
     async listWorkers(req) {
       const queue = req.queue ? validQueue(req.queue) : undefined;
       const all = (await rt.workers()).filter((w) => !queue || w.queues.includes(queue));

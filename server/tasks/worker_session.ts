@@ -50,6 +50,8 @@ export class WorkerSession {
   lastHeartbeat: number;
   load = 0;
   draining = false;
+  /** The user owning the API key that opened the stream: only their keys may take over its worker id. */
+  ownerId?: string;
   /** Wakes the dispatcher: a slot was freed or a heartbeat arrived. */
   #nudge?: () => void;
   #claiming = false;
@@ -85,6 +87,7 @@ export class WorkerSession {
       connectedAt: this.connectedAt,
       serverId: this.serverId,
       seenAt: this.runtime.clock.now(),
+      ...(this.ownerId ? { ownerId: this.ownerId } : {}),
     };
   }
 
@@ -399,6 +402,7 @@ export async function* runWorkerSession(
   requests: AsyncIterable<ConnectRequest>,
   signal: AbortSignal,
   serverId: string,
+  ownerId?: string,
 ): AsyncGenerator<ConnectResponse> {
   const it = requests[Symbol.asyncIterator]();
   const first = await it.next();
@@ -410,6 +414,7 @@ export async function* runWorkerSession(
   }
   const hello = first.value.message.value;
   validateHello(hello);
+  await refuseTakeover(runtime, hello.workerId, ownerId);
   const previous = runtime.sessions.get(hello.workerId);
   if (previous) {
     // A worker reconnecting under the same id: its old stream is dead even if TCP has not noticed.
@@ -417,6 +422,7 @@ export async function* runWorkerSession(
     await previous.close();
   }
   const session = new WorkerSession(runtime, hello, serverId);
+  session.ownerId = ownerId;
   runtime.sessions.set(hello.workerId, session);
   runtime.workersChanged();
   runtime.workerSeen(session);
@@ -440,7 +446,8 @@ export async function* runWorkerSession(
     try {
       while (!both.aborted) {
         const next = await it.next();
-        if (next.done) break;
+        // A revoked credential aborts the signal: what arrives after that is not taken.
+        if (next.done || both.aborted) break;
         await session.handle(next.value);
       }
     } catch (error) {
@@ -474,5 +481,20 @@ export async function* runWorkerSession(
     void reader;
     await dispatcher;
     runtime.log.info("worker disconnected", { worker_id: hello.workerId });
+  }
+}
+
+/**
+ * A worker id connected under another owner's key (on any instance) is not theirs to
+ * take: its stream would be cut and its tasks' results refused.
+ */
+async function refuseTakeover(runtime: TasksRuntime, workerId: string, ownerId: string | undefined) {
+  const current = runtime.sessions.get(workerId)?.ownerId ??
+    (await runtime.workers()).find((w) => w.id === workerId)?.ownerId;
+  if (current && ownerId && current !== ownerId) {
+    throw new ConnectError(
+      `worker id ${JSON.stringify(workerId)} is connected with another owner's key: choose another worker id`,
+      Code.PermissionDenied,
+    );
   }
 }
