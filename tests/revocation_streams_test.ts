@@ -95,7 +95,7 @@ function codeOf(error: unknown): Code | undefined {
   return error instanceof ConnectError ? error.code : undefined;
 }
 
-/** Every message the worker received after its stream ended with `error`; fails if it ended OK. */
+/** How the worker's stream ended; fails if it ended OK. */
 async function endedWith(worker: RawWorker): Promise<ConnectError> {
   const error = await worker.ended;
   assert.ok(error instanceof ConnectError, `the stream ended with ${error}`);
@@ -135,9 +135,6 @@ Deno.test(
         case: "result",
         value: { taskId: task.id, leaseId, outcome: { case: "output", value: new Uint8Array() } },
       });
-      const tasks = createClient(TaskService, d.a.grpc());
-      const after = (await tasks.getTask({ id: task.id }, bearer(d.admin))).task!;
-      assert.notEqual(after.attempts[0]?.outcome, undefined);
       const stored = (await tasksRuntimeFor(d.a.deps).store.get(task.id))!;
       assert.notEqual(stored.task.state, "succeeded");
       assert.equal(stored.attempts[0].outcome, "lease_expired");
