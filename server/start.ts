@@ -11,7 +11,7 @@
  */
 import { insertApiKey, revokeApiKey } from "./auth/api_key_queries.ts";
 import { newApiKeySecret } from "./auth/api_keys.ts";
-import { createLocalWorkerKey } from "./auth/local_worker_key.ts";
+import { localWorkerKey } from "./auth/local_worker_key.ts";
 import { ConfigError } from "./config.ts";
 import { LOCAL_CLIENT_SCOPES, type LocalClient, localClientPath } from "./demo.ts";
 import { type RunningServer, runServer } from "./main.ts";
@@ -42,7 +42,8 @@ let worker: { child: Deno.ChildProcess; id: string } | undefined;
 let lastSession: WorkerSession | undefined;
 let removeLocalClient = () => Promise.resolve();
 if (server.config.server.services.includes("tasks") && SERVICE_MODULES.tasks.register) {
-  const apiKey = await createLocalWorkerKey(server.deps);
+  // One key for every start, kept in the data directory (0600) and reused while it works.
+  const { secret: apiKey } = await localWorkerKey({ ...server.deps, dataDir: server.config.server.dataDir });
   const id = `${Deno.hostname()}:local-worker:${Deno.pid}`;
   const child = new Deno.Command(Deno.execPath(), {
     args: [

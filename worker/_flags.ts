@@ -12,7 +12,10 @@ export const USAGE = `usage: deno task worker [flags]
   --queues=a,b          queues to take tasks from (default: default)
   --concurrency=N       most tasks run at once, 1–1000 (default: 10)
   --url=URL             the taskmesh server (default: $TASKMESH_SERVER_URL or ${DEFAULT_SERVER_URL})
-  --api-key=KEY         an API key with the worker scope (default: $TASKMESH_API_KEY)
+  --api-key-file=PATH   a file holding an API key with the worker scope
+                        (default: $TASKMESH_API_KEY_FILE, else $TASKMESH_API_KEY)
+  --api-key=KEY         the key itself; visible to every user of the machine (ps) and
+                        printed by deno task: prefer TASKMESH_API_KEY or --api-key-file
   --worker-id=ID        a stable id for this worker (default: host:pid:random)
   --log-level=LEVEL     debug, info, warn or error (default: $TASKMESH_LOG_LEVEL or info)
   --help                print this and exit
@@ -25,6 +28,8 @@ export interface WorkerFlags {
   concurrency: number;
   url: string;
   apiKey: string;
+  /** Where the key came from: a key on the command line is visible to others, so main warns. */
+  apiKeyFrom: "flag" | "file" | "env";
   workerId?: string;
   logLevel: LogLevel;
 }
@@ -34,11 +39,18 @@ export type ParsedFlags = { kind: "run"; flags: WorkerFlags } | { kind: "help" }
   message: string;
 };
 
-const KNOWN = new Set(["queues", "concurrency", "url", "api-key", "worker-id", "log-level"]);
+const KNOWN = new Set(["queues", "concurrency", "url", "api-key", "api-key-file", "worker-id", "log-level"]);
 const QUEUE_NAME = /^[a-z0-9_.-]{1,64}$/;
 const LEVELS = new Set(["debug", "info", "warn", "error"]);
 
-export function parseFlags(args: string[], env: Record<string, string | undefined>): ParsedFlags {
+/** Reads a key file; the default reads the file system. */
+export type ReadFile = (path: string) => string;
+
+export function parseFlags(
+  args: string[],
+  env: Record<string, string | undefined>,
+  readFile: ReadFile = Deno.readTextFileSync,
+): ParsedFlags {
   const values = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -98,13 +110,9 @@ export function parseFlags(args: string[], env: Record<string, string | undefine
     return { kind: "error", message: `--url: ${JSON.stringify(url)} is not an http:// or https:// URL` };
   }
 
-  const apiKey = values.get("api-key") ?? env.TASKMESH_API_KEY ?? "";
-  if (!apiKey) {
-    return {
-      kind: "error",
-      message: "no API key: pass --api-key or set TASKMESH_API_KEY (a key with the worker scope)",
-    };
-  }
+  const key = apiKeyOf(values, env, readFile);
+  if ("error" in key) return { kind: "error", message: key.error };
+  const { apiKey, apiKeyFrom } = key;
 
   const workerId = values.get("worker-id");
   if (workerId !== undefined && (workerId.length < 1 || workerId.length > 128)) {
@@ -118,6 +126,43 @@ export function parseFlags(args: string[], env: Record<string, string | undefine
 
   return {
     kind: "run",
-    flags: { queues, concurrency, url, apiKey, workerId, logLevel: logLevel as LogLevel },
+    flags: { queues, concurrency, url, apiKey, apiKeyFrom, workerId, logLevel: logLevel as LogLevel },
+  };
+}
+
+/** The API key from --api-key-file, --api-key, $TASKMESH_API_KEY_FILE or $TASKMESH_API_KEY, in that order. */
+function apiKeyOf(
+  values: Map<string, string>,
+  env: Record<string, string | undefined>,
+  readFile: ReadFile,
+): { apiKey: string; apiKeyFrom: WorkerFlags["apiKeyFrom"] } | { error: string } {
+  if (values.has("api-key") && values.has("api-key-file")) {
+    return { error: "--api-key and --api-key-file are both given: pass one" };
+  }
+  const fromFile = (path: string, what: string) => {
+    let text: string;
+    try {
+      text = readFile(path);
+    } catch (error) {
+      const why = error instanceof Deno.errors.NotFound ? "no such file" : String(error);
+      return { error: `${what}: cannot read ${JSON.stringify(path)} (${why})` };
+    }
+    const apiKey = text.trim();
+    if (!apiKey || /\s/.test(apiKey)) {
+      return { error: `${what}: ${JSON.stringify(path)} must hold the API key alone, on one line` };
+    }
+    return { apiKey, apiKeyFrom: "file" as const };
+  };
+  const file = values.get("api-key-file");
+  if (file !== undefined) return fromFile(file, "--api-key-file");
+  const flag = values.get("api-key");
+  if (flag !== undefined) {
+    return flag ? { apiKey: flag, apiKeyFrom: "flag" } : { error: "--api-key is empty" };
+  }
+  if (env.TASKMESH_API_KEY_FILE) return fromFile(env.TASKMESH_API_KEY_FILE, "TASKMESH_API_KEY_FILE");
+  if (env.TASKMESH_API_KEY) return { apiKey: env.TASKMESH_API_KEY, apiKeyFrom: "env" };
+  return {
+    error: "no API key: set TASKMESH_API_KEY or TASKMESH_API_KEY_FILE, or pass --api-key-file " +
+      "(a key with the worker scope)",
   };
 }

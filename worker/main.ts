@@ -4,6 +4,9 @@
  * Drain), then exits 0; a second signal stops it at once. Bad flags or mail settings
  * exit 2; a server that refuses the worker (bad key, bad Hello) exits 1.
  *
+ * The API key comes from `--api-key-file`, `TASKMESH_API_KEY_FILE` or `TASKMESH_API_KEY`
+ * (`--api-key` works too, but a command line is visible to others and `deno task` echoes it).
+ *
  * `email.send` reads the server's mail variables (SMTP_URL, TASKMESH_MAIL_FROM,
  * TASKMESH_MAIL_OUTBOX_DIR, TASKMESH_DATA_DIR), so one environment configures both.
  */
@@ -30,6 +33,12 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 2;
   }
   const log = createLogger({ level: flags.logLevel });
+  if (flags.apiKeyFrom === "flag") {
+    log.warn(
+      "--api-key puts the key on the command line, where every user of this machine can read it (ps) " +
+        "and deno task prints it: use TASKMESH_API_KEY or --api-key-file instead",
+    );
+  }
   log.info(
     "email.send configured",
     mail.smtpUrl === undefined

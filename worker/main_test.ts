@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { parseFlags } from "./_flags.ts";
 import { assign, startScriptedServer, welcome } from "./_scripted_server.ts";
 
@@ -29,6 +30,7 @@ Deno.test("the worker's flags", async (t) => {
         concurrency: 10,
         url: "http://127.0.0.1:8080",
         apiKey: "from-env",
+        apiKeyFrom: "env",
         workerId: undefined,
         logLevel: "info",
       },
@@ -72,7 +74,14 @@ Deno.test("the worker's flags", async (t) => {
       [["--queues=a,a"], env, /names a queue twice/],
       [["--url=ftp://x"], env, /not an http:\/\/ or https:\/\/ URL/],
       [["--log-level=loud"], env, /--log-level must be/],
-      [[], {}, /no API key: pass --api-key or set TASKMESH_API_KEY/],
+      [[], {}, /no API key: set TASKMESH_API_KEY or TASKMESH_API_KEY_FILE, or pass --api-key-file/],
+      [["--api-key=a", "--api-key-file=/k"], env, /--api-key and --api-key-file are both given/],
+      [
+        ["--api-key-file=/nonexistent/key"],
+        env,
+        /--api-key-file: cannot read "\/nonexistent\/key" \(no such file\)/,
+      ],
+      [[], { TASKMESH_API_KEY_FILE: "/nonexistent/key" }, /TASKMESH_API_KEY_FILE: cannot read/],
       [["--queues=a", "--queues=b"], env, /given twice/],
     ];
     for (const [args, vars, expected] of cases) {
@@ -82,6 +91,71 @@ Deno.test("the worker's flags", async (t) => {
     }
     assert.deepEqual(parseFlags(["--help"], {}), { kind: "help" });
   });
+
+  await t.step("the key comes from a file or the environment, so no command line shows it", () => {
+    const files: Record<string, string> = { "/run/secrets/key": "tmk_file\n", "/empty": "  \n" };
+    const read = (path: string) => {
+      if (!(path in files)) throw new Deno.errors.NotFound(path);
+      return files[path];
+    };
+    const key = (args: string[], vars: Record<string, string>) => {
+      const parsed = parseFlags(args, vars, read);
+      return parsed.kind === "run" ? [parsed.flags.apiKey, parsed.flags.apiKeyFrom] : parsed;
+    };
+    assert.deepEqual(key(["--api-key-file=/run/secrets/key"], env), ["tmk_file", "file"]);
+    assert.deepEqual(key([], { ...env, TASKMESH_API_KEY_FILE: "/run/secrets/key" }), ["tmk_file", "file"]);
+    assert.deepEqual(key([], env), ["from-env", "env"]);
+    assert.deepEqual(key(["--api-key=tmk_flag"], env), ["tmk_flag", "flag"]);
+    assert.deepEqual(key(["--api-key-file=/empty"], env), {
+      kind: "error",
+      message: '--api-key-file: "/empty" must hold the API key alone, on one line',
+    });
+  });
+});
+
+Deno.test("deno task worker reads its key from a file and never prints it; --api-key is warned about", async () => {
+  const server = await startScriptedServer();
+  const dir = await Deno.makeTempDir({ prefix: "taskmesh-worker-key-" });
+  const secret = `tmk_${crypto.randomUUID().replaceAll("-", "")}`;
+  await Deno.writeTextFile(`${dir}/key`, secret + "\n", { mode: 0o600 });
+  const run = async (keyArg: string, id: string) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      // Through deno task, which prints the command line it runs.
+      args: ["task", "worker", `--url=${server.url}`, `--worker-id=${id}`, keyArg],
+      cwd: root,
+      env: { TASKMESH_API_KEY: "" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stream = await Promise.race([
+      server.nextStream(),
+      child.status.then(async ({ code }) => {
+        const err = new TextDecoder().decode((await child.output()).stderr);
+        throw new Error(`the worker exited with ${code} before connecting: ${err}`);
+      }),
+    ]);
+    const authorization = stream.headers.get("authorization");
+    await stream.nextOf("hello");
+    // Refused: the worker exits 1 by itself, and deno task with it.
+    stream.fail(new ConnectError("test: refused", Code.Unauthenticated));
+    const out = await child.output();
+    assert.equal(out.code, 1);
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return { authorization, text };
+  };
+  try {
+    const fromFile = await run(`--api-key-file=${dir}/key`, "file-1");
+    assert.equal(fromFile.authorization, `Bearer ${secret}`);
+    assert.ok(!fromFile.text.includes(secret), "the key appears in the output");
+    assert.ok(!fromFile.text.includes("--api-key puts the key on the command line"));
+
+    const onLine = await run(`--api-key=${secret}`, "flag-1");
+    assert.equal(onLine.authorization, `Bearer ${secret}`);
+    assert.match(onLine.text, /--api-key puts the key on the command line/);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the worker process drains on SIGTERM and stops at once on a second signal", async (t) => {
