@@ -245,3 +245,32 @@ Deno.test("a worker key cannot take over a worker id connected with another owne
     await d.close();
   }
 });
+
+Deno.test(
+  "embedded mode: signing every session out ends the watches opened with their tokens",
+  OPTS,
+  async () => {
+    const server = await startTestServer();
+    try {
+      await credentials(server);
+      const viewer = await user(server, "viewer");
+      const other = await user(server, "viewer");
+      const mine = watch(server, bearer(viewer.token));
+      const theirs = watch(server, bearer(other.token));
+      const streams = authRuntimeFor(server.deps).streams;
+      // Both watches registered (round trips to the server until they are).
+      const tasks = createClient(TaskService, server.grpc());
+      for (let i = 0; i < 2000 && streams.size < 2; i++) await tasks.listQueues({}, bearer(viewer.token));
+      assert.equal(streams.size, 2);
+
+      await createClient(AuthService, server.connect()).logoutAll({}, bearer(viewer.token));
+      const error = await mine.ended;
+      assert.equal(codeOf(error), Code.Unauthenticated);
+      assert.match((error as ConnectError).rawMessage, /session was signed out/);
+      assert.equal(streams.size, 1, "another user's watch goes on");
+    assert.equal(theirs.endedAt(), 0);
+    } finally {
+      await server.close();
+    }
+  },
+);

@@ -75,15 +75,21 @@ export class OpenStreams {
   async *#guarded<T>(source: AsyncIterable<T>, open: Open): AsyncGenerator<T> {
     const signal = open.controller.signal;
     const it = source[Symbol.asyncIterator]();
-    let aborted!: () => void;
-    const onAbort = new Promise<"revoked">((resolve) => aborted = () => resolve("revoked"));
-    signal.addEventListener("abort", aborted, { once: true });
-    if (signal.aborted) aborted();
+    // One listener for the stream's life, failing whichever read is pending (not a race per
+    // message against one long-lived promise, whose reactions would pile up).
+    let failRead: ((reason: unknown) => void) | undefined;
+    const onAbort = () => failRead?.(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
     let finished = false;
     try {
       while (true) {
-        const next = await Promise.race([it.next(), onAbort]);
-        if (next === "revoked" || signal.aborted) throw signal.reason;
+        if (signal.aborted) throw signal.reason;
+        const next = await new Promise<IteratorResult<T>>((resolve, reject) => {
+          failRead = reject;
+          it.next().then(resolve, reject);
+        });
+        failRead = undefined;
+        if (signal.aborted) throw signal.reason;
         if (next.done) {
           finished = true;
           return;
@@ -91,7 +97,7 @@ export class OpenStreams {
         yield next.value;
       }
     } finally {
-      signal.removeEventListener("abort", aborted);
+      signal.removeEventListener("abort", onAbort);
       this.#remove(open);
       // The handler saw its signal abort and is finishing (a worker session gives back its
       // leases); waiting for it here would hold the client's answer back.
