@@ -268,7 +268,7 @@ Deno.test(
       assert.equal(codeOf(error), Code.Unauthenticated);
       assert.match((error as ConnectError).rawMessage, /session was signed out/);
       assert.equal(streams.size, 1, "another user's watch goes on");
-    assert.equal(theirs.endedAt(), 0);
+      assert.equal(theirs.endedAt(), 0);
     } finally {
       await server.close();
     }
