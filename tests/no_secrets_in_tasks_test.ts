@@ -13,6 +13,7 @@ import { AuthService } from "../gen/taskmesh/auth/v1/auth_pb.ts";
 import { TaskService, TaskState } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
 import { createAdmin } from "../server/auth/first_admin.ts";
+import { API_KEY_SCOPES } from "../server/authz/scopes.ts";
 import { hashPassword } from "../server/auth/passwords.ts";
 import { insertUser } from "../server/auth/user_queries.ts";
 import type { TaskRecord } from "../server/tasks/model.ts";
@@ -75,7 +76,7 @@ Deno.test("no read RPC, by any role or scope, shows a verification or reset toke
       });
       credentials.push([role, (await auth.login({ email, password })).tokens!.accessToken]);
     }
-    for (const scope of ["tasks:read", "tasks:enqueue", "tasks:manage", "worker", "tags:read"]) {
+    for (const scope of API_KEY_SCOPES) {
       const { secret } = await auth.createApiKey({ name: scope, scopes: [scope] }, bearer(admin));
       credentials.push([`key ${scope}`, secret]);
     }
