@@ -274,3 +274,44 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "embedded mode: logging one session out ends that session's watch, not the others'",
+  OPTS,
+  async () => {
+    const server = await startTestServer();
+    try {
+      const email = `viewer-${crypto.randomUUID().slice(0, 8)}@example.com`;
+      const password = "correct horse battery staple";
+      await insertUser(server.deps.sql, {
+        id: crypto.randomUUID(),
+        email,
+        displayName: "v",
+        passwordHash: await hashPassword(password),
+        role: "viewer",
+        verifiedAt: new Date(),
+        now: new Date(),
+      });
+      const auth = createClient(AuthService, server.connect());
+      const first = (await auth.login({ email, password })).tokens!;
+      const second = (await auth.login({ email, password })).tokens!;
+      const one = watch(server, bearer(first.accessToken));
+      watch(server, bearer(second.accessToken));
+      const streams = authRuntimeFor(server.deps).streams;
+      const tasks = createClient(TaskService, server.grpc());
+      for (let i = 0; i < 2000 && streams.size < 2; i++) {
+        await tasks.listQueues(
+          {},
+          bearer(first.accessToken),
+        );
+      }
+      assert.equal(streams.size, 2);
+
+      await auth.logout({ refreshToken: first.refreshToken });
+      assert.equal(codeOf(await one.ended), Code.Unauthenticated);
+      assert.equal(streams.size, 1, "the other session's watch goes on");
+    } finally {
+      await server.close();
+    }
+  },
+);

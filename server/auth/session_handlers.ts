@@ -93,6 +93,8 @@ export function sessionHandlers(runtime: AuthRuntime): Handlers {
       const outcome = await rotateRefreshToken(sql, token, clock.now(), auth);
       if (!outcome.ok) {
         if (outcome.reason === "reuse") {
+          // The family is revoked (a stolen token): streams opened with its access tokens end too.
+          await runtime.revoked({ kind: "sessions", userId: outcome.userId, familyIds: [outcome.familyId] });
           log.warn("refresh token reused: session revoked", {
             user_id: outcome.userId,
             session: outcome.familyId,
@@ -124,7 +126,10 @@ export function sessionHandlers(runtime: AuthRuntime): Handlers {
         "send the refresh token of the session to end",
       );
       // Unknown or already-ended sessions answer the same: logging out twice is not an error.
-      await endSession(sql, token, clock.now());
+      const ended = await endSession(sql, token, clock.now());
+      if (ended) {
+        await runtime.revoked({ kind: "sessions", userId: ended.userId, familyIds: [ended.familyId] });
+      }
       return {};
     },
 

@@ -109,13 +109,17 @@ export function rotateRefreshToken(
   });
 }
 
-/** Ends the session a refresh token belongs to (whatever state the token is in); false if unknown. */
-export function endSession(sql: Sql, token: string, now: number): Promise<boolean> {
+/** Ends the session a refresh token belongs to (whatever state the token is in); undefined if unknown. */
+export function endSession(
+  sql: Sql,
+  token: string,
+  now: number,
+): Promise<{ userId: string; familyId: string } | undefined> {
   return sql.begin(async (tx) => {
     const row = await findRefreshTokenForUpdate(tx, await sha256(token));
-    if (!row) return false;
+    if (!row) return undefined;
     await revokeRefreshFamily(tx, row.family_id, "logout", new Date(now));
-    return true;
+    return { userId: row.user_id, familyId: row.family_id };
   });
 }
 
