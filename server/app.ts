@@ -26,6 +26,7 @@ import {
   type HttpRoute,
   type NodeRequest,
   type NodeResponse,
+  rpcGetHeaders,
 } from "./http_routes.ts";
 
 export interface AppOptions {
@@ -102,6 +103,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   });
 
   const handler = (req: NodeRequest, res: NodeResponse) => {
+    for (const [name, value] of Object.entries(rpcGetHeaders(req) ?? {})) res.setHeader(name, value);
     const cors = corsHeaders(config.server.corsOrigins, req);
     if (cors) {
       for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);

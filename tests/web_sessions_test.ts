@@ -1,0 +1,133 @@
+/**
+ * Browser sessions over the real server: with `x-taskmesh-session: cookie`, the refresh
+ * token travels only in an HttpOnly SameSite=Strict cookie scoped to the AuthService
+ * path; Refresh and Logout read it from there; API clients keep the token in the body.
+ */
+import assert from "node:assert/strict";
+import { createClient } from "@connectrpc/connect";
+import { AuthService } from "../gen/taskmesh/auth/v1/auth_pb.ts";
+import { hashPassword } from "../server/auth/passwords.ts";
+import { insertUser } from "../server/auth/user_queries.ts";
+import { startTestServer, type TestServer } from "./_support/server.ts";
+
+async function member(server: TestServer): Promise<{ email: string; password: string }> {
+  const email = `web-${crypto.randomUUID().slice(0, 8)}@example.com`;
+  const password = `a long passphrase ${crypto.randomUUID()}`;
+  await insertUser(server.deps.sql, {
+    id: crypto.randomUUID(),
+    email,
+    displayName: "Web Member",
+    passwordHash: await hashPassword(password),
+    role: "member",
+    verifiedAt: new Date(),
+    now: new Date(),
+  });
+  return { email, password };
+}
+
+/** A Connect JSON call as the web app makes it. */
+async function call(
+  server: TestServer,
+  method: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown>; cookies: string[] }> {
+  const res = await fetch(`${server.url}/taskmesh.auth.v1.AuthService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: await res.json(), cookies: res.headers.getSetCookie() };
+}
+
+const COOKIE_MODE = { "x-taskmesh-session": "cookie" };
+
+function cookieValue(setCookie: string): string {
+  return setCookie.split(";")[0].split("=").slice(1).join("=");
+}
+
+Deno.test("cookie sessions: Login, Refresh and Logout keep the refresh token out of JavaScript's reach", async () => {
+  // No grace for a just-rotated token, so a spent cookie is refused at once.
+  const server = await startTestServer({ env: { TASKMESH_AUTH_REFRESH_REUSE_GRACE_SECONDS: "0" } });
+  try {
+    const { email, password } = await member(server);
+    const login = await call(server, "Login", { email, password }, COOKIE_MODE);
+    assert.equal(login.status, 200);
+    const tokens = login.json.tokens as Record<string, string>;
+    assert.ok(tokens.accessToken);
+    assert.equal(tokens.refreshToken, undefined, "the body carries no refresh token");
+    assert.ok(tokens.refreshTokenExpireTime);
+    assert.equal(login.cookies.length, 1);
+    const [set] = login.cookies;
+    assert.match(set, /^taskmesh_refresh=[A-Za-z0-9_-]{20,};/);
+    assert.match(set, /; Path=\/taskmesh\.auth\.v1\.AuthService(;|$)/);
+    assert.match(set, /; HttpOnly(;|$)/);
+    assert.match(set, /; SameSite=Strict(;|$)/);
+    assert.match(set, /; Max-Age=\d{4,}(;|$)/);
+    // Plain http here: a Secure cookie would never come back.
+    assert.doesNotMatch(set, /Secure/);
+
+    // Refresh reads the cookie and rotates it; the old one is spent.
+    const first = cookieValue(set);
+    const refreshed = await call(server, "Refresh", {}, {
+      ...COOKIE_MODE,
+      cookie: `taskmesh_refresh=${first}`,
+    });
+    assert.equal(refreshed.status, 200);
+    assert.equal((refreshed.json.tokens as Record<string, string>).refreshToken, undefined);
+    const second = cookieValue(refreshed.cookies[0]);
+    assert.notEqual(second, first);
+
+    // No cookie: Unauthenticated. A spent cookie: Unauthenticated and the cookie is cleared.
+    const none = await call(server, "Refresh", {}, COOKIE_MODE);
+    assert.equal(none.json.code, "unauthenticated");
+    const spent = await call(server, "Refresh", {}, { ...COOKIE_MODE, cookie: `taskmesh_refresh=${first}` });
+    assert.equal(spent.json.code, "unauthenticated");
+    assert.match(spent.cookies[0] ?? "", /^taskmesh_refresh=; .*Max-Age=0/);
+
+    // Log in again (the reuse above revoked that family), then log out: the cookie is cleared and dead.
+    const again = await call(server, "Login", { email, password }, COOKIE_MODE);
+    const live = cookieValue(again.cookies[0]);
+    const out = await call(server, "Logout", {}, { ...COOKIE_MODE, cookie: `taskmesh_refresh=${live}` });
+    assert.equal(out.status, 200);
+    assert.match(out.cookies[0], /^taskmesh_refresh=; .*Max-Age=0/);
+    const after = await call(server, "Refresh", {}, { ...COOKIE_MODE, cookie: `taskmesh_refresh=${live}` });
+    assert.equal(after.json.code, "unauthenticated");
+
+    // LogoutAll clears it too.
+    const third = await call(server, "Login", { email, password }, COOKIE_MODE);
+    const access = (third.json.tokens as Record<string, string>).accessToken;
+    const all = await call(server, "LogoutAll", {}, { ...COOKIE_MODE, authorization: `Bearer ${access}` });
+    assert.equal(all.status, 200);
+    assert.match(all.cookies[0], /^taskmesh_refresh=; .*Max-Age=0/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("cookie sessions: API clients keep the refresh token in the body and get no cookie", async () => {
+  const server = await startTestServer();
+  try {
+    const { email, password } = await member(server);
+    const login = await call(server, "Login", { email, password });
+    assert.deepEqual(login.cookies, []);
+    const refreshToken = (login.json.tokens as Record<string, string>).refreshToken;
+    assert.ok(refreshToken);
+    const client = createClient(AuthService, server.grpc());
+    const refreshed = await client.refresh({ refreshToken });
+    assert.ok(refreshed.tokens?.refreshToken);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("cookie sessions: the Secure flag is set when the public URL is https", async () => {
+  const server = await startTestServer({ env: { TASKMESH_PUBLIC_URL: "https://members.example.test" } });
+  try {
+    const { email, password } = await member(server);
+    const login = await call(server, "Login", { email, password }, COOKIE_MODE);
+    assert.match(login.cookies[0], /; Secure(;|$)/);
+  } finally {
+    await server.close();
+  }
+});
