@@ -83,6 +83,13 @@ export async function updatePasswordHash(db: Db, id: string, passwordHash: strin
   await db`update users set password_hash = ${passwordHash} where id = ${id}`;
 }
 
+/** Sets a password the user chose themselves; returns the updated row. */
+export async function setPassword(db: Db, id: string, passwordHash: string): Promise<UserRow> {
+  const [row] = await db<UserRow[]>`
+    update users set password_hash = ${passwordHash} where id = ${id} returning *`;
+  return row;
+}
+
 export async function recordLogin(db: Db, id: string, now: Date): Promise<UserRow> {
   const [row] = await db<UserRow[]>`update users set last_login_at = ${now} where id = ${id} returning *`;
   return row;
