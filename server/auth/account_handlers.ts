@@ -22,7 +22,7 @@ import {
   findUserById,
   insertUser,
   markEmailVerified,
-  updatePasswordHash,
+  setPassword,
   type UserRow,
 } from "./user_queries.ts";
 import { invalidArgument, requireEmail, requireName, requireNonEmpty } from "./validate.ts";
@@ -54,6 +54,8 @@ function unsavedMember(
     disabled_at: null,
     created_at: now,
     last_login_at: null,
+    password_change_required: false,
+    one_time_password_at: null,
   };
 }
 
@@ -197,7 +199,8 @@ export function accountHandlers(runtime: AuthRuntime): Handlers {
         // Throwing rolls the transaction back: the token stays usable for a better password.
         const problem = passwordProblem(req.newPassword, user.email);
         if (problem) throw invalidArgument("new_password", problem);
-        await updatePasswordHash(tx, userId, passwordHash);
+        // A password the user chose: a required change (the first admin's) is done with it.
+        await setPassword(tx, userId, passwordHash);
         // Receiving the mail proves the address, as a verification mail would.
         await markEmailVerified(tx, userId, new Date(now));
         const sessions = await revokeUserRefreshFamilies(tx, userId, "password_reset", new Date(now));
