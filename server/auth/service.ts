@@ -10,6 +10,7 @@ import { accountHandlers } from "./account_handlers.ts";
 import { adminHandlers } from "./admin_handlers.ts";
 import { apiKeyHandlers } from "./api_key_handlers.ts";
 import { withBrowserSessions } from "./browser_sessions.ts";
+import { passwordChangeHandler } from "./password_change_handler.ts";
 import { type AuthRuntime, authRuntimeFor } from "./runtime.ts";
 import { sessionHandlers } from "./session_handlers.ts";
 
@@ -20,6 +21,7 @@ export function registerAuthServiceWith(router: ConnectRouter, runtime: AuthRunt
     ...sessionHandlers(runtime),
     ...adminHandlers(runtime),
     ...apiKeyHandlers(runtime),
+    ...passwordChangeHandler(runtime),
   };
   // Browsers ask for their refresh token in an HttpOnly cookie (browser_sessions.ts).
   router.service(

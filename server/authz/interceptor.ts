@@ -7,6 +7,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { API_KEY_PREFIX } from "../auth/api_keys.ts";
 import { ANONYMOUS, type Caller, callerKey } from "../auth/caller.ts";
 import type { Logger } from "../log.ts";
+import { checkPasswordChangeGate } from "./password_change_gate.ts";
 import { decide, type Rule, ruleFor } from "./table.ts";
 import { KeysUnavailableError, TokenError, type TokenVerifier } from "./token_verifier.ts";
 
@@ -48,6 +49,7 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
           role: claims.role,
           scopes: claims.scopes,
           ...(claims.sessionId ? { sessionId: claims.sessionId } : {}),
+          ...(claims.passwordChangeRequired ? { passwordChangeRequired: true } : {}),
         },
       };
     } catch (error) {
@@ -93,6 +95,8 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
 
     switch (decide(rule, caller)) {
       case "allow":
+        // Public methods answer as they would to anyone; the others wait for the password change.
+        if (!("public" in rule)) checkPasswordChangeGate(caller, req.service.typeName, req.method.name);
         return await next(req);
       case "unauthenticated":
         throw new ConnectError(
