@@ -55,6 +55,7 @@ function printBanner(
     `  taskmesh ${embedded ? "— EMBEDDED MODE (single machine, for trying it out)" : "— connected mode"}`,
     "",
     `  listening ${url}  (gRPC, gRPC-Web and Connect on one port)`,
+    `  web app   ${url}/  (members sign up, verify, follow tags)`,
     `  services  ${config.server.services.join(", ")}  + grpc.health.v1, grpc.reflection.v1`,
     ...storage.map((line) => `  ${line}`),
     "",

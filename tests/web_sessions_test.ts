@@ -131,3 +131,35 @@ Deno.test("cookie sessions: the Secure flag is set when the public URL is https"
     await server.close();
   }
 });
+
+Deno.test("cookie sessions: ChangePassword hands the fresh session's refresh token over as a cookie", async () => {
+  const server = await startTestServer();
+  try {
+    const { email, password } = await member(server);
+    const login = await call(server, "Login", { email, password }, COOKIE_MODE);
+    const access = (login.json.tokens as Record<string, string>).accessToken;
+    const newPassword = `another long passphrase ${crypto.randomUUID()}`;
+    const changed = await call(
+      server,
+      "ChangePassword",
+      { currentPassword: password, newPassword },
+      { ...COOKIE_MODE, authorization: `Bearer ${access}` },
+    );
+    assert.equal(changed.status, 200, JSON.stringify(changed.json));
+    assert.equal((changed.json.tokens as Record<string, string>).refreshToken, undefined);
+    assert.match(changed.cookies[0], /^taskmesh_refresh=[A-Za-z0-9_-]{20,}; .*HttpOnly; SameSite=Strict/);
+    // The old cookie's session was ended; the new one refreshes.
+    const old = await call(server, "Refresh", {}, {
+      ...COOKIE_MODE,
+      cookie: `taskmesh_refresh=${cookieValue(login.cookies[0])}`,
+    });
+    assert.equal(old.json.code, "unauthenticated");
+    const fresh = await call(server, "Refresh", {}, {
+      ...COOKIE_MODE,
+      cookie: `taskmesh_refresh=${cookieValue(changed.cookies[0])}`,
+    });
+    assert.equal(fresh.status, 200);
+  } finally {
+    await server.close();
+  }
+});

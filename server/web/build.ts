@@ -119,7 +119,13 @@ async function buildInto(hash: string): Promise<string[]> {
     await Deno.writeTextFile(new URL(STAMP, temp), hash + "\n");
     const trash = new URL(`web/.dist-old-${crypto.randomUUID().slice(0, 8)}/`, ROOT);
     await Deno.rename(WEB_DIST, trash).catch(() => {});
-    await Deno.rename(temp, WEB_DIST);
+    try {
+      await Deno.rename(temp, WEB_DIST);
+    } catch (error) {
+      // Another process built at the same moment and its build is in place: same inputs, same result.
+      if ((await readStamp()) !== hash) throw error;
+      await Deno.remove(temp, { recursive: true }).catch(() => {});
+    }
     await Deno.remove(trash, { recursive: true }).catch(() => {});
     return [...js, ...css];
   } catch (error) {

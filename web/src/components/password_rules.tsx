@@ -13,7 +13,9 @@ export function PasswordRules(props: { password: string; email?: string }) {
       text: `At least ${MIN} characters (${length} so far): a few words in a row make a strong one`,
     },
     { ok: length > 0 && length <= MAX, text: `At most ${MAX} characters` },
-    { ok: length > 0 && !sameAsEmail, text: "Not your email address" },
+    ...(props.email === undefined
+      ? []
+      : [{ ok: length > 0 && !sameAsEmail, text: "Not your email address" }]),
     { ok: undefined, text: "Not one of the most common passwords (checked when you submit)" },
   ];
   return (
