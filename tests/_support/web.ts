@@ -14,7 +14,7 @@ import { ensureWebBuild } from "../../server/web/build.ts";
 import { decodeQuotedPrintable, type SmtpSink, startSmtpSink } from "../../mail/testing.ts";
 import { startTestServer, type TestServer } from "./server.ts";
 
-export const CHROMIUM = Deno.env.get("TASKMESH_TEST_CHROMIUM") ?? "/usr/bin/chromium";
+export const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
