@@ -4,6 +4,7 @@
  * and a page of another origin that cannot call the API.
  */
 import assert from "node:assert/strict";
+import { ensureFirstAdmin } from "../server/auth/first_admin.ts";
 import { hashPassword } from "../server/auth/passwords.ts";
 import { insertUser } from "../server/auth/user_queries.ts";
 import { freePort, launchBrowser, screenshot, startWebTestbed, uniqueEmail } from "./_support/web.ts";
@@ -38,11 +39,13 @@ function startOtherSite(port: number, api: string): Deno.HttpServer {
   });
 }
 
-Deno.test("web: cookie flags, no token in storage, CSP, and other origins, in Chromium", async (t) => {
+Deno.test("web: cookie flags, no token in storage, CSP, other origins, the first admin, in Chromium", async (t) => {
   const allowedPort = freePort();
   const allowed = `http://127.0.0.1:${allowedPort}`;
   const bed = await startWebTestbed({ env: { TASKMESH_CORS_ORIGINS: allowed } });
   const browser = await launchBrowser();
+  // On the empty database: the admin whose password the banner prints once.
+  const firstAdmin = (await ensureFirstAdmin(bed.server.deps))!;
   const email = uniqueEmail("sec");
   const password = "a safe long passphrase";
   await insertUser(bed.server.deps.sql, {
@@ -155,6 +158,26 @@ Deno.test("web: cookie flags, no token in storage, CSP, and other origins, in Ch
       },
     );
     await context.close();
+
+    await t.step("the first admin's one-time password leads only to choosing a new one", async () => {
+      const admin = await browser.newContext();
+      const p = await admin.newPage();
+      await p.goto(`${bed.url}/login`);
+      await p.getByLabel("Email").fill(firstAdmin.email);
+      await p.getByLabel("Password").fill(firstAdmin.password);
+      await p.getByRole("button", { name: "Log in" }).click();
+      await p.getByRole("heading", { name: "Your account" }).waitFor();
+      assert.equal(new URL(p.url()).pathname, "/account");
+      await p.getByText("choose your own below").waitFor();
+      await p.getByLabel("Current password").fill(firstAdmin.password);
+      await p.getByLabel("New password").fill("the admin's own passphrase");
+      await p.getByRole("button", { name: "Change password" }).click();
+      await p.getByTestId("notice").getByText("Password changed").waitFor();
+      await p.getByRole("link", { name: "Tags" }).click();
+      await p.getByRole("heading", { name: "Tags" }).waitFor();
+      await p.getByTestId("tag-tree").waitFor({ state: "attached" });
+      await admin.close();
+    });
   } finally {
     await browser.close();
     await bed.close();

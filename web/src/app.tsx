@@ -35,6 +35,8 @@ export function App() {
   const members = (render: () => ReactNode) => {
     if (state.kind === "restoring") return <p role="status">Loading…</p>;
     if (!signedIn) return <Redirect to={`/login?next=${encodeURIComponent(path)}`} />;
+    // A password given once (the first admin's) allows nothing but choosing one's own.
+    if (signedIn.user.passwordChangeRequired && path !== "/account") return <Redirect to="/account" />;
     return render();
   };
   switch (path) {

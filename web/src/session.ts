@@ -44,8 +44,12 @@ export class Session {
 
   /** On page load: the cookie (if any) gives a new access token without asking for a password. */
   async restore(): Promise<void> {
-    if (await this.refresh()) await this.#loadUser();
-    else this.#set({ kind: "signed-out" });
+    try {
+      if (await this.refresh()) return await this.#loadUser();
+    } catch {
+      // A session that cannot say who it is (a first admin's one-time password): log in again.
+    }
+    this.#clear();
   }
 
   async login(email: string, password: string): Promise<void> {
@@ -56,8 +60,9 @@ export class Session {
   }
 
   /** After ChangePassword: the server answered with a fresh session for this browser. */
-  adopt(tokens: TokenPair | undefined): void {
+  async adopt(tokens: TokenPair | undefined): Promise<void> {
     this.#keep(tokens);
+    await this.#loadUser();
   }
 
   async #loadUser(): Promise<void> {

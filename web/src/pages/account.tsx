@@ -61,7 +61,7 @@ function ChangePassword(props: { email: string }) {
     setErrors({ fields: {} });
     change.mutate({ currentPassword: current, newPassword: next }, {
       onSuccess: (res) => {
-        session.adopt(res.tokens);
+        void session.adopt(res.tokens);
         setCurrent("");
         setNext("");
       },
