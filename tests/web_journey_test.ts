@@ -27,6 +27,7 @@ Deno.test("web: the member journey and a password reset, in Chromium", async (t)
     const email = uniqueEmail("mia");
     const password = "my own long passphrase";
     const newPassword = "an even longer passphrase of mine";
+    const memberToken = async () => (await bed.auth.login({ email, password })).tokens!.accessToken;
 
     await t.step("the member journey", async () => {
       const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
@@ -95,6 +96,10 @@ Deno.test("web: the member journey and a password reset, in Chromium", async (t)
       await page.getByRole("link", { name: "Mail" }).click();
       await page.getByTestId("subscriptions").getByText("Python").waitFor();
       await screenshot(page, "mail");
+      await page.getByRole("button", { name: "Unsubscribe from Python" }).click();
+      await page.getByTestId("no-subscriptions").waitFor();
+      const { subscriptions } = await bed.tags.listMySubscriptions({}, as(await memberToken()));
+      assert.deepEqual(subscriptions, []);
 
       // Change password, then sign out everywhere.
       await page.getByRole("link", { name: "Account" }).click();
