@@ -46,6 +46,7 @@ Deno.test("web: bad input shows the right message, in Chromium", async (t) => {
       await page.getByLabel("Password").fill(password);
       await page.getByRole("button", { name: "Log in" }).click();
       assert.match(await page.getByTestId("form-error").innerText(), /Email address is not verified yet/);
+      await page.getByRole("button", { name: "Send a new verification mail" }).waitFor();
     });
 
     await t.step("a used verification link says it was used, and offers a new mail", async () => {

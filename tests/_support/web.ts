@@ -27,8 +27,15 @@ const CHROMIUM_ARGS = [
 ];
 const ARTIFACTS = new URL("../.artifacts/web/", import.meta.url);
 
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+export async function launchBrowser(): Promise<Browser> {
+  try {
+    await Deno.stat(CHROMIUM);
+  } catch {
+    throw new Error(
+      `no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does it)`,
+    );
+  }
+  return await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
 }
 
 /** A free loopback port, so the server's public URL (its mails' links) can name it before it listens. */

@@ -1,8 +1,10 @@
 import { type FormEvent, useState } from "react";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Field, FormError } from "../components/field.tsx";
 import { useSession } from "../context.ts";
 import { type FormErrors, formErrors } from "../errors.ts";
 import { Link, navigate, useLocation } from "../router.tsx";
+import { ResendVerification } from "./verify_email.tsx";
 
 export function LogInPage() {
   const session = useSession();
@@ -11,10 +13,12 @@ export function LogInPage() {
   const [password, setPassword] = useState("");
   const [errors, setErrors] = useState<FormErrors>({ fields: {} });
   const [pending, setPending] = useState(false);
+  const [unverified, setUnverified] = useState(false);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setErrors({ fields: {} });
+    setUnverified(false);
     setPending(true);
     try {
       await session.login(email, password);
@@ -22,6 +26,8 @@ export function LogInPage() {
       navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : "/tags", { replace: true });
     } catch (err) {
       setErrors(formErrors(err, ["email", "password"]));
+      // Not verified yet: the way out is a new mail, offered right there.
+      setUnverified(ConnectError.from(err).code === Code.FailedPrecondition);
     } finally {
       setPending(false);
     }
@@ -53,6 +59,7 @@ export function LogInPage() {
         <FormError message={errors.form} />
         <button type="submit" disabled={pending}>{pending ? "Logging in…" : "Log in"}</button>
       </form>
+      {unverified && <ResendVerification email={email} />}
       <p className="aside">
         <Link to="/forgot-password">Forgot your password?</Link> · New here? <Link to="/signup">Sign up</Link>
       </p>
