@@ -8,6 +8,7 @@ import { createClient } from "@connectrpc/connect";
 import { AuthService } from "../gen/taskmesh/auth/v1/auth_pb.ts";
 import { hashPassword } from "../server/auth/passwords.ts";
 import { insertUser } from "../server/auth/user_queries.ts";
+import { ensureWebBuild } from "../server/web/build.ts";
 import { startTestServer, type TestServer } from "./_support/server.ts";
 
 async function member(server: TestServer): Promise<{ email: string; password: string }> {
@@ -161,5 +162,70 @@ Deno.test("cookie sessions: ChangePassword hands the fresh session's refresh tok
     assert.equal(fresh.status, 200);
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("cookie sessions: over TLS the cookie is Secure (h2 and HTTP/1.1), and the pages are served there too", async () => {
+  const dir = await Deno.makeTempDir();
+  const made = await new Deno.Command("openssl", {
+    args: [
+      ...[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+      ],
+      ...["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+      ...["-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+  await ensureWebBuild();
+  const server = await startTestServer({
+    env: { TASKMESH_TLS_CERT_FILE: `${dir}/cert.pem`, TASKMESH_TLS_KEY_FILE: `${dir}/key.pem` },
+  });
+  // curl as the client, as tests/server_test.ts does: Deno's node:tls client fails against this server.
+  const curl = async (version: string, path: string, args: string[]) => {
+    const out = await new Deno.Command("curl", {
+      args: [
+        "-sS",
+        version,
+        "--cacert",
+        `${dir}/cert.pem`,
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        ...args,
+        server.url + path,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).toLowerCase();
+  };
+  try {
+    const { email, password } = await member(server);
+    for (const version of ["--http2", "--http1.1"]) {
+      const headers = await curl(version, "/taskmesh.auth.v1.AuthService/Login", [
+        ...["-X", "POST", "-H", "content-type: application/json", "-H", "x-taskmesh-session: cookie"],
+        ...["-d", JSON.stringify({ email, password })],
+      ]);
+      assert.match(headers, /^set-cookie: taskmesh_refresh=[^\r\n]*; httponly; samesite=strict; secure\r?$/m);
+      const page = await curl(version, "/signup", []);
+      assert.match(page, /^http\/[12](\.1)? 200/);
+      assert.match(page, /^content-security-policy: default-src 'none'/m);
+    }
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
