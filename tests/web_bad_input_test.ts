@@ -9,7 +9,7 @@ import { ManualClock } from "../server/clock.ts";
 import { decodeQuotedPrintable } from "../mail/testing.ts";
 import { launchBrowser, screenshot, startWebTestbed, uniqueEmail } from "./_support/web.ts";
 
-Deno.test("web: bad input shows the right message, in Chromium", async (t) => {
+Deno.test("web: bad input shows the right message, and the forms work from the keyboard, in Chromium", async (t) => {
   const clock = new ManualClock(Date.now());
   const bed = await startWebTestbed({ clock });
   const browser = await launchBrowser();
@@ -92,6 +92,26 @@ Deno.test("web: bad input shows the right message, in Chromium", async (t) => {
       const oldToken = new URL(expired).searchParams.get("token")!;
       await bed.sink.waitFor((m) => m.to.includes(late) && !decodeQuotedPrintable(m.raw).includes(oldToken));
       assert.equal(bed.sink.received.filter((m) => m.to.includes(late)).length, 2);
+    });
+
+    await t.step("keyboard alone: every field has a label, and Tab and Enter log in", async () => {
+      for (const path of ["/signup", "/login", "/forgot-password", "/reset-password"]) {
+        await page.goto(`${bed.url}${path}`);
+        await page.locator("form").first().waitFor();
+        for (const input of await page.locator("input, select").all()) {
+          const id = await input.getAttribute("id");
+          assert.ok(id, `${path}: a field without an id`);
+          assert.equal(await page.locator(`label[for="${id}"]`).count(), 1, `${path}: #${id} has no label`);
+        }
+      }
+      await page.goto(`${bed.url}/login`);
+      await page.getByLabel("Email").waitFor();
+      // The email field has the focus on arrival.
+      await page.keyboard.type(email);
+      await page.keyboard.press("Tab");
+      await page.keyboard.type(password);
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { name: "Tags" }).waitFor();
     });
   } finally {
     await browser.close();
