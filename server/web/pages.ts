@@ -57,21 +57,22 @@ interface Asset {
 
 /** The handler for web paths; answers false for any other path, which the caller then routes. */
 export function createWebHandler(dist: URL): (req: NodeRequest, res: NodeResponse) => Promise<boolean> {
-  const cache = new Map<string, Asset | null>();
+  // Only files that exist are kept (a build is a few of them); a miss is not, so asking for
+  // made-up names cannot grow the cache, and a build that finishes after start is picked up.
+  const cache = new Map<string, Asset>();
 
-  const load = async (file: string): Promise<Asset | null> => {
-    if (cache.has(file)) return cache.get(file)!;
-    let asset: Asset | null = null;
+  const load = async (file: string): Promise<Asset | undefined> => {
+    const cached = cache.get(file);
+    if (cached) return cached;
+    let body: Uint8Array;
     try {
-      const body = await Deno.readFile(new URL(file, dist));
-      const ext = file.slice(file.lastIndexOf("."));
-      const type = TYPES[ext] ?? "application/octet-stream";
-      asset = { body, type, gzip: /text|svg/.test(type) ? gzipSync(body) : undefined };
+      body = await Deno.readFile(new URL(file, dist));
     } catch {
-      asset = null;
+      return undefined;
     }
-    // index.html is re-read until it exists, so a build finishing after start is picked up.
-    if (asset || file !== "index.html") cache.set(file, asset);
+    const type = TYPES[file.slice(file.lastIndexOf("."))] ?? "application/octet-stream";
+    const asset = { body, type, gzip: /text|svg/.test(type) ? gzipSync(body) : undefined };
+    cache.set(file, asset);
     return asset;
   };
 
