@@ -77,6 +77,7 @@ Deno.test("web: the member journey and a password reset, in Chromium", async (t)
       // Suggest a tag; it shows as pending.
       await page.getByLabel("Name", { exact: true }).fill("Zig");
       await page.getByLabel("Type").selectOption({ label: "Language" });
+      await page.getByLabel("Under (optional)").selectOption({ label: "Languages" });
       await page.getByLabel("Why (optional)").fill("small and fast");
       await page.getByRole("button", { name: "Suggest" }).click();
       const mine = page.getByTestId("my-suggestions");
@@ -86,11 +87,14 @@ Deno.test("web: the member journey and a password reset, in Chromium", async (t)
       // The admin approves over RPC; after a reload (the session comes back from the cookie) it shows.
       const { suggestions } = await bed.tags.listSuggestions({ status: SuggestionStatus.PENDING }, as(admin));
       const zig = suggestions.find((s) => s.name === "Zig")!;
-      await bed.tags.approveSuggestion({ id: zig.id }, as(admin));
+      assert.equal(zig.parentId, languages!.id);
+      const { tag: zigTag } = await bed.tags.approveSuggestion({ id: zig.id }, as(admin));
+      assert.equal(zigTag?.parentId, languages!.id);
       await page.reload();
       const approved = mine.locator("li[data-suggestion=Zig][data-status=approved]");
       await approved.waitFor();
       assert.match(await approved.innerText(), /Now a tag: Zig/);
+      await tree.locator("li[data-tag=Zig].depth-1").waitFor();
 
       // The mail page lists the subscription.
       await page.getByRole("link", { name: "Mail" }).click();

@@ -122,7 +122,9 @@ function SuggestTag() {
   const [name, setName] = useState("");
   const [type, setType] = useState<TagType>(TagType.TOPIC);
   const [reason, setReason] = useState("");
+  const [parentId, setParentId] = useState("");
   const [errors, setErrors] = useState<FormErrors>({ fields: {} });
+  const tree = useQuery(TagService.method.getTree, {});
   const client = useQueryClient();
   const suggest = useMutation(TagService.method.suggestTag, {
     onSuccess: () =>
@@ -136,9 +138,9 @@ function SuggestTag() {
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setErrors({ fields: {} });
-    suggest.mutate({ name, type, reason }, {
+    suggest.mutate({ name, type, reason, parentId }, {
       onSuccess: () => setName(""),
-      onError: (err) => setErrors(formErrors(err, ["name", "type", "reason"])),
+      onError: (err) => setErrors(formErrors(err, ["name", "type", "reason", "parent_id"])),
     });
   };
   const result = suggest.data?.result;
@@ -160,6 +162,18 @@ function SuggestTag() {
             {TYPE_NAMES.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
           </select>
           {errors.fields.type && <div className="error" role="alert">{errors.fields.type}</div>}
+        </div>
+        <div className="field">
+          <label htmlFor="field-parent_id">Under (optional)</label>
+          <select id="field-parent_id" value={parentId} onChange={(e) => setParentId(e.target.value)}>
+            <option value="">Nothing: a new root</option>
+            {(tree.data?.nodes ?? []).map((n) => (
+              <option key={n.tag!.id} value={n.tag!.id}>
+                {"\u00a0\u00a0".repeat(n.depth) + n.tag!.name}
+              </option>
+            ))}
+          </select>
+          {errors.fields.parent_id && <div className="error" role="alert">{errors.fields.parent_id}</div>}
         </div>
         <Field
           name="reason"
