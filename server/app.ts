@@ -20,12 +20,15 @@ import { registerReflection } from "./reflection/mod.ts";
 import { remoteAddressKey } from "./request_context.ts";
 import { registerUnimplemented, SERVICE_MODULES } from "./services.ts";
 import { authRuntimeFor } from "./auth/runtime.ts";
+import { WEB_DIST } from "./web/paths.ts";
+import { createWebHandler } from "./web/pages.ts";
 import {
   corsHeaders,
   handleHttpRoute,
   type HttpRoute,
   type NodeRequest,
   type NodeResponse,
+  rpcGetHeaders,
 } from "./http_routes.ts";
 
 export interface AppOptions {
@@ -40,6 +43,8 @@ export interface AppOptions {
   extraRoutes?: (router: ConnectRouter) => void;
   /** Extra plain HTTP routes (GET), by path. */
   httpRoutes?: Record<string, HttpRoute>;
+  /** The built member web app served at / (default web/dist/). */
+  webDist?: URL;
 }
 
 export interface App {
@@ -85,6 +90,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     ...options.httpRoutes,
   };
 
+  const web = createWebHandler(options.webDist ?? WEB_DIST);
   const connectHandler = connectNodeAdapter({
     routes,
     interceptors: [
@@ -98,10 +104,13 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     maxTimeoutMs: config.server.maxTimeoutMs,
     shutdownSignal: lifecycle.shutdownSignal,
     contextValues: (req) => createContextValues().set(remoteAddressKey, req.socket?.remoteAddress ?? ""),
-    fallback: (req, res) => handleHttpRoute(httpRoutes, req, res),
+    fallback: async (req, res) => {
+      if (!(await web(req, res))) await handleHttpRoute(httpRoutes, req, res);
+    },
   });
 
   const handler = (req: NodeRequest, res: NodeResponse) => {
+    for (const [name, value] of Object.entries(rpcGetHeaders(req) ?? {})) res.setHeader(name, value);
     const cors = corsHeaders(config.server.corsOrigins, req);
     if (cors) {
       for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);

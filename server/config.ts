@@ -173,6 +173,29 @@ export function readServerConfig(r: EnvReader): ServerConfig {
     maxMessageBytes: r.int("TASKMESH_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxTimeoutMs: r.int("TASKMESH_MAX_TIMEOUT_MS", 5 * 60_000, 1000, 24 * 3600_000),
     shutdownGraceMs: r.int("TASKMESH_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
-    corsOrigins: r.list("TASKMESH_CORS_ORIGINS", ["*"]),
+    corsOrigins: corsOrigins(r),
   };
+}
+
+/**
+ * `*`, or origins exactly as browsers send them: a browser's Origin has no path, so
+ * `https://app.example.com/` (trailing slash) would never match and refuse every call.
+ */
+function corsOrigins(r: EnvReader): string[] {
+  const origins = r.list("TASKMESH_CORS_ORIGINS", ["*"]);
+  const bad = origins.filter((o) => {
+    if (o === "*") return false;
+    try {
+      const url = new URL(o);
+      return !["http:", "https:"].includes(url.protocol) || url.origin !== o;
+    } catch {
+      return true;
+    }
+  });
+  for (const o of bad) {
+    r.problem(
+      `TASKMESH_CORS_ORIGINS entries must be origins like https://app.example.com (scheme, host and port, no path or trailing slash) or *, got "${o}"`,
+    );
+  }
+  return origins.filter((o) => !bad.includes(o));
 }

@@ -85,3 +85,16 @@ export function corsHeaders(
     vary: "Origin",
   };
 }
+
+/** A Connect GET call's path: /package.Service/Method. */
+const RPC_PATH = /^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/;
+
+/**
+ * Caching headers for a Connect GET call (a NO_SIDE_EFFECTS method called with GET).
+ * The answer depends on the caller's credential and, through CORS, on the Origin, so no
+ * shared cache may keep it, and any cache must key it by Origin.
+ */
+export function rpcGetHeaders(req: NodeRequest): Record<string, string> | undefined {
+  if (req.method !== "GET" || !RPC_PATH.test((req.url ?? "").split("?")[0])) return undefined;
+  return { "cache-control": "private, no-store", vary: "Origin" };
+}

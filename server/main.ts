@@ -9,7 +9,7 @@ import { type Config, loadConfig } from "./load_config.ts";
 import { createLogger } from "./log.ts";
 import { openStorage } from "./storage.ts";
 import type { Deps } from "./deps.ts";
-import { ensureFirstAdmin } from "./auth/first_admin.ts";
+import { ensureFirstAdmin, type FirstAdminCredentials } from "./auth/first_admin.ts";
 
 export interface RunningServer {
   url: string;
@@ -47,7 +47,7 @@ function printBanner(
   url: string,
   config: Config,
   storage: string[],
-  admin: { email: string; password: string } | null,
+  admin: FirstAdminCredentials | null,
 ) {
   const embedded = storage.some((line) => line.includes("EMBEDDED"));
   const lines = [
@@ -55,14 +55,18 @@ function printBanner(
     `  taskmesh ${embedded ? "— EMBEDDED MODE (single machine, for trying it out)" : "— connected mode"}`,
     "",
     `  listening ${url}  (gRPC, gRPC-Web and Connect on one port)`,
+    `  web app   ${url}/  (members sign up, verify, follow tags)`,
     `  services  ${config.server.services.join(", ")}  + grpc.health.v1, grpc.reflection.v1`,
     ...storage.map((line) => `  ${line}`),
     "",
     ...(admin
       ? [
-        `  FIRST ADMIN created: ${admin.email}`,
+        admin.replaced
+          ? `  FIRST ADMIN ${admin.email} never signed in: its earlier one-time password no longer works`
+          : `  FIRST ADMIN created: ${admin.email}`,
         `  one-time password:  ${admin.password}`,
-        "  (shown once, never again: log in and change it, or create another admin with deno task admin:create)",
+        "  (shown once, never again: log in and change it with ChangePassword, the only thing it allows;",
+        "   or create another admin with deno task admin:create)",
         "",
       ]
       : []),

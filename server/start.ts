@@ -17,6 +17,7 @@ import { LOCAL_CLIENT_SCOPES, type LocalClient, localClientPath } from "./demo.t
 import { type RunningServer, runServer } from "./main.ts";
 import { SERVICE_MODULES } from "./services.ts";
 import { tasksRuntimeFor } from "./tasks/setup.ts";
+import { ensureWebBuild } from "./web/build.ts";
 import type { WorkerSession } from "./tasks/worker_session.ts";
 
 const WORKER = new URL("../worker/main.ts", import.meta.url).pathname;
@@ -26,6 +27,11 @@ const WORKER_DRAIN_MS = 30_000;
 const SAME_SIGNAL_MS = 500;
 /** Past the drain deadline, a worker that still has not exited is killed. */
 const WORKER_KILL_AFTER_MS = WORKER_DRAIN_MS + 10_000;
+
+// The member web app at /: built here when missing or older than its sources (a second or so).
+await ensureWebBuild().catch((error) =>
+  console.error("taskmesh: the web app could not be built (RPCs still work):", error)
+);
 
 let server: RunningServer;
 try {

@@ -93,6 +93,12 @@ const RULES: { folder: string; rule: string; minFiles: number; allowed: (t: Targ
     allowed: (t) => !under(t, "server/", "worker/"),
   },
   {
+    folder: "web/",
+    rule: "only web/, gen/ and npm packages",
+    minFiles: 15,
+    allowed: (t) => t.kind === "npm" || under(t, "web/", "gen/"),
+  },
+  {
     folder: "gen/",
     rule: "only gen/ and npm packages",
     minFiles: 6,

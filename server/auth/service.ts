@@ -9,17 +9,28 @@ import type { RouteFn } from "../deps.ts";
 import { accountHandlers } from "./account_handlers.ts";
 import { adminHandlers } from "./admin_handlers.ts";
 import { apiKeyHandlers } from "./api_key_handlers.ts";
+import { withBrowserSessions } from "./browser_sessions.ts";
+import { passwordChangeHandler } from "./password_change_handler.ts";
 import { type AuthRuntime, authRuntimeFor } from "./runtime.ts";
 import { sessionHandlers } from "./session_handlers.ts";
 
 /** Registers the service with an explicit runtime (tests, or a process that built its own). */
 export function registerAuthServiceWith(router: ConnectRouter, runtime: AuthRuntime): void {
-  router.service(AuthService, {
+  const impl = {
     ...accountHandlers(runtime),
     ...sessionHandlers(runtime),
     ...adminHandlers(runtime),
     ...apiKeyHandlers(runtime),
-  });
+    ...passwordChangeHandler(runtime),
+  };
+  // Browsers ask for their refresh token in an HttpOnly cookie (browser_sessions.ts).
+  router.service(
+    AuthService,
+    withBrowserSessions(impl, {
+      publicUrl: runtime.options.publicUrl,
+      now: () => runtime.options.clock.now(),
+    }),
+  );
 }
 
 /** The route function server/services.ts lists; shares its runtime with `authRuntimeFor(deps).interceptor()`. */

@@ -75,6 +75,7 @@ export const AUTHZ_TABLE: Readonly<Record<string, Readonly<Record<string, Rule>>
     Subscribe: allow(ACTING_MEMBERS),
     Unsubscribe: allow(ACTING_MEMBERS),
     ListMySubscriptions: allow(SIGNED_IN),
+    ListMySuggestions: allow(SIGNED_IN),
     ResolveAudience: allow(OPERATORS, "tags:read"),
   },
   "taskmesh.campaigns.v1.CampaignService": {

@@ -150,6 +150,7 @@ create table tag_suggesters (
   constraint tag_suggesters_pkey PRIMARY KEY (suggestion_id, user_id),
   constraint tag_suggesters_suggestion_id_fkey FOREIGN KEY (suggestion_id) REFERENCES tag_suggestions(id) ON DELETE CASCADE
 );
+CREATE INDEX tag_suggesters_user_idx ON tag_suggesters USING btree (user_id, seq);
 
 create table tag_suggestions (
   id uuid default gen_random_uuid() not null,

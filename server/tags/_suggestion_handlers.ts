@@ -50,6 +50,7 @@ import {
   decideSuggestion,
   insertSuggester,
   listSuggestions,
+  listSuggestionsOfUser,
   selectSuggestion,
   selectSuggestionForUpdate,
   upsertPendingSuggestion,
@@ -64,6 +65,7 @@ type SuggestionImpl = Pick<
   | "mapSuggestion"
   | "rejectSuggestion"
   | "watchSuggestions"
+  | "listMySuggestions"
 >;
 
 // Pending suggestions are sent to a new watcher in pages of this many, so a long queue is never held at once.
@@ -147,6 +149,22 @@ export function suggestionHandlers(deps: TagHandlerDeps): SuggestionImpl {
       const rows = await reading(() => listSuggestions(sql, status, (after?.[0] as string) ?? null, limit));
       const { page, nextPageToken } = pageOf(rows, limit, query, (row) => [row.seq]);
       return { suggestions: page.map(suggestionFromRow), nextPageToken };
+    },
+
+    async listMySuggestions(req, ctx) {
+      const user = requireUser(ctx);
+      const limit = pageSize("page_size", req.pageSize, LIST_PAGE);
+      // The user is part of the query, so one member's token is refused for another.
+      const query = { mine: user.userId };
+      const before = decodePageToken(req.pageToken, query, ["string"]);
+      const rows = await reading(() =>
+        listSuggestionsOfUser(sql, user.userId, (before?.[0] as string) ?? null, limit)
+      );
+      const { page, nextPageToken } = pageOf(rows, limit, query, (row) => [row.my_seq]);
+      return {
+        suggestions: page.map((row) => suggestionFromRow({ ...row, suggested_by: [user.userId] })),
+        nextPageToken,
+      };
     },
 
     async approveSuggestion(req, ctx) {

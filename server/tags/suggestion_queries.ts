@@ -102,3 +102,23 @@ export async function decideSuggestion(db: Db, id: string, d: Decision): Promise
       rejection_reason = ${d.rejectionReason}, decided_at = ${d.at}
     where id = ${id}`;
 }
+
+/**
+ * One page of the suggestions `userId` made, their newest first, before the `beforeSeq`
+ * position (the seq of the user's suggester row). suggested_by lists only that user: who
+ * else suggested the same name is not theirs to see.
+ */
+export async function listSuggestionsOfUser(
+  db: Db,
+  userId: string,
+  beforeSeq: string | null,
+  limit: number,
+): Promise<(SuggestionRow & { my_seq: string })[]> {
+  return await db<(SuggestionRow & { my_seq: string })[]>`
+    select ${suggestionColumns(db)}, m.seq as my_seq
+    from tag_suggesters m join tag_suggestions s on s.id = m.suggestion_id
+    where m.user_id = ${userId}
+      ${beforeSeq !== null ? db`and m.seq < ${beforeSeq}::bigint` : db``}
+    order by m.seq desc
+    limit ${limit + 1}`;
+}
