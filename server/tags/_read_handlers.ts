@@ -6,7 +6,7 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { tagFromRow, typeFilterWord } from "./_convert.ts";
 import { normaliseSlug, validateId, validateName, validateOptionalId } from "./_names.ts";
-import { decodePageToken, LIST_PAGE, pageOf, pageSize } from "./_paging.ts";
+import { decodePageToken, LIST_PAGE, pageOf, pageSize } from "../kit/paging.ts";
 import { notFound, reading, type TagHandlerDeps } from "./_shared.ts";
 import {
   listTags,
@@ -67,7 +67,7 @@ export function tagReadHandlers(deps: TagHandlerDeps): TagReadImpl {
     },
 
     async listTags(req) {
-      const limit = pageSize("page_size", req.pageSize, LIST_PAGE);
+      const limit = pageSize(req.pageSize, LIST_PAGE);
       const filters = {
         type: typeFilterWord("type", req.type),
         parentId: validateOptionalId("parent_id", req.parentId),
@@ -75,9 +75,10 @@ export function tagReadHandlers(deps: TagHandlerDeps): TagReadImpl {
         // Like a name key, but only the start is trimmed: "web " is a meaningful prefix.
         prefix: req.namePrefix.normalize("NFC").trimStart().toLowerCase(),
       };
-      const after = decodePageToken(req.pageToken, filters, ["string"]);
+      const query = { list: "tags", filters };
+      const after = decodePageToken(req.pageToken, query, ["text"]);
       const rows = await reading(() => listTags(sql, filters, (after?.[0] as string) ?? null, limit));
-      const { page, nextPageToken } = pageOf(rows, limit, filters, (row) => [row.name_key]);
+      const { page, nextPageToken } = pageOf(rows, limit, query, (row) => [row.name_key]);
       return { tags: page.map(tagFromRow), nextPageToken };
     },
 
@@ -116,9 +117,9 @@ export function tagReadHandlers(deps: TagHandlerDeps): TagReadImpl {
 
     async listDescendants(req) {
       const id = validateId("id", req.id);
-      const limit = pageSize("page_size", req.pageSize, LIST_PAGE);
-      const query = { id };
-      const after = decodePageToken(req.pageToken, query, ["number", "string"]);
+      const limit = pageSize(req.pageSize, LIST_PAGE);
+      const query = { list: "tag_descendants", filters: { id } };
+      const after = decodePageToken(req.pageToken, query, ["int", "text"]);
       const rows = await reading(() =>
         selectDescendants(
           sql,
