@@ -11,11 +11,12 @@
  * - float and double: finite.
  *
  * What a field means (its length, its range, whether it is required) stays with the
- * service, which checks it with `validate.ts`.
+ * service, which checks it with `validate.ts`. On the way back, an error message that
+ * echoes a huge field is cut, so it still fits in a header.
  */
 import { type DescEnum, type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import type { Interceptor } from "@connectrpc/connect";
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import {
   checkDurationShape,
   checkTimestampShape,
@@ -106,12 +107,32 @@ async function* checkedStream<T>(desc: DescMessage, messages: AsyncIterable<T>):
   }
 }
 
+/** An error message longer than this is cut: it may echo a request field, and it travels in a header. */
+export const MAX_ERROR_MESSAGE_CHARS = 1024;
+
+function shortened(error: unknown): unknown {
+  if (!(error instanceof ConnectError) || error.rawMessage.length <= MAX_ERROR_MESSAGE_CHARS) return error;
+  const cut = new ConnectError(
+    `${error.rawMessage.slice(0, MAX_ERROR_MESSAGE_CHARS)}…`,
+    error.code,
+    error.metadata,
+    undefined,
+    error.cause,
+  );
+  cut.details.push(...error.details);
+  return cut;
+}
+
 /** Checks every request message before the handler sees it. */
 export function createRequestShapeInterceptor(): Interceptor {
   return (next) => async (req) => {
     if (!req.stream) {
       checkMessage(req.method.input, req.message as Fields);
-      return await next(req);
+      try {
+        return await next(req);
+      } catch (error) {
+        throw shortened(error);
+      }
     }
     return await next({ ...req, message: checkedStream(req.method.input, req.message) });
   };

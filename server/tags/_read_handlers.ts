@@ -7,6 +7,10 @@ import type { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { tagFromRow, typeFilterWord } from "./_convert.ts";
 import { normaliseSlug, validateId, validateName, validateOptionalId } from "./_names.ts";
 import { decodePageToken, LIST_PAGE, pageOf, pageSize } from "../kit/paging.ts";
+import { text } from "../kit/validate.ts";
+
+/** A slug is at most 60 characters and a uniqueness suffix; anything longer names no tag. */
+const SLUG_MAX_CHARS = 128;
 import { notFound, reading, type TagHandlerDeps } from "./_shared.ts";
 import {
   listTags,
@@ -44,7 +48,7 @@ export function tagReadHandlers(deps: TagHandlerDeps): TagReadImpl {
           return { tag: tagFromRow(row) };
         }
         case "slug": {
-          const slug = normaliseSlug(key.value);
+          const slug = text("slug", normaliseSlug(key.value), { max: SLUG_MAX_CHARS });
           const row = await reading(() => selectTagBySlug(sql, slug));
           if (!row) {
             throw notFound(`no tag has slug "${slug}": check the spelling or look the tag up by name`);
