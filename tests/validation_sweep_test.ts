@@ -6,7 +6,7 @@
  * InvalidArgument naming the field; nothing may ever answer Internal or Unknown.
  */
 import assert from "node:assert/strict";
-import { create, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { create, type DescMethod } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ALL_DESCS } from "../server/services.ts";
