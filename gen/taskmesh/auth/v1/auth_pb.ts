@@ -724,7 +724,7 @@ export type ListUsersRequest = Message<"taskmesh.auth.v1.ListUsersRequest"> & {
   role: Role;
 
   /**
-   * Only users whose email starts with this, case-insensitively.
+   * Only users whose email starts with this, case-insensitively; at most 254 characters.
    *
    * @generated from field: string email_prefix = 4;
    */
@@ -829,7 +829,7 @@ export type DisableUserRequest = Message<"taskmesh.auth.v1.DisableUserRequest"> 
   userId: string;
 
   /**
-   * Why, kept in the audit log.
+   * Why, kept in the audit log: one line, at most 500 characters.
    *
    * @generated from field: string reason = 2;
    */
