@@ -236,3 +236,15 @@ Deno.test("a page token made up by a client never reaches SQL as what it is not"
     );
   });
 });
+
+Deno.test("an API key's expiry is in the future and at most ten years ahead", async () => {
+  await withServer(async (server, admin) => {
+    const auth = createClient(AuthService, server.grpc());
+    const createKey = (expireTime: ReturnType<typeof timestampFromMs>) =>
+      auth.createApiKey({ name: "k", scopes: ["tasks:read"], expireTime }, bearer(admin));
+    await assertInvalid(createKey(timestampFromMs(Date.now() + 11 * 365 * DAY)), "expire_time");
+    await assertInvalid(createKey(timestampFromMs(Date.now() - 1000)), "expire_time");
+    const ok = await createKey(timestampFromMs(Date.now() + 9 * 365 * DAY));
+    assert.ok(ok.secret);
+  });
+});

@@ -9,6 +9,8 @@ export { invalid as invalidArgument };
 export const EMAIL_MAX_LENGTH = 254;
 export const NAME_MAX_LENGTH = 100;
 export const REASON_MAX_LENGTH = 500;
+/** How far ahead an API key's expire_time may be (none means no expiry). */
+export const API_KEY_MAX_LIFETIME_MS = 10 * 366 * 24 * 3600_000;
 // Deliberately loose: the verification mail is the real check; this only stops obvious typos.
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
 

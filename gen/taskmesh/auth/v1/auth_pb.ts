@@ -962,7 +962,7 @@ export type CreateApiKeyRequest = Message<"taskmesh.auth.v1.CreateApiKeyRequest"
   scopes: string[];
 
   /**
-   * Expiry; unset means never.
+   * Expiry, in the future and at most 10 years ahead; unset means never.
    *
    * @generated from field: google.protobuf.Timestamp expire_time = 3;
    */
