@@ -248,3 +248,35 @@ Deno.test("an API key's expiry is in the future and at most ten years ahead", as
     assert.ok(ok.secret);
   });
 });
+
+Deno.test("a worker's error message with colour codes and a NUL is recorded cleaned, and its stream lives on", async () => {
+  await withServer(async (server, admin, workerKey) => {
+    const tasks = createClient(TaskService, server.grpc());
+    const { task } = await tasks.enqueue(
+      { task: { queue: "v", type: "v.t", maxAttempts: 1 } },
+      bearer(admin),
+    );
+    const w = openRawWorker(server.grpc(), workerKey);
+    try {
+      w.send({ case: "hello", value: { workerId: "dirty", queues: ["v"], concurrency: 1 } });
+      const assign = await w.nextOf("assign");
+      w.send({
+        case: "result",
+        value: {
+          taskId: task!.id,
+          leaseId: assign.leaseId,
+          outcome: {
+            case: "error",
+            value: { message: "\u001b[31mboom\u0000\nat x", code: "e\u0007", retryable: false },
+          },
+        },
+      });
+      assert.equal((await w.nextOf("resultAck")).accepted, true);
+      const { task: dead } = await tasks.getTask({ id: task!.id }, bearer(admin));
+      assert.equal(dead?.lastError?.message, "\uFFFD[31mboom\uFFFD\nat x");
+      assert.equal(dead?.lastError?.code, "e\uFFFD");
+    } finally {
+      w.kill();
+    }
+  });
+});

@@ -10,6 +10,10 @@
  * - Duration and Timestamp: well-formed as their well-known types define;
  * - float and double: finite.
  *
+ * A worker's own free text (a failed attempt's message and code, a progress message) is the
+ * exception: it often carries what a handler caught, colour codes included, and refusing
+ * it would end the worker's stream. Its control characters are replaced with U+FFFD instead.
+ *
  * What a field means (its length, its range, whether it is required) stays with the
  * service, which checks it with `validate.ts`. On the way back, an error message that
  * echoes a huge field is cut, so it still fits in a header.
@@ -26,6 +30,14 @@ import {
 } from "./validate.ts";
 
 type Fields = Record<string, unknown>;
+
+/** Fields whose control characters are replaced rather than refused, by "<message type>.<field>". */
+export const SANITISED_FIELDS: ReadonlySet<string> = new Set([
+  "taskmesh.tasks.v1.TaskError.message",
+  "taskmesh.tasks.v1.TaskError.code",
+  "taskmesh.tasks.v1.ProgressUpdate.message",
+]);
+const CONTROL_EXCEPT_LINES_ALL = new RegExp(CONTROL_EXCEPT_LINES.source, "g");
 
 function join(prefix: string, name: string): string {
   return prefix === "" ? name : `${prefix}.${name}`;
@@ -96,6 +108,10 @@ export function checkMessage(desc: DescMessage, message: Fields, prefix = ""): v
       value = message[field.localName];
     }
     if (value === undefined) continue;
+    if (typeof value === "string" && !field.oneof && SANITISED_FIELDS.has(`${desc.typeName}.${field.name}`)) {
+      message[field.localName] = value.replace(CONTROL_EXCEPT_LINES_ALL, "\uFFFD");
+      continue;
+    }
     checkField(field, value, join(prefix, field.name));
   }
 }

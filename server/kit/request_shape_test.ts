@@ -88,3 +88,19 @@ Deno.test("the interceptor refuses before the handler runs, and cuts an error me
     },
   );
 });
+
+Deno.test("a worker's own free text is cleaned, not refused", () => {
+  const result = create(ConnectRequestSchema, {
+    message: {
+      case: "result",
+      value: { taskId: "t", outcome: { case: "error", value: { message: "a\u0000b\nc", code: "\u001b" } } },
+    },
+  });
+  checkMessage(ConnectRequestSchema, result);
+  assert.equal(result.message.case, "result");
+  const error = result.message.value.outcome.value as { message: string; code: string };
+  assert.deepEqual([error.message, error.code], ["a\uFFFDb\nc", "\uFFFD"]);
+  // Its ids are not free text: a NUL there is refused.
+  result.message.value.taskId = "t\u0000";
+  assert.match(refusal(() => checkMessage(ConnectRequestSchema, result)), /^result\.task_id /);
+});

@@ -15,6 +15,8 @@ export interface Slot {
   path: string;
   /** The proto name of the field itself, which an error about it must name. */
   name: string;
+  /** The full name of the message the field belongs to. */
+  owner: string;
   put(target: Fields, value: unknown): void;
 }
 
@@ -58,18 +60,29 @@ export function slotsOf(desc: DescMessage, kind: SlotKind, depth = 0): Slot[] {
     const name = field.name;
     if (kindOf(field) === kind) {
       if (field.fieldKind === "list") {
-        slots.push({ path: `${name}[0]`, name, put: (t, v) => t[field.localName] = [v] });
+        slots.push({
+          path: `${name}[0]`,
+          name,
+          owner: desc.typeName,
+          put: (t, v) => t[field.localName] = [v],
+        });
       } else if (field.fieldKind === "map") {
         if (kind === "string" && field.mapKey === ScalarType.STRING) {
           slots.push({
             path: `${name} key`,
             name,
+            owner: desc.typeName,
             put: (t, v) => t[field.localName] = { [v as string]: "x" },
           });
         }
-        slots.push({ path: `${name} value`, name, put: (t, v) => t[field.localName] = { k: v } });
+        slots.push({
+          path: `${name} value`,
+          name,
+          owner: desc.typeName,
+          put: (t, v) => t[field.localName] = { k: v },
+        });
       } else {
-        slots.push({ path: name, name, put: assign });
+        slots.push({ path: name, name, owner: desc.typeName, put: assign });
       }
       continue;
     }
@@ -86,6 +99,7 @@ export function slotsOf(desc: DescMessage, kind: SlotKind, depth = 0): Slot[] {
         slots.push({
           path: `${name}[0].${inner.path}`,
           name: inner.name,
+          owner: inner.owner,
           put: (t, v) => {
             const item = (t[field.localName] as Fields[] | undefined)?.[0] ?? create(message);
             inner.put(item as Fields, v);
@@ -96,6 +110,7 @@ export function slotsOf(desc: DescMessage, kind: SlotKind, depth = 0): Slot[] {
         slots.push({
           path: `${name}.${inner.path}`,
           name: inner.name,
+          owner: inner.owner,
           put: (t, v) => {
             const nested = (current(t) as Fields | undefined) ?? create(message);
             inner.put(nested as Fields, v);
