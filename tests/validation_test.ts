@@ -169,6 +169,12 @@ Deno.test("NUL and control characters in task, auth and filter strings answer In
     await assertInvalid(auth.listUsers({ emailPrefix: "adm\u0000" }, bearer(admin)), "email_prefix");
     await assertInvalid(auth.listUsers({ emailPrefix: "adm\tin" }, bearer(admin)), "email_prefix");
     await assertInvalid(auth.register({ email: "a\u0000b@example.com", password: "x" }), "email");
+    const tags = createClient(TagService, server.grpc());
+    await assertInvalid(tags.listTags({ namePrefix: "x".repeat(65) }, bearer(admin)), "name_prefix");
+    await assertInvalid(
+      tags.getTag({ key: { case: "slug", value: "s".repeat(129) } }, bearer(admin)),
+      "slug",
+    );
     // The task is untouched by the refused cancels.
     assert.equal((await tasks.getTask({ id: task!.id }, bearer(admin))).task?.cancelReason, "");
   });

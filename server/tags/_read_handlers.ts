@@ -5,7 +5,7 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { tagFromRow, typeFilterWord } from "./_convert.ts";
-import { normaliseSlug, validateId, validateName, validateOptionalId } from "./_names.ts";
+import { NAME_MAX_CHARS, normaliseSlug, validateId, validateName, validateOptionalId } from "./_names.ts";
 import { decodePageToken, LIST_PAGE, pageOf, pageSize } from "../kit/paging.ts";
 import { text } from "../kit/validate.ts";
 
@@ -77,7 +77,8 @@ export function tagReadHandlers(deps: TagHandlerDeps): TagReadImpl {
         parentId: validateOptionalId("parent_id", req.parentId),
         rootsOnly: req.rootsOnly,
         // Like a name key, but only the start is trimmed: "web " is a meaningful prefix.
-        prefix: req.namePrefix.normalize("NFC").trimStart().toLowerCase(),
+        prefix: text("name_prefix", req.namePrefix, { max: NAME_MAX_CHARS }).normalize("NFC").trimStart()
+          .toLowerCase(),
       };
       const query = { list: "tags", filters };
       const after = decodePageToken(req.pageToken, query, ["text"]);
