@@ -109,7 +109,9 @@ export function checkMessage(desc: DescMessage, message: Fields, prefix = ""): v
     }
     if (value === undefined) continue;
     if (typeof value === "string" && !field.oneof && SANITISED_FIELDS.has(`${desc.typeName}.${field.name}`)) {
-      message[field.localName] = value.replace(CONTROL_EXCEPT_LINES_ALL, "\uFFFD");
+      if (CONTROL_EXCEPT_LINES.test(value)) {
+        message[field.localName] = value.replace(CONTROL_EXCEPT_LINES_ALL, "\uFFFD");
+      }
       continue;
     }
     checkField(field, value, join(prefix, field.name));
