@@ -4,7 +4,7 @@
  * the reconciler puts it right, so an OK answer never loses a task.
  */
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { type Duration, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import {
   TaskService,
@@ -43,7 +43,7 @@ export const DRAIN_GRACE_MS = { min: 0, max: 24 * 3600_000, default: 30_000 };
 export const WORKER_ID_MAX_CHARS = 128;
 
 /** A watch's interval: unset is the default, shorter than the least is raised to it, longer than the most refused. */
-function watchInterval(interval: Parameters<typeof duration>[1]): number {
+function watchInterval(interval: Duration | undefined): number {
   const ms = duration("interval", interval, { min: 0, max: WATCH_INTERVAL_MS.max });
   return ms === undefined || ms === 0 ? WATCH_INTERVAL_MS.default : Math.max(WATCH_INTERVAL_MS.min, ms);
 }
