@@ -3,7 +3,8 @@
  * written order, plain HTTP routes, one listener, and the shutdown sequence.
  *
  * Interceptor order (outermost first): rpc log + metrics → lifecycle (refuse while
- * draining) → authentication and the authorization table → any extra.
+ * draining) → authentication and the authorization table → the shape every request field
+ * must have (server/kit/request_shape.ts) → any extra.
  */
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -22,6 +23,7 @@ import { registerUnimplemented, SERVICE_MODULES } from "./services.ts";
 import { authRuntimeFor } from "./auth/runtime.ts";
 import { WEB_DIST } from "./web/paths.ts";
 import { createWebHandler } from "./web/pages.ts";
+import { createRequestShapeInterceptor } from "./kit/request_shape.ts";
 import {
   corsHeaders,
   handleHttpRoute,
@@ -97,6 +99,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       createRpcInterceptor({ log, metrics }),
       lifecycle.interceptor(),
       ...(options.authenticate === false ? [] : [auth.interceptor()]),
+      createRequestShapeInterceptor(),
       ...(options.interceptors ?? []),
     ],
     readMaxBytes: config.server.maxMessageBytes,

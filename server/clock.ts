@@ -13,6 +13,12 @@ function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The operation was aborted", "AbortError");
 }
 
+/**
+ * The longest delay a timer takes: past it, setTimeout fires after 1 ms, and a loop that
+ * sleeps "forever" would spin. A longer sleep wakes early instead; callers loop anyway.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The wall clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -22,7 +28,7 @@ export const systemClock: Clock = {
       const timer = setTimeout(() => {
         signal?.removeEventListener("abort", onAbort);
         resolve();
-      }, Math.max(0, ms));
+      }, Math.min(Math.max(0, ms), MAX_TIMER_MS));
       const onAbort = () => {
         clearTimeout(timer);
         reject(abortError(signal!));

@@ -20,7 +20,8 @@ import {
   lockActiveAdmins,
   updateUserRole,
 } from "./user_queries.ts";
-import { EMAIL_MAX_LENGTH, invalidArgument, requireUuid } from "./validate.ts";
+import { EMAIL_MAX_LENGTH, invalidArgument, REASON_MAX_LENGTH, requireUuid } from "./validate.ts";
+import { text } from "../kit/validate.ts";
 
 type Handlers = Pick<
   ServiceImpl<typeof AuthService>,
@@ -55,12 +56,10 @@ export function adminHandlers(runtime: AuthRuntime): Handlers {
           throw invalidArgument("role", "is not a known role: use MEMBER, VIEWER, OPERATOR or ADMIN");
         }
       }
-      if (req.emailPrefix.length > EMAIL_MAX_LENGTH) {
-        throw invalidArgument("email_prefix", `must be at most ${EMAIL_MAX_LENGTH} characters`);
-      }
+      const emailPrefix = text("email_prefix", req.emailPrefix.trim(), { max: EMAIL_MAX_LENGTH });
       const rows = await listUsers(sql, {
         role,
-        emailPrefix: req.emailPrefix.trim() || undefined,
+        emailPrefix: emailPrefix || undefined,
         after,
         limit: size + 1,
       });
@@ -100,8 +99,7 @@ export function adminHandlers(runtime: AuthRuntime): Handlers {
       const facts = callFacts(ctx);
       const caller = requireUser(ctx);
       const userId = requireUuid(req.userId, "user_id");
-      const reason = req.reason.trim();
-      if (reason.length > 500) throw invalidArgument("reason", "must be at most 500 characters");
+      const reason = text("reason", req.reason.trim(), { max: REASON_MAX_LENGTH });
       if (userId === caller.userId) {
         throw new ConnectError(
           "you cannot disable your own account: ask another admin",

@@ -2,7 +2,6 @@
  * API keys: CreateApiKey (the secret is shown once), ListApiKeys, RevokeApiKey.
  * People see and revoke their own keys; admins see and revoke everyone's.
  */
-import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
 import { API_KEY_SCOPES, grantableScopes, isKnownScope } from "../authz/scopes.ts";
@@ -13,7 +12,8 @@ import { apiKeyToProto } from "./convert.ts";
 import { audit, callFacts } from "./handler_support.ts";
 import { decodePageToken, pageOf, pageSize } from "./paging.ts";
 import type { AuthRuntime } from "./runtime.ts";
-import { invalidArgument, requireName, requireUuid } from "./validate.ts";
+import { API_KEY_MAX_LIFETIME_MS, invalidArgument, requireName, requireUuid } from "./validate.ts";
+import { timestamp } from "../kit/validate.ts";
 
 type Handlers = Pick<ServiceImpl<typeof AuthService>, "createApiKey" | "listApiKeys" | "revokeApiKey">;
 
@@ -51,7 +51,10 @@ export function apiKeyHandlers(runtime: AuthRuntime): Handlers {
       const now = clock.now();
       let expiresAt: Date | null = null;
       if (req.expireTime) {
-        const ms = timestampMs(req.expireTime);
+        const ms = timestamp("expire_time", req.expireTime, {
+          max: now + API_KEY_MAX_LIFETIME_MS,
+          says: "at most 10 years ahead, or none for no expiry",
+        })!;
         if (ms <= now) {
           throw invalidArgument("expire_time", "is in the past: give a future time, or none for no expiry");
         }

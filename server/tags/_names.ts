@@ -4,15 +4,11 @@
  * agree on it whatever their collations.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
+import { charCount, CONTROL, CONTROL_EXCEPT_LINES, UUID } from "../kit/validate.ts";
 
 export const NAME_MAX_CHARS = 64;
 export const DESCRIPTION_MAX_CHARS = 1000;
 export const REASON_MAX_CHARS = 500;
-
-const CONTROL = /\p{Cc}/u;
-// Free text may span lines; every other control character is refused (Postgres cannot store NUL).
-const CONTROL_EXCEPT_LINES = /[^\P{Cc}\n\r\t]/u;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface ValidName {
   /** Trimmed and NFC-normalised: what is stored and shown. */
@@ -23,12 +19,6 @@ export interface ValidName {
 
 function invalid(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
-}
-
-function charCount(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
 }
 
 /** Trim + NFC: the form a name is stored and compared in. */

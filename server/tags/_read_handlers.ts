@@ -5,8 +5,12 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { tagFromRow, typeFilterWord } from "./_convert.ts";
-import { normaliseSlug, validateId, validateName, validateOptionalId } from "./_names.ts";
-import { decodePageToken, LIST_PAGE, pageOf, pageSize } from "./_paging.ts";
+import { NAME_MAX_CHARS, normaliseSlug, validateId, validateName, validateOptionalId } from "./_names.ts";
+import { decodePageToken, LIST_PAGE, pageOf, pageSize } from "../kit/paging.ts";
+import { text } from "../kit/validate.ts";
+
+/** A slug is at most 60 characters and a uniqueness suffix; anything longer names no tag. */
+const SLUG_MAX_CHARS = 128;
 import { notFound, reading, type TagHandlerDeps } from "./_shared.ts";
 import {
   listTags,
@@ -44,7 +48,7 @@ export function tagReadHandlers(deps: TagHandlerDeps): TagReadImpl {
           return { tag: tagFromRow(row) };
         }
         case "slug": {
-          const slug = normaliseSlug(key.value);
+          const slug = text("slug", normaliseSlug(key.value), { max: SLUG_MAX_CHARS });
           const row = await reading(() => selectTagBySlug(sql, slug));
           if (!row) {
             throw notFound(`no tag has slug "${slug}": check the spelling or look the tag up by name`);
@@ -67,17 +71,19 @@ export function tagReadHandlers(deps: TagHandlerDeps): TagReadImpl {
     },
 
     async listTags(req) {
-      const limit = pageSize("page_size", req.pageSize, LIST_PAGE);
+      const limit = pageSize(req.pageSize, LIST_PAGE);
       const filters = {
         type: typeFilterWord("type", req.type),
         parentId: validateOptionalId("parent_id", req.parentId),
         rootsOnly: req.rootsOnly,
         // Like a name key, but only the start is trimmed: "web " is a meaningful prefix.
-        prefix: req.namePrefix.normalize("NFC").trimStart().toLowerCase(),
+        prefix: text("name_prefix", req.namePrefix, { max: NAME_MAX_CHARS }).normalize("NFC").trimStart()
+          .toLowerCase(),
       };
-      const after = decodePageToken(req.pageToken, filters, ["string"]);
+      const query = { list: "tags", filters };
+      const after = decodePageToken(req.pageToken, query, ["text"]);
       const rows = await reading(() => listTags(sql, filters, (after?.[0] as string) ?? null, limit));
-      const { page, nextPageToken } = pageOf(rows, limit, filters, (row) => [row.name_key]);
+      const { page, nextPageToken } = pageOf(rows, limit, query, (row) => [row.name_key]);
       return { tags: page.map(tagFromRow), nextPageToken };
     },
 
@@ -116,9 +122,9 @@ export function tagReadHandlers(deps: TagHandlerDeps): TagReadImpl {
 
     async listDescendants(req) {
       const id = validateId("id", req.id);
-      const limit = pageSize("page_size", req.pageSize, LIST_PAGE);
-      const query = { id };
-      const after = decodePageToken(req.pageToken, query, ["number", "string"]);
+      const limit = pageSize(req.pageSize, LIST_PAGE);
+      const query = { list: "tag_descendants", filters: { id } };
+      const after = decodePageToken(req.pageToken, query, ["int", "text"]);
       const rows = await reading(() =>
         selectDescendants(
           sql,

@@ -8,7 +8,7 @@ import type { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { requireUser } from "../auth/caller.ts";
 import { tagFromRow } from "./_convert.ts";
 import { validateId } from "./_names.ts";
-import { AUDIENCE_PAGE, decodePageToken, LIST_PAGE, pageOf, pageSize } from "./_paging.ts";
+import { decodePageToken, LIST_PAGE, type PageLimits, pageOf, pageSize } from "../kit/paging.ts";
 import { audit, inTransaction, notFound, nowOf, reading, type TagHandlerDeps } from "./_shared.ts";
 import { requireTag } from "./_tag_handlers.ts";
 import { selectTagById } from "./queries.ts";
@@ -25,6 +25,7 @@ type SubscriptionImpl = Pick<
 >;
 
 export const AUDIENCE_MAX_TAGS = 100;
+export const AUDIENCE_PAGE: PageLimits = { default: 1000, max: 10_000 };
 
 export function subscriptionHandlers(deps: TagHandlerDeps): SubscriptionImpl {
   const { sql, clock } = deps;
@@ -55,10 +56,10 @@ export function subscriptionHandlers(deps: TagHandlerDeps): SubscriptionImpl {
 
     async listMySubscriptions(req, ctx) {
       const user = requireUser(ctx);
-      const limit = pageSize("page_size", req.pageSize, LIST_PAGE);
+      const limit = pageSize(req.pageSize, LIST_PAGE);
       // The user is part of the query, so one member's token is refused for another.
-      const query = { user: user.userId };
-      const before = decodePageToken(req.pageToken, query, ["string"]);
+      const query = { list: "subscriptions", filters: { user: user.userId } };
+      const before = decodePageToken(req.pageToken, query, ["digits"]);
       const rows = await reading(() =>
         listSubscriptionsOfUser(sql, user.userId, (before?.[0] as string) ?? null, limit)
       );
@@ -89,9 +90,9 @@ export function subscriptionHandlers(deps: TagHandlerDeps): SubscriptionImpl {
         );
       }
       const tagIds = [...new Set(req.tagIds.map((id, i) => validateId(`tag_ids[${i}]`, id)))].sort();
-      const limit = pageSize("page_size", req.pageSize, AUDIENCE_PAGE);
-      const query = { tagIds, widen: req.includeDescendants };
-      const after = decodePageToken(req.pageToken, query, ["string"]);
+      const limit = pageSize(req.pageSize, AUDIENCE_PAGE);
+      const query = { list: "audience", filters: { tagIds, widen: req.includeDescendants } };
+      const after = decodePageToken(req.pageToken, query, ["uuid"]);
       const row = await reading(() =>
         selectAudience(sql, tagIds, req.includeDescendants, (after?.[0] as string) ?? null, limit)
       );

@@ -22,7 +22,7 @@ import {
   validateOptionalId,
   validateText,
 } from "./_names.ts";
-import { decodePageToken, LIST_PAGE, pageOf, pageSize } from "./_paging.ts";
+import { decodePageToken, LIST_PAGE, pageOf, pageSize } from "../kit/paging.ts";
 import {
   actorOf,
   alreadyExists,
@@ -142,10 +142,10 @@ export function suggestionHandlers(deps: TagHandlerDeps): SuggestionImpl {
     },
 
     async listSuggestions(req) {
-      const limit = pageSize("page_size", req.pageSize, LIST_PAGE);
+      const limit = pageSize(req.pageSize, LIST_PAGE);
       const status = statusFilterWord("status", req.status);
-      const query = { status };
-      const after = decodePageToken(req.pageToken, query, ["string"]);
+      const query = { list: "suggestions", filters: { status } };
+      const after = decodePageToken(req.pageToken, query, ["digits"]);
       const rows = await reading(() => listSuggestions(sql, status, (after?.[0] as string) ?? null, limit));
       const { page, nextPageToken } = pageOf(rows, limit, query, (row) => [row.seq]);
       return { suggestions: page.map(suggestionFromRow), nextPageToken };

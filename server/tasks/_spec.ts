@@ -1,96 +1,133 @@
 /**
- * Turns a submitted TaskSpec into a validated NewTask with defaults filled in. Bad
- * input answers InvalidArgument naming the field and changes nothing.
+ * Turns a submitted TaskSpec into a validated NewTask with defaults filled in, and holds
+ * the bounds of every task field the API accepts. Bad input answers InvalidArgument
+ * naming the field (server/kit/validate.ts) and changes nothing.
  */
-import { type Duration, durationMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { DependencyCondition, type TaskSpec } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import {
+  DependencyCondition,
+  DependencyConditionSchema,
+  type TaskSpec,
+} from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import {
+  boundedInt,
+  boundedNumber,
+  duration,
+  enumValue,
+  formatMs,
+  invalid,
+  text,
+  timestamp,
+  uuid,
+} from "../kit/validate.ts";
 import type { NewTask } from "./model.ts";
+
+export { invalid };
+
+const SECOND = 1000;
+const HOUR = 3600 * SECOND;
+const DAY = 24 * HOUR;
 
 export const QUEUE_NAME = /^[a-z0-9_.-]{1,64}$/;
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 export const MAX_BATCH = 1000;
-const MAX_TIMEOUT_MS = 24 * 3600_000;
+/** How far ahead a task may be delayed or scheduled (delay, run_time). */
+export const MAX_DELAY_MS = 365 * DAY;
+/** A task's per-attempt timeout. */
+export const TIMEOUT_MS = { min: SECOND, max: DAY };
+/** Either retry backoff delay (initial_delay, max_delay). */
+export const BACKOFF_DELAY_MS = { min: 0, max: 7 * DAY };
+export const MAX_LABELS = 16;
+export const MAX_DEPENDENCIES = 1000;
+export const TYPE_MAX_CHARS = 128;
+export const IDEMPOTENCY_KEY_MAX_CHARS = 200;
+export const LABEL_MAX_CHARS = 64;
+export const CANCEL_REASON_MAX_CHARS = 500;
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_MAX_ATTEMPTS = 5;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function invalid(field: string, message: string): ConnectError {
-  return new ConnectError(`${field}: ${message}`, Code.InvalidArgument);
-}
 
 export function validQueue(name: string, field = "queue"): string {
   if (!QUEUE_NAME.test(name)) {
-    throw invalid(field, `"${name.slice(0, 80)}" is not a queue name: use 1–64 of a-z 0-9 _ . -`);
+    throw invalid(
+      field,
+      `${JSON.stringify(name.slice(0, 80))} is not a queue name: use 1–64 of a-z 0-9 _ . -`,
+    );
   }
   return name;
 }
 
 export function validTaskId(id: string, field = "id"): string {
-  if (!UUID.test(id)) throw invalid(field, "must be a task id (a UUID)");
-  return id.toLowerCase();
+  return uuid(field, id);
 }
 
-function nonNegativeMs(d: Duration | undefined, field: string): number | undefined {
-  if (!d) return undefined;
-  const ms = durationMs(d);
-  if (!Number.isFinite(ms) || ms < 0) throw invalid(field, "must not be negative");
-  return ms;
+/** A task type, as Enqueue takes it and ListTasks filters by it. */
+export function validType(type: string, field = "type"): string {
+  return text(field, type, { min: 1, max: TYPE_MAX_CHARS });
 }
 
-/** `index` names the task in a batch ("tasks[3].queue"); single enqueues pass "task". */
+/** Labels as a task carries them and as ListTasks filters by them. */
+export function validLabels(labels: Record<string, string>, field = "labels"): Record<string, string> {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) {
+    throw invalid(field, `has ${entries.length} labels: the most is ${MAX_LABELS}`);
+  }
+  for (const [key, value] of entries) {
+    text(`${field} key`, key, { min: 1, max: LABEL_MAX_CHARS });
+    text(`${field}[${JSON.stringify(key)}]`, value, { max: LABEL_MAX_CHARS });
+  }
+  return labels;
+}
+
+/** `prefix` names the task: "task" for Enqueue, "tasks[3]" in a batch. */
 export function toNewTask(spec: TaskSpec | undefined, now: number, prefix: string): NewTask {
   if (!spec) throw invalid(prefix, "is required");
   const f = (name: string) => `${prefix}.${name}`;
   const queue = validQueue(spec.queue === "" ? "default" : spec.queue, f("queue"));
-  if (spec.type.length < 1 || spec.type.length > 128) throw invalid(f("type"), "must be 1–128 characters");
+  const type = validType(spec.type, f("type"));
   if (spec.payload.length > MAX_PAYLOAD_BYTES) {
     throw invalid(f("payload"), `is ${spec.payload.length} bytes; the most is ${MAX_PAYLOAD_BYTES}`);
   }
-  if (spec.priority < 0 || spec.priority > 9) throw invalid(f("priority"), "must be 0–9");
-  const delay = nonNegativeMs(spec.delay, f("delay"));
-  const runAt = spec.runTime ? timestampMs(spec.runTime) : now + (delay ?? 0);
-  if (!Number.isFinite(runAt)) throw invalid(f("run_time"), "is not a valid time");
-  const maxAttempts = spec.maxAttempts === 0 ? DEFAULT_MAX_ATTEMPTS : spec.maxAttempts;
-  if (maxAttempts < 1 || maxAttempts > 100) throw invalid(f("max_attempts"), "must be 1–100");
-  const timeoutMs = nonNegativeMs(spec.timeout, f("timeout")) ?? DEFAULT_TIMEOUT_MS;
-  if (timeoutMs < 1000 || timeoutMs > MAX_TIMEOUT_MS) throw invalid(f("timeout"), "must be from 1s to 24h");
+  const priority = boundedInt(f("priority"), spec.priority, 0, 9);
+  const delay = duration(f("delay"), spec.delay, { min: 0, max: MAX_DELAY_MS });
+  const runAt = timestamp(f("run_time"), spec.runTime, {
+    max: now + MAX_DELAY_MS,
+    says: `at most ${formatMs(MAX_DELAY_MS)} ahead (an earlier time runs at once)`,
+  }) ?? now + (delay ?? 0);
+  const maxAttempts = spec.maxAttempts === 0
+    ? DEFAULT_MAX_ATTEMPTS
+    : boundedInt(f("max_attempts"), spec.maxAttempts, 1, 100);
+  const timeoutMs = duration(f("timeout"), spec.timeout, TIMEOUT_MS) ?? DEFAULT_TIMEOUT_MS;
   const backoff = {
-    initialMs: nonNegativeMs(spec.backoff?.initialDelay, f("backoff.initial_delay")) ?? 1000,
-    maxMs: nonNegativeMs(spec.backoff?.maxDelay, f("backoff.max_delay")) ?? 3600_000,
-    multiplier: spec.backoff?.multiplier || 2,
+    initialMs: duration(f("backoff.initial_delay"), spec.backoff?.initialDelay, BACKOFF_DELAY_MS) ?? 1000,
+    maxMs: duration(f("backoff.max_delay"), spec.backoff?.maxDelay, BACKOFF_DELAY_MS) ?? HOUR,
+    multiplier: spec.backoff?.multiplier
+      ? boundedNumber(f("backoff.multiplier"), spec.backoff.multiplier, 1, 100)
+      : 2,
   };
-  if (backoff.multiplier < 1 || backoff.multiplier > 100) {
-    throw invalid(f("backoff.multiplier"), "must be 1–100");
-  }
-  if (spec.idempotencyKey.length > 200) throw invalid(f("idempotency_key"), "must be at most 200 characters");
-  const labels = Object.entries(spec.labels);
-  if (labels.length > 16) throw invalid(f("labels"), "at most 16 labels");
-  for (const [k, v] of labels) {
-    if (k.length < 1 || k.length > 64 || v.length > 64) {
-      throw invalid(f("labels"), "keys 1–64 and values ≤ 64 characters");
-    }
+  const idempotencyKey = text(f("idempotency_key"), spec.idempotencyKey, { max: IDEMPOTENCY_KEY_MAX_CHARS });
+  const labels = validLabels(spec.labels, f("labels"));
+  if (spec.dependsOn.length > MAX_DEPENDENCIES || spec.dependsOnBatchIndex.length > MAX_DEPENDENCIES) {
+    throw invalid(f("depends_on"), `names too many tasks: the most is ${MAX_DEPENDENCIES}`);
   }
   const dependsOn = spec.dependsOn.map((id, i) => validTaskId(id, `${f("depends_on")}[${i}]`));
-  const condition = spec.dependencyCondition === DependencyCondition.ON_FAILURE
-    ? "on_failure"
-    : spec.dependencyCondition === DependencyCondition.ALWAYS
-    ? "always"
-    : "on_success";
+  const condition = enumValue(f("dependency_condition"), DependencyConditionSchema, spec.dependencyCondition);
   return {
     queue,
-    type: spec.type,
+    type,
     payload: spec.payload,
-    priority: spec.priority,
+    priority,
     runAt,
     maxAttempts,
     backoff,
     timeoutMs,
-    idempotencyKey: spec.idempotencyKey,
-    labels: spec.labels,
+    idempotencyKey,
+    labels,
     dependsOn,
     dependsOnBatchIndex: [...spec.dependsOnBatchIndex],
-    condition,
+    condition: condition === DependencyCondition.ON_FAILURE
+      ? "on_failure"
+      : condition === DependencyCondition.ALWAYS
+      ? "always"
+      : "on_success",
   };
 }
 

@@ -2,7 +2,7 @@
  * The task runtime's rules that need no database: when a waiting task may run, how long
  * a retry waits, and the opaque page tokens of task lists.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { decodePageToken, encodePageToken } from "../kit/paging.ts";
 import type { DependencyCondition, TaskState } from "./model.ts";
 
 /** Task ids are UUIDs; anything else names no task (and must not reach a uuid cast). */
@@ -35,30 +35,12 @@ export function retryDelayMs(
   return Math.floor(random() * ceiling);
 }
 
-const badPageToken = () =>
-  new ConnectError(
-    "page_token is not a token this list returned: pass next_page_token unchanged, or none for the first page",
-    Code.InvalidArgument,
-  );
-
-/** base64url of the last row's (created_at, seq): the keyset position after it. */
+/** The keyset position after the last row, (created_at, seq), as a paging-kit token. */
 export function encodeTaskPageToken(position: { createdAt: number; seq: number }): string {
-  return btoa(JSON.stringify([position.createdAt, position.seq]))
-    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return encodePageToken({ list: "tasks" }, [position.createdAt, position.seq]);
 }
 
 export function decodeTaskPageToken(token: string): { createdAt: number; seq: number } | undefined {
-  if (token === "") return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(atob(token.replace(/-/g, "+").replace(/_/g, "/")));
-  } catch {
-    throw badPageToken();
-  }
-  if (
-    !Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((n) => Number.isSafeInteger(n) && n >= 0)
-  ) {
-    throw badPageToken();
-  }
-  return { createdAt: parsed[0], seq: parsed[1] };
+  const position = decodePageToken(token, { list: "tasks" }, ["int", "int"]);
+  return position && { createdAt: position[0] as number, seq: position[1] as number };
 }

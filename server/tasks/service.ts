@@ -4,10 +4,11 @@
  * the reconciler puts it right, so an OK answer never loses a task.
  */
 import { create } from "@bufbuild/protobuf";
-import { durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { type Duration, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import {
   TaskService,
+  TaskStateSchema,
   type WatchTasksResponse,
   WatchTasksResponseSchema,
 } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
@@ -15,7 +16,18 @@ import { type WorkerInfo, WorkerService, WorkerState } from "../../gen/taskmesh/
 import { callerOf } from "../auth/caller.ts";
 import type { Deps } from "../deps.ts";
 import { queueToProto, stateFromProto, stateToProto, taskToProto } from "./_convert.ts";
-import { invalid, toNewTask, toNewTasks, validQueue, validTaskId } from "./_spec.ts";
+import {
+  CANCEL_REASON_MAX_CHARS,
+  invalid,
+  toNewTask,
+  toNewTasks,
+  validLabels,
+  validQueue,
+  validTaskId,
+  validType,
+} from "./_spec.ts";
+import { decodePageToken, encodePageToken, pageSize } from "../kit/paging.ts";
+import { duration, enumValue, text } from "../kit/validate.ts";
 import { acceptTasks } from "./enqueue.ts";
 import type { TaskRecord } from "./model.ts";
 import { tasksRuntimeFor } from "./setup.ts";
@@ -25,9 +37,20 @@ import { runWorkerSession } from "./worker_session.ts";
 
 const WATCH_BUFFER = 1000;
 
-function pageSize(n: number): number {
-  if (n < 0) throw invalid("page_size", "must not be negative");
-  return n === 0 ? 50 : Math.min(n, 1000);
+/** Least and most time between two snapshots of WatchQueues and WatchWorkers. */
+export const WATCH_INTERVAL_MS = { min: 250, max: 3600_000, default: 1000 };
+/** DrainWorker's grace. */
+export const DRAIN_GRACE_MS = { min: 0, max: 24 * 3600_000, default: 30_000 };
+export const WORKER_ID_MAX_CHARS = 128;
+
+/** A watch's interval: unset is the default, shorter than the least is raised to it, longer than the most refused. */
+function watchInterval(interval: Duration | undefined): number {
+  const ms = duration("interval", interval, { min: 0, max: WATCH_INTERVAL_MS.max });
+  return ms === undefined || ms === 0 ? WATCH_INTERVAL_MS.default : Math.max(WATCH_INTERVAL_MS.min, ms);
+}
+
+function stateFilter(state: number, field = "state") {
+  return stateFromProto(enumValue(field, TaskStateSchema, state));
 }
 
 /** Connected workers, on any instance, that serve the queue. */
@@ -93,9 +116,9 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
       const page = await rt.store.list(
         {
           queue: req.queue ? validQueue(req.queue) : undefined,
-          state: stateFromProto(req.state),
-          type: req.type || undefined,
-          labels: Object.keys(req.labels).length ? req.labels : undefined,
+          state: stateFilter(req.state),
+          type: req.type ? validType(req.type) : undefined,
+          labels: Object.keys(req.labels).length ? validLabels(req.labels) : undefined,
         },
         pageSize(req.pageSize),
         req.pageToken,
@@ -105,7 +128,7 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
     async cancelTask(req) {
       const { task, runningLease, runnable: freed } = await rt.store.cancel(
         validTaskId(req.id),
-        req.reason.slice(0, 500),
+        text("reason", req.reason, { max: CANCEL_REASON_MAX_CHARS }),
         rt.clock.now(),
       );
       // Committed: a broker that fails now leaves at most a stale entry, which a claim skips and drops.
@@ -136,12 +159,13 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
       const all = await rt.store.queueStats(rt.clock.now());
       const workers = await rt.workers();
       const size = pageSize(req.pageSize);
-      const after = req.pageToken ? atob(req.pageToken) : "";
+      const query = { list: "queues" };
+      const after = (decodePageToken(req.pageToken, query, ["text"])?.[0] as string | undefined) ?? "";
       const page = all.filter((q) => q.name > after).slice(0, size);
       const last = page.at(-1);
       return {
         queues: page.map((q) => queueToProto(q, workersOn(workers, q.name))),
-        nextPageToken: last && all.some((q) => q.name > last.name) ? btoa(last.name) : "",
+        nextPageToken: last && all.some((q) => q.name > last.name) ? encodePageToken(query, [last.name]) : "",
       };
     },
     async pauseQueue(req) {
@@ -186,7 +210,7 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
     async *watchTasks(req, ctx) {
       const queue = req.queue ? validQueue(req.queue) : undefined;
       const ids = new Set(req.taskIds.map((id, i) => validTaskId(id, `task_ids[${i}]`)));
-      const state = stateFromProto(req.state);
+      const state = stateFilter(req.state);
       const buffer: WatchTasksResponse[] = [];
       let overflow = false;
       let wake: (() => void) | undefined;
@@ -234,7 +258,7 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
     pauseSchedule: notYet("PauseSchedule"),
     deleteSchedule: notYet("DeleteSchedule"),
     async *watchQueues(req, ctx) {
-      const interval = Math.max(250, req.interval ? durationMs(req.interval) : 1000);
+      const interval = watchInterval(req.interval);
       let last = "";
       while (!ctx.signal.aborted) {
         const stats = await rt.store.queueStats(rt.clock.now());
@@ -288,18 +312,19 @@ export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
       const queue = req.queue ? validQueue(req.queue) : undefined;
       const all = (await rt.workers()).filter((w) => !queue || w.queues.includes(queue));
       const size = pageSize(req.pageSize);
-      const after = req.pageToken ? atob(req.pageToken) : "";
+      const query = { list: "workers", filters: { queue } };
+      const after = (decodePageToken(req.pageToken, query, ["text"])?.[0] as string | undefined) ?? "";
       const page = all.filter((s) => s.id > after).slice(0, size);
       const last = page.at(-1);
       const now = rt.clock.now();
       return {
         workers: page.map((s) => workerInfo(s, now, rt.config.leaseTtlMs)),
-        nextPageToken: last && all.some((s) => s.id > last.id) ? btoa(last.id) : "",
+        nextPageToken: last && all.some((s) => s.id > last.id) ? encodePageToken(query, [last.id]) : "",
       };
     },
     async *watchWorkers(req, ctx) {
       const queue = req.queue ? validQueue(req.queue) : undefined;
-      const interval = Math.max(250, req.interval ? durationMs(req.interval) : 1000);
+      const interval = watchInterval(req.interval);
       let last = "";
       let changed = true;
       let wake: (() => void) | undefined;
@@ -342,7 +367,8 @@ export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
       }
     },
     async drainWorker(req) {
-      const graceMs = req.grace ? durationMs(req.grace) : 30_000;
+      text("id", req.id, { min: 1, max: WORKER_ID_MAX_CHARS });
+      const graceMs = duration("grace", req.grace, DRAIN_GRACE_MS) ?? DRAIN_GRACE_MS.default;
       const session = rt.sessions.get(req.id);
       if (session) {
         session.drain(graceMs);

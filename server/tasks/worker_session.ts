@@ -18,7 +18,8 @@ import {
 } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
 import { Channel } from "./_channel.ts";
 import { taskToProto } from "./_convert.ts";
-import { invalid, validQueue } from "./_spec.ts";
+import { invalid, validLabels, validQueue, validType } from "./_spec.ts";
+import { boundedInt, text } from "../kit/validate.ts";
 import type { WorkerEntry } from "../broker/worker_registry.ts";
 import type { AttemptResult, TaskStore } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
@@ -42,6 +43,8 @@ const DEADLINE_GRACE_MS = 5000;
 /** Most results one finish transaction records, and most output bytes it carries. */
 const FINISH_BATCH = 500;
 const FINISH_BATCH_BYTES = 8 * 1024 * 1024;
+/** Most task types one Hello may declare. */
+const MAX_TASK_TYPES = 256;
 
 export class WorkerSession {
   readonly held = new Map<string, Held>();
@@ -387,13 +390,16 @@ function errorOf(e: TaskError) {
 }
 
 export function validateHello(hello: Hello): void {
-  if (hello.workerId.length < 1 || hello.workerId.length > 128) {
-    throw invalid("hello.worker_id", "must be 1–128 characters");
-  }
+  text("hello.worker_id", hello.workerId, { min: 1, max: 128 });
   if (hello.queues.length < 1 || hello.queues.length > 32) throw invalid("hello.queues", "name 1–32 queues");
   hello.queues.forEach((q, i) => validQueue(q, `hello.queues[${i}]`));
-  if (hello.concurrency < 1 || hello.concurrency > 1000) throw invalid("hello.concurrency", "must be 1–1000");
-  if (Object.keys(hello.labels).length > 16) throw invalid("hello.labels", "at most 16 labels");
+  boundedInt("hello.concurrency", hello.concurrency, 1, 1000);
+  validLabels(hello.labels, "hello.labels");
+  text("hello.version", hello.version, { max: 128 });
+  if (hello.taskTypes.length > MAX_TASK_TYPES) {
+    throw invalid("hello.task_types", `names ${hello.taskTypes.length} types: the most is ${MAX_TASK_TYPES}`);
+  }
+  hello.taskTypes.forEach((t, i) => validType(t, `hello.task_types[${i}]`));
 }
 
 /** WorkerService.Connect for one stream. */

@@ -724,7 +724,7 @@ export type ListUsersRequest = Message<"taskmesh.auth.v1.ListUsersRequest"> & {
   role: Role;
 
   /**
-   * Only users whose email starts with this, case-insensitively.
+   * Only users whose email starts with this, case-insensitively; at most 254 characters.
    *
    * @generated from field: string email_prefix = 4;
    */
@@ -829,7 +829,7 @@ export type DisableUserRequest = Message<"taskmesh.auth.v1.DisableUserRequest"> 
   userId: string;
 
   /**
-   * Why, kept in the audit log.
+   * Why, kept in the audit log: one line, at most 500 characters.
    *
    * @generated from field: string reason = 2;
    */
@@ -962,7 +962,7 @@ export type CreateApiKeyRequest = Message<"taskmesh.auth.v1.CreateApiKeyRequest"
   scopes: string[];
 
   /**
-   * Expiry; unset means never.
+   * Expiry, in the future and at most 10 years ahead; unset means never.
    *
    * @generated from field: google.protobuf.Timestamp expire_time = 3;
    */

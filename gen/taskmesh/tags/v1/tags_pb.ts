@@ -535,7 +535,7 @@ export type ListTagsRequest = Message<"taskmesh.tags.v1.ListTagsRequest"> & {
   parentId: string;
 
   /**
-   * Only tags whose name starts with this, case-insensitively.
+   * Only tags whose name starts with this, case-insensitively; at most 64 characters.
    *
    * @generated from field: string name_prefix = 5;
    */

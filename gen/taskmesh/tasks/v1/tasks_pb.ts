@@ -22,21 +22,21 @@ export const file_taskmesh_tasks_v1_tasks: GenFile = /*@__PURE__*/
  */
 export type Backoff = Message<"taskmesh.tasks.v1.Backoff"> & {
   /**
-   * Delay before the first retry (default 1s).
+   * Delay before the first retry: 0 to 7 days (default 1s).
    *
    * @generated from field: google.protobuf.Duration initial_delay = 1;
    */
   initialDelay?: Duration | undefined;
 
   /**
-   * Cap on any delay (default 1h).
+   * Cap on any delay: 0 to 7 days (default 1h).
    *
    * @generated from field: google.protobuf.Duration max_delay = 2;
    */
   maxDelay?: Duration | undefined;
 
   /**
-   * Growth per attempt (default 2.0, at least 1.0).
+   * Growth per attempt: 1.0 to 100 (default 2.0).
    *
    * @generated from field: double multiplier = 3;
    */
@@ -64,7 +64,8 @@ export type TaskSpec = Message<"taskmesh.tasks.v1.TaskSpec"> & {
   queue: string;
 
   /**
-   * Task type, which selects the worker's handler, e.g. "email.send". 1–128 characters.
+   * Task type, which selects the worker's handler, e.g. "email.send". 1–128 characters,
+   * one line without control characters.
    *
    * @generated from field: string type = 2;
    */
@@ -85,14 +86,14 @@ export type TaskSpec = Message<"taskmesh.tasks.v1.TaskSpec"> & {
   priority: number;
 
   /**
-   * When to run: not before this time.
+   * When to run: not before this time, at most 365 days ahead (an earlier time runs at once).
    *
    * @generated from field: google.protobuf.Timestamp run_time = 5;
    */
   runTime?: Timestamp | undefined;
 
   /**
-   * When to run: after this delay from acceptance (ignored when run_time is set).
+   * When to run: after this delay from acceptance, 0 to 365 days (ignored when run_time is set).
    *
    * @generated from field: google.protobuf.Duration delay = 6;
    */
@@ -113,7 +114,7 @@ export type TaskSpec = Message<"taskmesh.tasks.v1.TaskSpec"> & {
   backoff?: Backoff | undefined;
 
   /**
-   * Per-attempt time limit; the handler is aborted after it (default 5m, max 24h).
+   * Per-attempt time limit; the handler is aborted after it: 1s to 24h (default 5m).
    *
    * @generated from field: google.protobuf.Duration timeout = 9;
    */
@@ -121,20 +122,22 @@ export type TaskSpec = Message<"taskmesh.tasks.v1.TaskSpec"> & {
 
   /**
    * Idempotency key, unique per queue for 7 days: enqueueing it again returns the first task.
+   * At most 200 characters, one line without control characters.
    *
    * @generated from field: string idempotency_key = 10;
    */
   idempotencyKey: string;
 
   /**
-   * Labels for filtering, at most 16, keys and values up to 64 characters.
+   * Labels for filtering, at most 16, keys 1–64 and values up to 64 characters, one line
+   * without control characters.
    *
    * @generated from field: map<string, string> labels = 11;
    */
   labels: { [key: string]: string };
 
   /**
-   * Ids of tasks this one waits on.
+   * Ids of tasks this one waits on, at most 1000.
    *
    * @generated from field: repeated string depends_on = 12;
    */
@@ -575,7 +578,7 @@ export type ListTasksRequest = Message<"taskmesh.tasks.v1.ListTasksRequest"> & {
   queue: string;
 
   /**
-   * Only this state, when set.
+   * Only this state, when set (a value this contract does not declare is refused).
    *
    * @generated from field: taskmesh.tasks.v1.TaskState state = 4;
    */
@@ -645,7 +648,7 @@ export type CancelTaskRequest = Message<"taskmesh.tasks.v1.CancelTaskRequest"> &
   id: string;
 
   /**
-   * Why, kept on the task.
+   * Why, kept on the task: one line, at most 500 characters.
    *
    * @generated from field: string reason = 2;
    */
@@ -1289,7 +1292,8 @@ export const WatchTasksResponseSchema: GenMessage<WatchTasksResponse> = /*@__PUR
  */
 export type WatchQueuesRequest = Message<"taskmesh.tasks.v1.WatchQueuesRequest"> & {
   /**
-   * Least time between snapshots (default 1s, at least 250ms).
+   * Least time between snapshots: 250ms to 1h (default 1s; a shorter one is raised to
+   * 250ms, a longer one refused).
    *
    * @generated from field: google.protobuf.Duration interval = 1;
    */

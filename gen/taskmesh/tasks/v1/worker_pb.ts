@@ -44,21 +44,21 @@ export type Hello = Message<"taskmesh.tasks.v1.Hello"> & {
   concurrency: number;
 
   /**
-   * Free-form labels (host, region…), at most 16.
+   * Free-form labels (host, region…), at most 16, keys 1–64 and values up to 64 characters.
    *
    * @generated from field: map<string, string> labels = 4;
    */
   labels: { [key: string]: string };
 
   /**
-   * Worker software and version, e.g. "taskmesh-worker-ts/0.1.0".
+   * Worker software and version, e.g. "taskmesh-worker-ts/0.1.0", at most 128 characters.
    *
    * @generated from field: string version = 5;
    */
   version: string;
 
   /**
-   * Task types this worker has handlers for; empty means any type.
+   * Task types this worker has handlers for, at most 256; empty means any type.
    *
    * @generated from field: repeated string task_types = 6;
    */
@@ -687,7 +687,7 @@ export type DrainWorkerRequest = Message<"taskmesh.tasks.v1.DrainWorkerRequest">
   id: string;
 
   /**
-   * How long it may take to finish (default 30s).
+   * How long it may take to finish: 0 to 24h (default 30s).
    *
    * @generated from field: google.protobuf.Duration grace = 2;
    */
@@ -729,7 +729,8 @@ export const DrainWorkerResponseSchema: GenMessage<DrainWorkerResponse> = /*@__P
  */
 export type WatchWorkersRequest = Message<"taskmesh.tasks.v1.WatchWorkersRequest"> & {
   /**
-   * Least time between snapshots (default 1s, at least 250ms).
+   * Least time between snapshots: 250ms to 1h (default 1s; a shorter one is raised to
+   * 250ms, a longer one refused).
    *
    * @generated from field: google.protobuf.Duration interval = 1;
    */
