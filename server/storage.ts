@@ -10,7 +10,15 @@ import { startEmbeddedPostgres } from "./db/embedded.ts";
 import { migrate } from "./db/migrate.ts";
 import { connectPostgres, type Sql } from "./db/postgres.ts";
 import type { Logger } from "./log.ts";
-import { openRedisMode, type RedisMode } from "./redis/connection.ts";
+import { checkRedisUrl, openRedisMode, type RedisMode } from "./redis/connection.ts";
+
+/** A store the configuration names cannot be used; the message is one line for the operator. */
+export class StartupError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StartupError";
+  }
+}
 
 export interface Storage {
   sql: Sql;
@@ -24,6 +32,16 @@ export async function openStorage(config: ServerConfig, log: Logger): Promise<St
   const closers: Array<() => Promise<void>> = [];
   const describe: string[] = [];
   try {
+    // Checked first: a wrong REDIS_URL stops the start before anything is opened or migrated.
+    if (config.redisUrl) {
+      const problem = await checkRedisUrl(config.redisUrl);
+      if (problem) {
+        throw new StartupError(
+          `REDIS_URL (${redact(config.redisUrl)}) cannot be used: ${sentence(problem)}: ` +
+            "check the host, port and password and that Redis runs, or unset REDIS_URL for the in-memory broker",
+        );
+      }
+    }
     let url = config.databaseUrl;
     if (url) {
       describe.push(`postgres  ${redact(url)}`);
@@ -38,6 +56,19 @@ export async function openStorage(config: ServerConfig, log: Logger): Promise<St
     }
     const sql = connectPostgres(url, { log });
     closers.push(() => sql.end({ timeout: 5 }));
+    if (config.databaseUrl) {
+      try {
+        await sql`select 1`;
+      } catch (error) {
+        throw new StartupError(
+          `DATABASE_URL (${redact(config.databaseUrl)}) cannot be used: ${
+            sentence((error as Error).message)
+          }: ` +
+            "check the host, port, credentials and that Postgres runs, or unset DATABASE_URL for the embedded database",
+          { cause: error },
+        );
+      }
+    }
     const { applied } = await migrate(sql, { log });
     if (applied.length > 0) log.info("migrations applied", { applied });
 
@@ -64,4 +95,9 @@ export async function openStorage(config: ServerConfig, log: Logger): Promise<St
     for (const close of closers.reverse()) await close().catch(() => {});
     throw error;
   }
+}
+
+/** A driver's message as a clause: "Connection is closed." reads better without its full stop mid-sentence. */
+function sentence(message: string): string {
+  return message.replace(/\.$/, "");
 }

@@ -87,6 +87,33 @@ export function pingRedis(redis: Redis, timeoutMs: number): Promise<boolean> {
   });
 }
 
+/**
+ * Connects once to `url` and PINGs, without retries and without logging, and says why
+ * not when that fails: the start of a server checks REDIS_URL with it, so a wrong host or
+ * port is one clear line rather than a stream of reconnect warnings and a stack trace.
+ */
+export async function checkRedisUrl(url: string, timeoutMs = 5_000): Promise<string | undefined> {
+  let lastError: string | undefined;
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  probe.on("error", (error: Error) => lastError ??= error.message);
+  try {
+    await probe.connect();
+    const reply = await probe.ping();
+    return reply === "PONG" ? undefined : `it answered PING with ${JSON.stringify(reply)}`;
+  } catch (error) {
+    return lastError ?? (error as Error).message;
+  } finally {
+    probe.disconnect();
+  }
+}
+
 /** Where hot-path state lives: a Redis server, or (REDIS_URL unset) the in-memory broker. */
 export type RedisMode = { kind: "redis"; client: Redis; url: string } | { kind: "embedded" };
 
