@@ -6,7 +6,12 @@
 import { join } from "node:path";
 import type { ServerConfig } from "./config.ts";
 import { redact } from "./config.ts";
-import { startEmbeddedPostgres } from "./db/embedded.ts";
+import {
+  type EmbeddedHolder,
+  EmbeddedInUseError,
+  openEmbeddedPostgres,
+  startEmbeddedPostgres,
+} from "./db/embedded.ts";
 import { migrate } from "./db/migrate.ts";
 import { connectPostgres, type Sql } from "./db/postgres.ts";
 import type { Logger } from "./log.ts";
@@ -25,12 +30,29 @@ export interface Storage {
   redis: RedisMode;
   /** Human lines for the start banner: which mode runs and where data lives. */
   describe: string[];
+  /** Set when the embedded database is another process's (a maintenance command beside a running server). */
+  sharedWith?: EmbeddedHolder;
   close(): Promise<void>;
 }
 
-export async function openStorage(config: ServerConfig, log: Logger): Promise<Storage> {
+export interface OpenStorageOptions {
+  /**
+   * A maintenance command: when a running server holds the embedded database, connect
+   * through it rather than refuse. (A server refuses: two servers on one folder would lose writes.)
+   */
+  shareEmbedded?: boolean;
+  /** What this process is, as the embedded database's holder file names it. */
+  holder?: string;
+}
+
+export async function openStorage(
+  config: ServerConfig,
+  log: Logger,
+  options: OpenStorageOptions = {},
+): Promise<Storage> {
   const closers: Array<() => Promise<void>> = [];
   const describe: string[] = [];
+  let sharedWith: EmbeddedHolder | undefined;
   try {
     // Checked first: a wrong REDIS_URL stops the start before anything is opened or migrated.
     if (config.redisUrl) {
@@ -47,11 +69,27 @@ export async function openStorage(config: ServerConfig, log: Logger): Promise<St
       describe.push(`postgres  ${redact(url)}`);
     } else {
       const dataDir = join(config.dataDir, "pg");
-      const embedded = await startEmbeddedPostgres({ dataDir, log: log.child({ component: "pglite" }) });
+      const embeddedOptions = {
+        dataDir,
+        log: log.child({ component: "pglite" }),
+        holder: options.holder ?? "taskmesh server",
+      };
+      let embedded;
+      try {
+        embedded = options.shareEmbedded
+          ? await openEmbeddedPostgres(embeddedOptions)
+          : await startEmbeddedPostgres(embeddedOptions);
+      } catch (error) {
+        if (error instanceof EmbeddedInUseError) throw new StartupError(error.message, { cause: error });
+        throw error;
+      }
       closers.push(() => embedded.stop());
       url = embedded.url;
+      sharedWith = embedded.sharedWith;
       describe.push(
-        `postgres  EMBEDDED (PGlite) with data in ${dataDir} — set DATABASE_URL for a real server`,
+        sharedWith
+          ? `postgres  EMBEDDED (PGlite) in ${dataDir}, through the running taskmesh (pid ${sharedWith.pid})`
+          : `postgres  EMBEDDED (PGlite) with data in ${dataDir} — set DATABASE_URL for a real server`,
       );
     }
     const sql = connectPostgres(url, { log });
@@ -85,6 +123,7 @@ export async function openStorage(config: ServerConfig, log: Logger): Promise<St
       sql,
       redis,
       describe,
+      ...(sharedWith ? { sharedWith } : {}),
       async close() {
         for (const close of closers.reverse()) {
           await close().catch((error) => log.warn("close failed", { error }));
