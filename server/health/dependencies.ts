@@ -157,7 +157,14 @@ export class DependencyMonitor {
           const error = this.#unavailable(needs);
           if (error) reject(error);
         };
-        const onAbort = () => reject(req.signal.reason);
+        const onAbort = () => {
+          const reason = req.signal.reason;
+          reject(
+            reason instanceof ConnectError
+              ? reason
+              : new ConnectError("the call was cancelled", Code.Canceled),
+          );
+        };
         req.signal.addEventListener("abort", onAbort, { signal: stop.signal });
         this.#watchers.add(check);
         stop.signal.addEventListener("abort", () => this.#watchers.delete(check));
