@@ -126,7 +126,12 @@ Deno.test("Postgres down: calls answer Unavailable in time, health and readiness
     // Unavailable, not Internal: no call was logged as a server fault.
     const internal = server.log.lines.filter((l) => l.msg === "rpc failed");
     assert.deepEqual(internal.map((l) => `${l.method} ${l.error}`), []);
-    assert.ok(server.log.lines.some((l) => l.msg === "rpc failed: a dependency is unavailable"));
+    // The operator is told, once per outage, by the dependency monitor.
+    assert.equal(
+      server.log.lines.filter((l) => String(l.msg).startsWith("postgres is unavailable")).length,
+      2,
+    );
+    assert.equal(server.log.lines.filter((l) => String(l.msg).startsWith("postgres is back")).length, 2);
   } finally {
     await server.close();
   }

@@ -10,7 +10,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Clock } from "../clock.ts";
 import { connectPostgres, type Sql } from "../db/postgres.ts";
-import { type Logger, rateLimitedLogger } from "../log.ts";
+import type { Logger } from "../log.ts";
 import { type Loop, startLoop } from "../loop.ts";
 import { BROKER_UNAVAILABLE, DATABASE_UNAVAILABLE } from "../observability/rpc_interceptor.ts";
 import { pingRedis, type Redis } from "../redis/connection.ts";
@@ -58,6 +58,8 @@ export class DependencyMonitor {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #down = new Set<Dependency>();
+  /** Services this monitor set NOT_SERVING, to set SERVING again when their dependencies are back. */
+  readonly #turnedOff = new Set<string>();
   /** Unary calls in flight, each told when a dependency goes down. */
   readonly #watchers = new Set<() => void>();
   #loop?: Loop;
@@ -68,7 +70,8 @@ export class DependencyMonitor {
     this.#health = options.health;
     this.#intervalMs = options.intervalMs;
     this.#clock = options.clock;
-    this.#log = rateLimitedLogger(options.log.child({ component: "dependencies" }), 60_000);
+    // Not rate-limited: only changes are logged, and each one matters to an operator.
+    this.#log = options.log.child({ component: "dependencies" });
   }
 
   /** How long a probe may take: the interval, within 0.5–2 s. */
@@ -126,10 +129,18 @@ export class DependencyMonitor {
       });
       for (const check of this.#watchers) check();
     } else return;
+    // Only what this monitor turned off is turned back on: a service NOT_SERVING for another
+    // reason (not built yet, draining) stays so.
     for (const [service, needs] of Object.entries(SERVICE_DEPENDENCIES)) {
-      if (this.#health.get(service) === undefined) continue;
+      const status = this.#health.get(service);
+      if (status === undefined) continue;
       const serving = needs.every((d) => this.isUp(d));
-      this.#health.set(service, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+      if (!serving && status === ServingStatus.SERVING) {
+        this.#turnedOff.add(service);
+        this.#health.set(service, ServingStatus.NOT_SERVING);
+      } else if (serving && this.#turnedOff.delete(service)) {
+        this.#health.set(service, ServingStatus.SERVING);
+      }
     }
   }
 

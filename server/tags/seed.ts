@@ -145,7 +145,9 @@ if (import.meta.main) {
     console.error(`seed: ${(error as Error).message}`);
     Deno.exit(1);
   }
-  if (db.sharedPid) console.error(`using the embedded database of the running taskmesh (pid ${db.sharedPid})`);
+  if (db.sharedPid) {
+    console.error(`using the embedded database of the running taskmesh (pid ${db.sharedPid})`);
+  }
   const sql = connectPostgres(db.url, { max: 2 });
   try {
     await migrate(sql);
