@@ -157,7 +157,8 @@ export class DependencyMonitor {
    */
   interceptor(): Interceptor {
     return (next) => async (req) => {
-      const needs = SERVICE_DEPENDENCIES[req.service.typeName] ?? [];
+      // Nothing probed (embedded mode): nothing to wait for.
+      const needs = this.#probes.length === 0 ? [] : SERVICE_DEPENDENCIES[req.service.typeName] ?? [];
       if (needs.length === 0) return next(req);
       const refused = this.#unavailable(needs);
       if (refused) throw refused;
