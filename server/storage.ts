@@ -43,6 +43,8 @@ export interface OpenStorageOptions {
   shareEmbedded?: boolean;
   /** What this process is, as the embedded database's holder file names it. */
   holder?: string;
+  /** False for commands that only touch Postgres: Redis is then neither checked nor opened. */
+  redis?: boolean;
 }
 
 export async function openStorage(
@@ -55,11 +57,12 @@ export async function openStorage(
   let sharedWith: EmbeddedHolder | undefined;
   try {
     // Checked first: a wrong REDIS_URL stops the start before anything is opened or migrated.
-    if (config.redisUrl) {
-      const problem = await checkRedisUrl(config.redisUrl);
+    const redisUrl = options.redis === false ? undefined : config.redisUrl;
+    if (redisUrl) {
+      const problem = await checkRedisUrl(redisUrl);
       if (problem) {
         throw new StartupError(
-          `REDIS_URL (${redact(config.redisUrl)}) cannot be used: ${sentence(problem)}: ` +
+          `REDIS_URL (${redact(redisUrl)}) cannot be used: ${sentence(problem)}: ` +
             "check the host, port and password and that Redis runs, or unset REDIS_URL for the in-memory broker",
         );
       }
@@ -110,7 +113,7 @@ export async function openStorage(
     const { applied } = await migrate(sql, { log });
     if (applied.length > 0) log.info("migrations applied", { applied });
 
-    const redis = openRedisMode(config.redisUrl, log.child({ component: "redis" }));
+    const redis = openRedisMode(redisUrl, log.child({ component: "redis" }));
     if (redis.kind === "redis") {
       closers.push(async () => void (await redis.client.quit().catch(() => redis.client.disconnect())));
       describe.push(`redis     ${redact(redis.url)}`);

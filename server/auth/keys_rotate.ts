@@ -17,7 +17,11 @@ export async function main(env: Record<string, string | undefined>): Promise<num
   const auth = readAuthConfig(reader);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   const log = createLogger({ level: "warn" });
-  const storage = await openStorage(server, log, { shareEmbedded: true, holder: "deno task keys:rotate" });
+  const storage = await openStorage(server, log, {
+    shareEmbedded: true,
+    holder: "deno task keys:rotate",
+    redis: false,
+  });
   if (storage.sharedWith) {
     console.error(`using the embedded database of the running taskmesh (pid ${storage.sharedWith.pid})`);
   }
