@@ -36,7 +36,12 @@ const MESSAGES: Record<Dependency, string> = {
   redis: BROKER_UNAVAILABLE,
 };
 
-/** One dependency's check: resolves when it answers, rejects otherwise. */
+/** A probe got no answer in time (rather than a refusal). */
+export class ProbeTimeout extends Error {
+  override name = "ProbeTimeout";
+}
+
+/** One dependency's check: resolves when it answers, rejects otherwise (ProbeTimeout when silent). */
 export interface Probe {
   readonly name: Dependency;
   check(timeoutMs: number): Promise<void>;
@@ -103,17 +108,28 @@ export class DependencyMonitor {
     await Promise.all(this.#probes.map((p) => p.close().catch(() => {})));
   }
 
-  /** Probes every dependency once, at the same time, and applies what changed. */
+  /**
+   * Probes every dependency once, at the same time, and applies what changed. A probe that
+   * only timed out on a dependency that was up is tried once more at once: a stalled event
+   * loop (or one slow answer) must not take a service down, two silences in a row do.
+   */
   async checkOnce(): Promise<void> {
     await Promise.all(this.#probes.map(async (probe) => {
-      let failure: unknown;
-      try {
-        await probe.check(this.probeTimeoutMs);
-      } catch (error) {
-        failure = error;
+      let failure = await this.#probe(probe);
+      if (failure instanceof ProbeTimeout && this.isUp(probe.name) && !this.#stopped) {
+        failure = await this.#probe(probe);
       }
       if (!this.#stopped) this.#set(probe.name, failure);
     }));
+  }
+
+  async #probe(probe: Probe): Promise<unknown> {
+    try {
+      await probe.check(this.probeTimeoutMs);
+      return undefined;
+    } catch (error) {
+      return error;
+    }
   }
 
   #set(name: Dependency, failure: unknown): void {
@@ -229,7 +245,7 @@ export function redisProbe(source: Redis): Probe {
       if (await pingRedis(current, timeoutMs)) return;
       if (redis === current) redis = undefined;
       current.disconnect();
-      throw new Error(`Redis did not answer PING within ${timeoutMs} ms`);
+      throw new ProbeTimeout(`Redis did not answer PING within ${timeoutMs} ms`);
     },
     close() {
       redis?.disconnect();
@@ -241,7 +257,7 @@ export function redisProbe(source: Redis): Probe {
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new ProbeTimeout(`${what} did not answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
