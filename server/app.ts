@@ -3,7 +3,8 @@
  * written order, plain HTTP routes, one listener, and the shutdown sequence.
  *
  * Interceptor order (outermost first): rpc log + metrics → lifecycle (refuse while
- * draining) → authentication and the authorization table → the shape every request field
+ * draining) → dependencies (Unavailable while Postgres or Redis is down) →
+ * authentication and the authorization table → the shape every request field
  * must have (server/kit/request_shape.ts) → any extra.
  */
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
@@ -12,6 +13,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { Deps } from "./deps.ts";
 import { HealthRegistry, registerHealth, ServingStatus } from "./health/health.ts";
+import { DependencyMonitor, postgresProbe, redisProbe } from "./health/dependencies.ts";
+import { healthRoutes } from "./health/http.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { systemClock } from "./clock.ts";
 import { listen, type Listener } from "./listen.ts";
@@ -66,6 +69,16 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   const health = new HealthRegistry(descs.map((d) => d.typeName));
   const metrics = createServerMetrics(deps.clock.now());
   const lifecycle = new Lifecycle();
+  const dependencies = new DependencyMonitor({
+    probes: [
+      ...(config.server.databaseUrl ? [postgresProbe(config.server.databaseUrl)] : []),
+      ...(deps.redis.kind === "redis" ? [redisProbe(deps.redis.client)] : []),
+    ],
+    health,
+    intervalMs: config.server.dependencyCheckMs,
+    clock: systemClock,
+    log,
+  });
 
   const routes = (router: ConnectRouter) => {
     registerHealth(router, health, lifecycle.drainSignal);
@@ -81,14 +94,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   const httpRoutes: Record<string, HttpRoute> = {
     "/.well-known/jwks.json": auth.jwksRoute,
     "/metrics": () => ({ status: 200, type: "text/plain; version=0.0.4", body: metrics.registry.render() }),
-    "/healthz": () => {
-      const serving = health.get("") === ServingStatus.SERVING;
-      return {
-        status: serving ? 200 : 503,
-        type: "text/plain",
-        body: serving ? "serving\n" : "not serving\n",
-      };
-    },
+    ...healthRoutes(health, dependencies, () => lifecycle.draining),
     ...options.httpRoutes,
   };
 
@@ -98,6 +104,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     interceptors: [
       createRpcInterceptor({ log, metrics }),
       lifecycle.interceptor(),
+      dependencies.interceptor(),
       ...(options.authenticate === false ? [] : [auth.interceptor()]),
       createRequestShapeInterceptor(),
       ...(options.interceptors ?? []),
@@ -143,6 +150,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     log,
   });
   health.setAll(ServingStatus.SERVING);
+  dependencies.start();
   const scheme = tls ? "https" : "http";
   const url = `${scheme}://${
     config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host
@@ -153,6 +161,8 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   const shutdown = () =>
     shuttingDown ??= (async () => {
       log.info("shutting down", { grace_ms: config.server.shutdownGraceMs });
+      // Stopped first so no probe sets a service SERVING again; awaited once calls are over.
+      const dependenciesStopped = dependencies.stop();
       health.setAll(ServingStatus.NOT_SERVING);
       lifecycle.beginDrain();
       listener.stopAccepting();
@@ -176,6 +186,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       await listener.closed;
       await auth.settled();
       await auth.close();
+      await dependenciesStopped;
       for (const module of modules) await module.stop?.(deps);
       log.info("stopped");
     })();

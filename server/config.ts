@@ -148,6 +148,8 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** Origins allowed to call from browsers ("*" allows any). */
   corsOrigins: string[];
+  /** How often Postgres and Redis are probed for health and readiness. */
+  dependencyCheckMs: number;
 }
 
 export function readServerConfig(r: EnvReader): ServerConfig {
@@ -174,6 +176,7 @@ export function readServerConfig(r: EnvReader): ServerConfig {
     maxTimeoutMs: r.int("TASKMESH_MAX_TIMEOUT_MS", 5 * 60_000, 1000, 24 * 3600_000),
     shutdownGraceMs: r.int("TASKMESH_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     corsOrigins: corsOrigins(r),
+    dependencyCheckMs: r.int("TASKMESH_DEPENDENCY_CHECK_MS", 1000, 100, 60_000),
   };
 }
 

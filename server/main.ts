@@ -7,7 +7,7 @@ import { systemClock } from "./clock.ts";
 import { ConfigError } from "./config.ts";
 import { type Config, loadConfig } from "./load_config.ts";
 import { createLogger } from "./log.ts";
-import { openStorage } from "./storage.ts";
+import { openStorage, StartupError } from "./storage.ts";
 import type { Deps } from "./deps.ts";
 import { ensureFirstAdmin, type FirstAdminCredentials } from "./auth/first_admin.ts";
 
@@ -99,6 +99,10 @@ if (import.meta.main) {
     if (error instanceof ConfigError) {
       console.error(`taskmesh: ${error.message}`);
       Deno.exit(2);
+    }
+    if (error instanceof StartupError) {
+      console.error(`taskmesh: ${error.message}`);
+      Deno.exit(1);
     }
     console.error("taskmesh: failed to start:", error);
     Deno.exit(1);

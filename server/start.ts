@@ -15,6 +15,7 @@ import { localWorkerKey } from "./auth/local_worker_key.ts";
 import { ConfigError } from "./config.ts";
 import { LOCAL_CLIENT_SCOPES, type LocalClient, localClientPath } from "./demo.ts";
 import { type RunningServer, runServer } from "./main.ts";
+import { StartupError } from "./storage.ts";
 import { SERVICE_MODULES } from "./services.ts";
 import { tasksRuntimeFor } from "./tasks/setup.ts";
 import { ensureWebBuild } from "./web/build.ts";
@@ -37,7 +38,8 @@ let server: RunningServer;
 try {
   server = await runServer(Deno.env.toObject());
 } catch (error) {
-  console.error(error instanceof ConfigError ? `taskmesh: ${error.message}` : error);
+  const known = error instanceof ConfigError || error instanceof StartupError;
+  console.error(known ? `taskmesh: ${error.message}` : error);
   Deno.exit(error instanceof ConfigError ? 2 : 1);
 }
 

@@ -59,7 +59,14 @@ export async function main(args: string[], env: Record<string, string | undefine
   const server = readServerConfig(reader);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   const log = createLogger({ level: "warn" });
-  const storage = await openStorage(server, log);
+  const storage = await openStorage(server, log, {
+    shareEmbedded: true,
+    holder: "deno task admin:create",
+    redis: false,
+  });
+  if (storage.sharedWith) {
+    console.error(`using the embedded database of the running taskmesh (pid ${storage.sharedWith.pid})`);
+  }
   try {
     const password = values.password ?? await readPassword();
     const user = await createAdmin({ sql: storage.sql, clock: systemClock }, {

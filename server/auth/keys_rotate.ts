@@ -17,7 +17,14 @@ export async function main(env: Record<string, string | undefined>): Promise<num
   const auth = readAuthConfig(reader);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   const log = createLogger({ level: "warn" });
-  const storage = await openStorage(server, log);
+  const storage = await openStorage(server, log, {
+    shareEmbedded: true,
+    holder: "deno task keys:rotate",
+    redis: false,
+  });
+  if (storage.sharedWith) {
+    console.error(`using the embedded database of the running taskmesh (pid ${storage.sharedWith.pid})`);
+  }
   try {
     const keys = new SigningKeyStore({
       sql: storage.sql,

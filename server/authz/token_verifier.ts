@@ -4,6 +4,7 @@
  * when not. The algorithm is pinned to EdDSA and the token type to at+jwt, so `none`,
  * HMAC-with-the-public-key and other confusions never reach a signature check.
  */
+import { isDatabaseUnavailable } from "../db/postgres.ts";
 import { errors, importJWK, type JWK, jwtVerify } from "jose";
 import type { Role } from "../auth/caller.ts";
 import { isRole } from "../auth/roles.ts";
@@ -92,6 +93,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       ));
     } catch (error) {
       if (error instanceof TokenError || error instanceof KeysUnavailableError) throw error;
+      // A database that cannot be read says nothing about the token.
+      if (isDatabaseUnavailable(error)) {
+        throw new KeysUnavailableError("signing keys cannot be read: the database is unavailable", {
+          cause: error,
+        });
+      }
       if (error instanceof errors.JWTExpired) throw new TokenError("expired", true);
       if (error instanceof errors.JOSEError) throw new TokenError(error.code);
       throw new TokenError("malformed");

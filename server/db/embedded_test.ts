@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { startEmbeddedPostgres } from "./embedded.ts";
+import {
+  EmbeddedInUseError,
+  findEmbeddedHolder,
+  holderFilePath,
+  openEmbeddedPostgres,
+  startEmbeddedPostgres,
+} from "./embedded.ts";
 import { migrate, readMigrations } from "./migrate.ts";
 import { connectPostgres } from "./postgres.ts";
 
@@ -90,4 +96,39 @@ Deno.test("embedded Postgres", async (t) => {
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
+});
+
+Deno.test("embedded Postgres: one holder per folder, and a crashed holder's file is stale", async () => {
+  const dataDir = `${await Deno.makeTempDir({ prefix: "taskmesh_pglite_holder_" })}/pg`;
+  const file = holderFilePath(dataDir);
+  // A holder that crashed: its port closed, its pid long gone.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({ url: `postgres://postgres@127.0.0.1:${port}/postgres`, pid: 2 ** 22 + 1, holder: "x" }),
+  );
+  assert.equal(await findEmbeddedHolder(dataDir), undefined);
+
+  const db = await startEmbeddedPostgres({ dataDir, holder: "first" });
+  try {
+    const holder = await findEmbeddedHolder(dataDir);
+    assert.equal(holder?.pid, Deno.pid);
+    assert.equal(holder?.url, db.url);
+    // A second opener of the folder is refused; a sharing one gets the holder's URL.
+    await assert.rejects(startEmbeddedPostgres({ dataDir }), EmbeddedInUseError);
+    const shared = await openEmbeddedPostgres({ dataDir });
+    assert.equal(shared.url, db.url);
+    assert.equal(shared.sharedWith?.holder, "first");
+    await shared.stop();
+    const sql = connectPostgres(shared.url, { max: 1 });
+    assert.deepEqual([...await sql`select 1 as one`], [{ one: 1 }]);
+    await sql.end();
+  } finally {
+    await db.stop();
+  }
+  await assert.rejects(Deno.stat(file), Deno.errors.NotFound);
+  await Deno.remove(dataDir.replace(/\/pg$/, ""), { recursive: true });
 });

@@ -4,6 +4,8 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { callerKey, callerLabel } from "../auth/caller.ts";
+import { isDatabaseUnavailable } from "../db/postgres.ts";
+import { isRedisUnavailable } from "../redis/connection.ts";
 import type { Logger } from "../log.ts";
 import { requestIdKey } from "../request_context.ts";
 import type { ServerMetrics } from "./metrics.ts";
@@ -31,7 +33,8 @@ export function createRpcInterceptor(
     const started = now();
     metrics.rpcInFlight.set(++inFlight);
 
-    const finish = (error?: unknown) => {
+    const finish = (cause?: unknown) => {
+      const error = cause === undefined ? undefined : toPublicError(cause, requestId);
       metrics.rpcInFlight.set(--inFlight);
       const code = codeName(error);
       const seconds = (now() - started) / 1000;
@@ -45,23 +48,25 @@ export function createRpcInterceptor(
         caller: callerLabel(req.contextValues.get(callerKey)),
       };
       if (error !== undefined) {
-        const ce = ConnectError.from(error);
-        fields.error = ce.rawMessage;
+        fields.error = error.rawMessage;
         // Internal errors are the server's fault: keep their cause for operators; callers see only the code.
-        if (ce.code === Code.Internal || ce.code === Code.Unknown) {
-          log.error("rpc failed", { ...fields, cause: error });
+        if (error.code === Code.Internal || error.code === Code.Unknown) {
+          log.error("rpc failed", { ...fields, cause });
+        } else if (error !== cause) {
+          // A dependency outage: the operator needs what the driver said, once per call.
+          log.warn("rpc failed: a dependency is unavailable", { ...fields, cause: String(cause) });
         } else log.info("rpc", fields);
       } else {
         log.info("rpc", fields);
       }
+      return error;
     };
 
     let res;
     try {
       res = await next(req);
     } catch (error) {
-      finish(error);
-      throw withRequestId(error, requestId);
+      throw finish(error);
     }
     res.header.set("x-request-id", requestId);
     if (!res.stream) {
@@ -72,29 +77,47 @@ export function createRpcInterceptor(
     return {
       ...res,
       message: (async function* () {
-        let failure: unknown;
+        let failed = false;
         try {
           yield* source;
         } catch (error) {
-          failure = error;
-          throw withRequestId(error, requestId);
+          failed = true;
+          throw finish(error);
         } finally {
-          finish(failure);
+          if (!failed) finish();
         }
       })(),
     };
   };
 }
 
+/** What a caller may see of a failure: the message users can act on, with the request id attached. */
+export const DATABASE_UNAVAILABLE = "database unavailable: try again shortly";
+export const BROKER_UNAVAILABLE = "task broker (Redis) unavailable: try again shortly";
+
 /**
- * Errors that are not ConnectErrors are bugs or infrastructure failures: their text may
- * hold SQL, paths or secrets, so callers get a generic Internal error with the request id
- * to quote, and the log keeps the cause.
+ * The one place a failure becomes what the caller sees. ConnectErrors pass, unless they
+ * are Internal/Unknown wrappers of a dependency outage. A Postgres or Redis that cannot be
+ * reached is Unavailable (retry shortly), never Internal. Anything else that is not a
+ * ConnectError is a bug or an infrastructure failure: its text may hold SQL, paths or
+ * secrets, so callers get a generic Internal error with the request id to quote, and the
+ * log keeps the cause.
  */
-function withRequestId(error: unknown, requestId: string): ConnectError {
-  const ce = error instanceof ConnectError
-    ? error
-    : new ConnectError(`internal error: quote request id ${requestId} to an operator`, Code.Internal);
+export function toPublicError(error: unknown, requestId: string): ConnectError {
+  let ce: ConnectError;
+  if (error instanceof ConnectError && error.code !== Code.Internal && error.code !== Code.Unknown) {
+    ce = error;
+  } else if (isDatabaseUnavailable(error)) {
+    ce = new ConnectError(DATABASE_UNAVAILABLE, Code.Unavailable, undefined, undefined, error);
+  } else if (
+    isRedisUnavailable(error) || (error instanceof ConnectError && isRedisUnavailable(error.cause))
+  ) {
+    ce = new ConnectError(BROKER_UNAVAILABLE, Code.Unavailable, undefined, undefined, error);
+  } else if (error instanceof ConnectError) {
+    ce = error;
+  } else {
+    ce = new ConnectError(`internal error: quote request id ${requestId} to an operator`, Code.Internal);
+  }
   ce.metadata.set("x-request-id", requestId);
   return ce;
 }

@@ -61,6 +61,9 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
+/** How long the fallback limiter stays in memory after Redis failed a call. */
+export const RETRY_REDIS_AFTER_MS = 2_000;
+
 export interface FallbackRateLimiterOptions {
   /** Absent in embedded mode: then only memory is used. */
   redis?: RedisRateLimiter;
@@ -70,25 +73,33 @@ export interface FallbackRateLimiterOptions {
   redisTimeoutMs?: number;
 }
 
-/** Redis when it answers in time, memory otherwise; the switch is logged at most once a minute. */
+/**
+ * Redis when it answers in time, memory otherwise; the switch is logged at most once a
+ * minute. After Redis fails a call, the next ones go straight to memory for
+ * `RETRY_REDIS_AFTER_MS`, so a silent Redis costs one timeout, not one per sign-in.
+ */
 export class FallbackRateLimiter implements RateLimiter {
   readonly memory: MemoryRateLimiter;
   readonly #redis?: RedisRateLimiter;
   readonly #log: Logger;
   readonly #timeoutMs: number;
+  readonly #clock: Clock;
+  #skipRedisUntil = -Infinity;
 
   constructor(options: FallbackRateLimiterOptions) {
     this.#redis = options.redis;
     this.memory = new MemoryRateLimiter({ clock: options.clock });
     this.#log = rateLimitedLogger(options.log, 60_000, () => options.clock.now());
     this.#timeoutMs = options.redisTimeoutMs ?? 250;
+    this.#clock = options.clock;
   }
 
   async take(bucket: string, id: string, rule: RateRule): Promise<RateDecision> {
-    if (this.#redis?.available) {
+    if (this.#redis?.available && this.#clock.now() >= this.#skipRedisUntil) {
       try {
         return await withTimeout(this.#redis.take(bucket, id, rule), this.#timeoutMs);
       } catch (error) {
+        this.#skipRedisUntil = this.#clock.now() + RETRY_REDIS_AFTER_MS;
         this.#log.warn("rate limits fell back to memory: Redis did not answer", { error });
       }
     } else if (this.#redis) {

@@ -19,6 +19,12 @@ export interface ConnectRedisOptions {
 /** First reconnect delay; each further attempt doubles it up to RECONNECT_CAP_MS. */
 export const RECONNECT_BASE_MS = 50;
 export const RECONNECT_CAP_MS = 5_000;
+/**
+ * A command with no reply after this long fails ("Command timed out"). Without it a command
+ * sent into a connection that went silent (a partition, a paused server) waits for ever.
+ * No command taskmesh sends blocks on the server side, so a healthy Redis is far faster.
+ */
+export const COMMAND_TIMEOUT_MS = 5_000;
 /** How often the same connection message may be logged. */
 const LOG_INTERVAL_MS = 30_000;
 
@@ -37,6 +43,7 @@ export function connectRedis(url: string, options: ConnectRedisOptions): Redis {
     keyPrefix: options.keyPrefix,
     connectionName: options.name,
     connectTimeout: 5_000,
+    commandTimeout: COMMAND_TIMEOUT_MS,
     // A command waits through at most this many reconnects, then fails so the caller can fall back.
     maxRetriesPerRequest: 3,
     retryStrategy: (attempt) => reconnectDelay(attempt),
@@ -80,10 +87,56 @@ export function pingRedis(redis: Redis, timeoutMs: number): Promise<boolean> {
   });
 }
 
+/**
+ * Connects once to `url` and PINGs, without retries and without logging, and says why
+ * not when that fails: the start of a server checks REDIS_URL with it, so a wrong host or
+ * port is one clear line rather than a stream of reconnect warnings and a stack trace.
+ */
+export async function checkRedisUrl(url: string, timeoutMs = 5_000): Promise<string | undefined> {
+  let lastError: string | undefined;
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  probe.on("error", (error: Error) => lastError ??= error.message);
+  try {
+    await probe.connect();
+    const reply = await probe.ping();
+    return reply === "PONG" ? undefined : `it answered PING with ${JSON.stringify(reply)}`;
+  } catch (error) {
+    return lastError ?? (error as Error).message;
+  } finally {
+    probe.disconnect();
+  }
+}
+
 /** Where hot-path state lives: a Redis server, or (REDIS_URL unset) the in-memory broker. */
 export type RedisMode = { kind: "redis"; client: Redis; url: string } | { kind: "embedded" };
 
 export function openRedisMode(url: string | undefined, log: Logger): RedisMode {
   if (!url) return { kind: "embedded" };
   return { kind: "redis", client: connectRedis(url, { log, name: "taskmesh" }), url };
+}
+
+const REDIS_DOWN_MESSAGES = [
+  /^Connection is closed\.?$/,
+  /^Command timed out/,
+  /^Stream isn't writeable/,
+  /^Reached the max retries per request limit/,
+  /^connect (ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH)/,
+];
+
+/**
+ * True when `error` (or one of its causes) is ioredis saying Redis could not be reached or
+ * did not answer, rather than that a command was wrong: the caller should retry shortly.
+ */
+export function isRedisUnavailable(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 5) return false;
+  if (error.name === "MaxRetriesPerRequestError") return true;
+  if (REDIS_DOWN_MESSAGES.some((re) => re.test(error.message))) return true;
+  return isRedisUnavailable(error.cause, depth + 1);
 }

@@ -153,10 +153,10 @@ export function suggestionHandlers(deps: TagHandlerDeps): SuggestionImpl {
 
     async listMySuggestions(req, ctx) {
       const user = requireUser(ctx);
-      const limit = pageSize("page_size", req.pageSize, LIST_PAGE);
+      const limit = pageSize(req.pageSize, LIST_PAGE);
       // The user is part of the query, so one member's token is refused for another.
-      const query = { mine: user.userId };
-      const before = decodePageToken(req.pageToken, query, ["string"]);
+      const query = { list: "my-suggestions", filters: { mine: user.userId } };
+      const before = decodePageToken(req.pageToken, query, ["digits"]);
       const rows = await reading(() =>
         listSuggestionsOfUser(sql, user.userId, (before?.[0] as string) ?? null, limit)
       );

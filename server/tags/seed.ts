@@ -6,6 +6,8 @@
  */
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
+import { join } from "node:path";
+import { openEmbeddedPostgres } from "../db/embedded.ts";
 import { migrate } from "../db/migrate.ts";
 import { connectPostgres, type Sql } from "../db/postgres.ts";
 import type { TagTypeWord } from "./_convert.ts";
@@ -119,21 +121,40 @@ export async function seedCatalogue(
   return result;
 }
 
+/**
+ * The database seed writes to: DATABASE_URL, or else the embedded one in TASKMESH_DATA_DIR
+ * (through the running server when one holds it, so the seeded tags are the ones it lists).
+ */
+async function openSeedDatabase(
+  env: Record<string, string | undefined>,
+): Promise<{ url: string; sharedPid?: number; stop(): Promise<void> }> {
+  const url = env.DATABASE_URL?.trim();
+  if (url) return { url, stop: () => Promise.resolve() };
+  const embedded = await openEmbeddedPostgres({
+    dataDir: join(env.TASKMESH_DATA_DIR?.trim() || ".data", "pg"),
+    holder: "deno task seed",
+  });
+  return { url: embedded.url, sharedPid: embedded.sharedWith?.pid, stop: () => embedded.stop() };
+}
+
 if (import.meta.main) {
-  const url = Deno.env.get("DATABASE_URL")?.trim();
-  if (!url) {
-    console.error(
-      "seed needs a database: set DATABASE_URL to the Postgres URL (for the embedded database, the URL the " +
-        "running server prints at start) and run `deno task seed` again",
-    );
+  let db;
+  try {
+    db = await openSeedDatabase(Deno.env.toObject());
+  } catch (error) {
+    console.error(`seed: ${(error as Error).message}`);
     Deno.exit(1);
   }
-  const sql = connectPostgres(url, { max: 2 });
+  if (db.sharedPid) {
+    console.error(`using the embedded database of the running taskmesh (pid ${db.sharedPid})`);
+  }
+  const sql = connectPostgres(db.url, { max: 2 });
   try {
     await migrate(sql);
     const result = await seedCatalogue(sql, await readCatalogue());
     console.log(JSON.stringify({ msg: "tag catalogue seeded", ...result }));
   } finally {
     await sql.end();
+    await db.stop();
   }
 }

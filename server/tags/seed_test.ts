@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
+import { startEmbeddedPostgres } from "../db/embedded.ts";
+import { connectPostgres } from "../db/postgres.ts";
 import { createTestDatabase } from "../db/testing.ts";
 import { readCatalogue, seedCatalogue } from "./seed.ts";
 
@@ -52,16 +54,34 @@ Deno.test("the starter catalogue loads idempotently", async (t) => {
   }
 });
 
-Deno.test("deno task seed without DATABASE_URL says what it needs", async () => {
-  const env = Deno.env.toObject();
-  delete env.DATABASE_URL;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./seed.ts", import.meta.url).pathname],
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 1);
-  assert.match(new TextDecoder().decode(out.stderr), /seed needs a database: set DATABASE_URL/);
+Deno.test("deno task seed without DATABASE_URL seeds the embedded database in TASKMESH_DATA_DIR", {
+  sanitizeResources: false,
+}, async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "taskmesh-seed-" });
+  try {
+    const env = Deno.env.toObject();
+    delete env.DATABASE_URL;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./seed.ts", import.meta.url).pathname],
+      env: { ...env, TASKMESH_DATA_DIR: dataDir },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+    assert.equal(result.msg, "tag catalogue seeded");
+    // The tags are in the folder's database, which nothing holds any more.
+    const db = await startEmbeddedPostgres({ dataDir: `${dataDir}/pg` });
+    const sql = connectPostgres(db.url, { max: 1 });
+    try {
+      const [{ count }] = await sql<{ count: number }[]>`select count(*)::int as count from tags`;
+      assert.equal(count, result.created);
+    } finally {
+      await sql.end();
+      await db.stop();
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });

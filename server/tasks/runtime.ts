@@ -24,6 +24,9 @@ import {
   type WorkerRegistry,
 } from "../broker/worker_registry.ts";
 
+/** The default of `TasksRuntime.mirrorTimeoutMs`: well inside a client's shortest sensible deadline. */
+export const MIRROR_TIMEOUT_MS = 500;
+
 export type TaskListener = (task: TaskRecord, previous: TaskRecord["state"] | undefined) => void;
 
 export class TasksRuntime {
@@ -41,6 +44,10 @@ export class TasksRuntime {
   readonly random: () => number;
   /** The tasks as their worker receives them in an Assign: sealed payloads opened (sealed_payloads.ts). */
   readonly openPayloads: (tasks: TaskRecord[]) => Promise<TaskRecord[]>;
+  /** How long a caller waits for the broker copy of a commit before answering anyway. */
+  readonly mirrorTimeoutMs: number;
+  /** A broker that is down fails every mirror: said once in a while, not once a call. */
+  readonly #mirrorLog: Logger;
 
   /** Every instance's workers; this process writes its own sessions' entries. */
   readonly registry: WorkerRegistry;
@@ -60,10 +67,13 @@ export class TasksRuntime {
       random?: () => number;
       registry?: WorkerRegistry;
       openPayloads?: (tasks: TaskRecord[]) => Promise<TaskRecord[]>;
+      mirrorTimeoutMs?: number;
     } = {},
   ) {
     this.random = options.random ?? Math.random;
     this.openPayloads = options.openPayloads ?? ((tasks) => Promise.resolve(tasks));
+    this.mirrorTimeoutMs = options.mirrorTimeoutMs ?? MIRROR_TIMEOUT_MS;
+    this.#mirrorLog = rateLimitedLogger(log, 10_000);
     this.registry = options.registry ?? createMemoryWorkerRegistry();
     this.#registryLog = rateLimitedLogger(log, 30_000);
   }
@@ -194,17 +204,27 @@ export class TasksRuntime {
    * Runs a broker change that mirrors what Postgres has just committed. The commit has
    * decided, so a broker that fails here does not fail the caller: it is logged, and the
    * next promoter tick rebuilds the broker from Postgres (adding a known task moves it,
-   * and leases the broker still holds are kept).
+   * and leases the broker still holds are kept). Nor does the caller wait for a broker
+   * that does not answer: past `mirrorTimeoutMs` the change goes on in the background, a
+   * rebuild is wanted all the same, and the caller (an Enqueue whose row is committed)
+   * answers. A client with a short deadline must never see a committed task as failed.
    */
   async mirror(what: string, change: () => Promise<unknown>): Promise<void> {
-    try {
-      await change();
-    } catch (error) {
+    const failed = (error: unknown) => {
       this.#rebuildWanted = true;
-      this.log.warn(`broker failed after ${what}: it is rebuilt from Postgres on the next tick`, {
+      this.#mirrorLog.warn(`broker failed after ${what}: it is rebuilt from Postgres on the next tick`, {
         error: String(error),
       });
-    }
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const slow = new Promise<"slow">((resolve) =>
+      timer = setTimeout(() => resolve("slow"), this.mirrorTimeoutMs)
+    );
+    // Settles either way, so a change that fails after the caller moved on is still handled.
+    const work = change().then(() => "done" as const, (error) => (failed(error), "done" as const));
+    const outcome = await Promise.race([work, slow]);
+    clearTimeout(timer);
+    if (outcome === "slow") failed(new Error(`no answer within ${this.mirrorTimeoutMs} ms`));
   }
 
   async makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {

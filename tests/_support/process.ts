@@ -15,14 +15,15 @@ export interface ServerProcess {
 
 const MAIN = new URL("../../server/main.ts", import.meta.url).pathname;
 
-export function spawnServer(env: Record<string, string>): {
+/** `script` is server/main.ts unless given (e.g. server/start.ts, the whole system). */
+export function spawnServer(env: Record<string, string>, script: string = MAIN): {
   child: Deno.ChildProcess;
   exited: Promise<{ code: number; stderr: string }>;
   lines: Record<string, unknown>[];
   waitForLine: ServerProcess["waitForLine"];
 } {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN],
+    args: ["run", "-A", script],
     env: { TASKMESH_HOST: "127.0.0.1", TASKMESH_PORT: "0", ...env },
     clearEnv: true,
     stdin: "null",
@@ -78,8 +79,11 @@ export function spawnServer(env: Record<string, string>): {
 }
 
 /** Starts the server process and waits until it listens. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const spawned = spawnServer(env);
+export async function startServerProcess(
+  env: Record<string, string>,
+  script?: string,
+): Promise<ServerProcess> {
+  const spawned = spawnServer(env, script);
   const listening = await spawned.waitForLine((l) => l.msg === "listening");
   return { ...spawned, url: String(listening.url) };
 }
