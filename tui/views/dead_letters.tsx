@@ -24,7 +24,7 @@ export function DeadLettersView({ height, width }: ViewProps) {
   const [marked, setMarked] = useRemembered<ReadonlySet<string>>("dead.marked", new Set());
   const [detail, setDetail] = useRemembered<string | undefined>("dead.detail", undefined);
   const listHeight = Math.max(3, height - 2);
-  const [selected, , nav] = useListNav("dead", list.tasks.length, listHeight);
+  const [selected, , nav] = useListNav("dead", list.tasks, (t) => t.id, listHeight);
   const current = list.tasks[selected];
   // Marks of tasks that left the list (requeued elsewhere) no longer count.
   const chosen = list.tasks.filter((t) => marked.has(t.id));

@@ -19,7 +19,7 @@ export function OverviewView({ height, width }: ViewProps) {
   const warnings = queueWarnings(queues);
   const warningRows = Math.min(warnings.length, Math.max(2, Math.floor(height / 3)));
   const listHeight = Math.max(3, height - 5 - Math.max(1, warningRows));
-  const [selected, , nav] = useListNav("overview", queues.queues.length, listHeight);
+  const [selected, , nav] = useListNav("overview", queues.queues, (q) => q.name, listHeight);
   const workerCount = queues.workerCount ?? workers.workers.length;
   const busy = workers.workers.reduce((n, w) => n + w.activeTaskIds.length, 0);
   const slots = workers.workers.reduce((n, w) => n + w.concurrency, 0);

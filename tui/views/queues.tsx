@@ -15,7 +15,7 @@ export function QueuesView({ height, width }: ViewProps) {
   const ui = useUi();
   const queues = useLive(data.queues);
   const listHeight = Math.max(3, height - 4);
-  const [selected, , nav] = useListNav("queues", queues.queues.length, listHeight);
+  const [selected, , nav] = useListNav("queues", queues.queues, (q) => q.name, listHeight);
   const q = queues.queues[selected];
 
   useViewKeys((key) => {

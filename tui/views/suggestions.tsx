@@ -50,7 +50,7 @@ function ApprovalQueue(
   useEffect(() => data.tagTree.ensure(), []);
   const [mode, setMode] = useState<Mode>({ kind: "list" });
   const listHeight = Math.max(3, height - 3);
-  const [selected, , nav] = useListNav("suggestions", pending.length, listHeight);
+  const [selected, , nav] = useListNav("suggestions", pending, (s) => s.id, listHeight);
   const current = pending[selected];
   const decided = (s: Suggestion, changedTree: boolean) => {
     store.update((state) => withoutSuggestion(state, s.id));

@@ -20,7 +20,7 @@ export function TagTreeView({ height, width }: ViewProps) {
   const nodes = filterTree(tree, draft ?? filter);
   const detailRows = open ? 5 : 0;
   const listHeight = Math.max(3, height - 2 - detailRows);
-  const [selected, , nav] = useListNav("tree", nodes.length, listHeight);
+  const [selected, , nav] = useListNav("tree", nodes, (n) => n.tag?.id ?? "", listHeight);
   const tag = nodes[selected]?.tag;
 
   useViewKeys((key, input) => {

@@ -87,7 +87,7 @@ export function TasksView({ height, width }: ViewProps) {
     [list.tasks, queryText],
   );
   const listHeight = Math.max(3, height - 2);
-  const [selected, , nav] = useListNav("tasks", shown.length, listHeight);
+  const [selected, , nav] = useListNav("tasks", shown, (t) => t.id, listHeight);
   const current = shown[selected];
   const detailTask = detail ? list.tasks.find((t) => t.id === detail) : undefined;
 

@@ -34,7 +34,7 @@ export function WorkersView({ height }: ViewProps) {
   const { workers, receivedAt } = useLive(data.workers);
   const connection = useConnection(data.workers);
   const listHeight = Math.max(3, height - 2);
-  const [selected, , nav] = useListNav("workers", workers.length, listHeight);
+  const [selected, , nav] = useListNav("workers", workers, (w) => w.id, listHeight);
   const current = workers[selected];
 
   useViewKeys((key) => {
