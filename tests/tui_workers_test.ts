@@ -62,9 +62,9 @@ Deno.test("TUI workers view", { sanitizeOps: false, sanitizeResources: false }, 
   }
 });
 
-/** worker-beat's row: state, load, heartbeat age (BEAT) in seconds. */
+/** worker-beat's row: state, the load it reported (HB LOAD), heartbeat age (BEAT) in seconds. */
 const BEAT_ROW =
-  /worker-beat\s+(active|silent)\s+beats\s+0\/2\s+\S+\s+(\d+)%\s+(\d+)s\s+\S+\s+raw-test\/1\.0/;
+  /worker-beat\s+(active|silent)\s+beats\s+0\/2\s+░+\s+0%\s+(\d+)%\s+(\d+)s\s+\S+\s+raw-test\/1\.0/;
 
 function beatRow(frame: string): { state: string; load: number; beatS: number } | undefined {
   const m = BEAT_ROW.exec(frame);

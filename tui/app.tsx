@@ -173,6 +173,7 @@ export function App({ data, initialView, onQuit }: AppProps) {
         <KeysContext.Provider value={viewKeys}>
           <Box flexDirection="column" width={columns}>
             <Header
+              width={columns}
               view={view}
               role={identity.role}
               mode={data.readOnly ? "READ-ONLY" : caps.operate ? undefined : "view only"}
@@ -212,13 +213,17 @@ export function App({ data, initialView, onQuit }: AppProps) {
   );
 }
 
-function Header(props: { view: ViewId; role?: string; mode?: string }) {
+/** The tab bar: full names when they fit, else short ones; always on one line. */
+function Header(props: { width: number; view: ViewId; role?: string; mode?: string }) {
+  const tail = `  ${props.role ?? "api key"}${props.mode ? ` ${props.mode}` : ""}`;
+  const full = VIEWS.reduce((n, v, i) => n + ` ${i + 1} ${v.tab} `.length, "taskmesh".length);
+  const short = full + tail.length > props.width;
   return (
-    <Text>
+    <Text wrap="truncate-end">
       <Text bold color="magenta">taskmesh</Text>
       {VIEWS.map((v, i) => (
         <Text key={v.id} inverse={v.id === props.view} bold={v.id === props.view}>
-          {` ${i + 1} ${v.tab} `}
+          {short && v.id !== props.view ? ` ${i + 1} ${v.short} ` : ` ${i + 1} ${v.tab} `}
         </Text>
       ))}
       <Text dimColor>

@@ -31,7 +31,10 @@ export function List<T>(props: ListProps<T>) {
   return (
     <Box flexDirection="column">
       {visible.map((item, i) => (
-        <Box key={props.keyOf(item)}>{props.row(item, win.start + i, win.start + i === selected)}</Box>
+        // One screen row each, whatever the row's text: a long one is cut, never wrapped.
+        <Box key={props.keyOf(item)} height={1} overflow="hidden">
+          {props.row(item, win.start + i, win.start + i === selected)}
+        </Box>
       ))}
       <Text dimColor>
         {win.start + 1}–{win.end} of {props.items.length}

@@ -67,14 +67,14 @@ export function StatusLine(props: {
     .join(" ");
   return (
     <Box flexDirection="column">
-      <Text>
+      <Text wrap="truncate-end">
         <Text color={summary.color}>{summary.text}</Text>
         <Text dimColor>
           {gap(2)}
-          {props.url} · {props.who} · {streams}
+          {streams} · {props.who} · {props.url}
         </Text>
       </Text>
-      <Text color={props.flash?.level === "error" ? "red" : "cyan"}>
+      <Text color={props.flash?.level === "error" ? "red" : "cyan"} wrap="truncate-end">
         {props.flash ? props.flash.text.slice(0, props.width - 1) : " "}
       </Text>
     </Box>

@@ -32,7 +32,7 @@ export function ApproveForm(props: {
   const s = props.suggestion;
   const data = useData();
   const tree = useSyncExternalStore(data.tagTree.subscribe, data.tagTree.getState);
-  useEffect(() => data.tagTree.ensure(), []);
+  useEffect(() => data.tagTree.watch(), []);
   const [name, setName] = useState(s.name);
   const [type, setType] = useState<TagType>(s.type);
   const [parentId, setParentId] = useState(s.parentId);
