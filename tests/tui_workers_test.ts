@@ -131,3 +131,28 @@ Deno.test("TUI workers view: heartbeat age", { sanitizeOps: false, sanitizeResou
     await h.close();
   }
 });
+
+// ACTIVE is the leases the server holds now; the load a worker reports rides on its
+// heartbeats and lags them. The bar must say what ACTIVE says.
+Deno.test("TUI workers view: BUSY agrees with ACTIVE between heartbeats", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const h = await startTuiHarness();
+  const session = await h.session("operator");
+  const screen = renderTui({ url: h.url, session, initialView: "workers" }, { columns: 140, rows: 30 });
+  try {
+    const w = await h.worker(["jobs"], { id: "worker-lag", concurrency: 4 });
+    // It last said it was idle; then it was given two tasks.
+    w.send({ case: "heartbeat", value: { leases: [], load: 0 } });
+    await h.tasks.enqueueBatch({ tasks: [{ queue: "jobs", type: "a" }, { queue: "jobs", type: "b" }] });
+    await w.nextOf("assign");
+    await w.nextOf("assign");
+    const frame = await screen.waitFor(/worker-lag\s+active\s+jobs\s+2\/4\s/);
+    assert.match(frame, /worker-lag\s+active\s+jobs\s+2\/4\s+████░░░░\s+50%\s+0%\s/, frame);
+    assert.match(frame, /ACTIVE BUSY\s+HB LOAD/);
+  } finally {
+    screen.unmount();
+    await h.close();
+  }
+});

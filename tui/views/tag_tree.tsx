@@ -15,6 +15,8 @@ export function TagTreeView({ height, width }: ViewProps) {
   const ui = useUi();
   const tree = useSyncExternalStore(data.tagTree.subscribe, data.tagTree.getState);
   useEffect(() => data.tagTree.watch(), []);
+  // An admin's approvals stream says when a suggestion became a tag: the tree is read again then.
+  useEffect(() => data.suggestions?.start(), []);
   const [filter, setFilter] = useRemembered("tree.filter", "");
   const [draft, setDraft] = useState<string | undefined>(undefined);
   const [open, setOpen] = useState(false);
