@@ -4,7 +4,9 @@
  * never taller than the terminal, so nothing scrolls out of sight).
  */
 import assert from "node:assert/strict";
-import { TagType } from "../gen/taskmesh/tags/v1/tags_pb.ts";
+import { createClient } from "@connectrpc/connect";
+import { TagService, TagType } from "../gen/taskmesh/tags/v1/tags_pb.ts";
+import { bearer } from "./_support/raw_worker.ts";
 import { KEYS, renderTui, type Screen, startTuiHarness } from "./_support/tui_harness.ts";
 
 const COLUMNS = 80;
@@ -79,7 +81,11 @@ Deno.test("TUI: every view fits 80×24", { sanitizeOps: false, sanitizeResources
     });
     await t.step("tasks, and a task's detail", async () => {
       screen.press("3");
-      await fits(screen, "tasks", /[0-9a-f]{8}\s+notifications\S*\s+notification\.push\S*\s+running\s+1\s+\d+s/);
+      await fits(
+        screen,
+        "tasks",
+        /[0-9a-f]{8}\s+notifications\S*\s+notification\.push\S*\s+running\s+1\s+\d+s/,
+      );
       screen.press("G", KEYS.enter);
       await fits(screen, "task detail", /Attempts/);
       screen.press(KEYS.esc);
@@ -95,15 +101,46 @@ Deno.test("TUI: every view fits 80×24", { sanitizeOps: false, sanitizeResources
     });
     await t.step("workers", async () => {
       screen.press("5");
-      await fits(screen, "workers", /worker-with-a-\S*\s+active\s+notif\S*\s+2\/8\s+█+░+\s+25%\s+\d+s\s+\d+s\s+taskmesh-/);
+      await fits(
+        screen,
+        "workers",
+        /worker-with-a-\S*\s+active\s+notif\S*\s+2\/8\s+█+░+\s+25%\s+\d+s\s+\d+s\s+taskmesh-/,
+      );
+      // A long question wraps, whole, and the view gives up the rows for it.
+      screen.press("d");
+      const asked = await fits(
+        screen,
+        "a confirmation",
+        /Drain worker worker-with-a-rather-long-hostname-01\?[^]*y\/n/,
+      );
+      assert.match(asked, /disconnects\. y\/n/);
+      screen.press("n");
+      await screen.waitFor("cancelled: nothing was changed");
     });
-    await t.step("tag approval", async () => {
+    await t.step("tag approval, and its approve form", async () => {
       screen.press("6");
       await fits(screen, "tag approval", /no pending suggestions/);
+      const member = await h.user("member");
+      await createClient(TagService, h.server.grpc()).suggestTag(
+        {
+          name: "A suggestion with a long name for a narrow screen",
+          type: TagType.LANGUAGE,
+          reason: "why ".repeat(30),
+        },
+        bearer(member.token),
+      );
+      await fits(screen, "tag approval", /A suggestion with a\S*\s+language\s+—\s+1\s+\S+\s+why/);
+      screen.press("a");
+      await fits(screen, "approve form", /Parent\s+\(none: a root tag\)/);
+      screen.press(KEYS.esc);
+      await screen.waitFor("Tag approval 1 pending");
     });
     await t.step("tag tree", async () => {
       screen.press("7");
       await fits(screen, "tag tree", /TypeScript {2}\[language\]/);
+      screen.press(KEYS.enter);
+      await fits(screen, "a tag's details", /aliases: none/);
+      screen.press(KEYS.esc);
     });
     await t.step("help", async () => {
       screen.press("?");

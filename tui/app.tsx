@@ -165,7 +165,11 @@ export function App({ data, initialView, onQuit }: AppProps) {
     else if (name) say(`no view called ${name}: try ${VIEWS.map((v) => v.id).join(", ")}`, "error");
   }
 
-  const bodyHeight = Math.max(5, rows - 5);
+  // A long question wraps rather than lose its end (the y/n): the view gives up the rows.
+  const footer = overlay?.kind === "confirm"
+    ? Math.ceil((overlay.question.length + 4) / Math.max(1, columns))
+    : 1;
+  const bodyHeight = Math.max(5, rows - 4 - footer);
   const View = VIEWS[viewIndex(view)].component;
   return (
     <DataContext.Provider value={data}>
