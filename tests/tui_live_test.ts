@@ -9,7 +9,7 @@ import { ManualClock } from "../tui/data/clock.ts";
 import { TREE_REFRESH_MS } from "../tui/data/tag_tree.ts";
 import { timeOfDay } from "../tui/components/stale_mark.tsx";
 import { bearer } from "./_support/raw_worker.ts";
-import { renderTui, startTuiHarness } from "./_support/tui_harness.ts";
+import { KEYS, renderTui, startTuiHarness } from "./_support/tui_harness.ts";
 import { createClient } from "@connectrpc/connect";
 import { TagService } from "../gen/taskmesh/tags/v1/tags_pb.ts";
 
@@ -61,8 +61,18 @@ Deno.test("TUI: every view marks its figures stale while the stream is down", {
     // The figures are still there, marked.
     screen.press("3");
     assert.match(await screen.waitFor((f) => titleLine(f, "Tasks").includes(marker)), /job\s+queued/);
+    // And a task's detail, read while the server was away, says so too.
+    screen.press(KEYS.enter);
+    const detail = await screen.waitFor((f) => /Task [0-9a-f-]{36} QUEUED/.test(f) && f.includes(marker));
+    assert.match(detail, /Task [0-9a-f-]{36} QUEUED/);
+    screen.press(KEYS.esc);
+    await screen.waitFor((f) => titleLine(f, "Tasks").includes(marker));
     // The tree is read, not streamed: it is stale once a refresh fails.
+    // Every store is asleep on its backoff; the tree view adds its refresh wait.
+    const asleep = clock.pendingSleeps;
     screen.press("7");
+    await screen.waitFor((f) => f.startsWith("taskmesh") && /^Tag tree/m.test(f));
+    await clock.sleepers(asleep + 1);
     clock.advance(TREE_REFRESH_MS);
     const tree = await screen.waitFor((f) => /^Tag tree .*⚠ disconnected · stale since/m.test(f));
     assert.match(tree, /Go {2}\[language\]/);

@@ -129,6 +129,7 @@ export function DeadLettersView({ height, width }: ViewProps) {
         height={height}
         width={width}
         now={now}
+        staleSince={staleSince}
       />
     );
   }

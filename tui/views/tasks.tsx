@@ -154,7 +154,16 @@ export function TasksView({ height, width }: ViewProps) {
   });
 
   if (detail) {
-    return <TaskDetail id={detail} live={detailTask} height={height} width={width} now={now} />;
+    return (
+      <TaskDetail
+        id={detail}
+        live={detailTask}
+        height={height}
+        width={width}
+        now={now}
+        staleSince={staleSince}
+      />
+    );
   }
   const counts = `${shown.length}${shown.length !== list.tasks.length ? ` of ${list.tasks.length}` : ""}${
     list.truncated ? ` (newest ${list.tasks.length} listed)` : ""
