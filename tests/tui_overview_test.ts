@@ -119,16 +119,16 @@ Deno.test("TUI overview and queues", { sanitizeOps: false, sanitizeResources: fa
 
       await run("report.ok", true);
       await run("report.ok", true);
-      let frame = await screen.waitFor((f) => (row(f)?.ok ?? 0) > 0);
+      const frame = await screen.waitFor((f) => (row(f)?.ok ?? 0) > 0);
       assert.equal(row(frame)?.fail, 0, frame);
       assert.doesNotMatch(frame, /dead letters growing/);
 
       await run("report.bad", false);
-      frame = await screen.waitFor((f) => row(f)?.dead === 1 && row(f)!.fail > 0);
+      await screen.waitFor((f) => row(f)?.dead === 1 && row(f)!.fail > 0);
       await screen.waitFor("✖ dead letters growing in rates (+1, now 1)");
 
       await run("report.bad", false);
-      frame = await screen.waitFor("✖ dead letters growing in rates (+2, now 2)");
+      await screen.waitFor("✖ dead letters growing in rates (+2, now 2)");
     });
   } finally {
     screen.unmount();
