@@ -65,7 +65,12 @@ export function useListNav<T>(
 ): [number, (i: number) => void, (key: string) => boolean] {
   const [raw, setRaw] = useRemembered<Selection>(`${name}.selected`, { index: 0 });
   const total = items.length;
-  const found = raw.key === undefined ? -1 : items.findIndex((item) => keyOf(item) === raw.key);
+  // Where it was last is checked first: a 10,000-row list is searched only when items moved.
+  const found = raw.key === undefined
+    ? -1
+    : raw.index < total && keyOf(items[raw.index]) === raw.key
+    ? raw.index
+    : items.findIndex((item) => keyOf(item) === raw.key);
   const selected = found >= 0 ? found : clampIndex(raw.index, total);
   // What the operator sees selected is what a key acts on: a row selected by position (the
   // first render, or its item left) is bound to the item it now shows.
