@@ -49,7 +49,8 @@ Deno.test("TUI dead letters", { sanitizeOps: false, sanitizeResources: false }, 
     });
 
     await t.step("r requeues the selected one after asking", async () => {
-      screen.press("r");
+      // The selection stayed on the first dead letter while the others arrived above it.
+      screen.press("g", "r");
       const frame = await screen.waitFor(/Requeue dead letter [0-9a-f]{8} \(sms\.2\)\? y\/n/);
       assert.ok(frame);
       screen.press("y");

@@ -110,28 +110,25 @@ Deno.test("TUI overview and queues", { sanitizeOps: false, sanitizeResources: fa
         });
         await w.nextOf("resultAck");
       };
-      // QUEUE WAIT SCHED QUEUED FLIGHT DEAD OK/S FAIL/S WKR: the rates are per second over a minute.
+      // QUEUE WAIT SCHED QUEUED FLIGHT DEAD OK/S FAIL/S WKR. The rates are over the last 10 s on
+      // the TUI's clock (here the wall clock): tests/tui_rates_test.ts checks their figures.
       const row = (frame: string) => {
         const m = /rates\s+0\s+0\s+0\s+0\s+(\d+)\s+(\S+)\s+(\S+)\s+1\s/.exec(frame);
-        return m ? { dead: Number(m[1]), ok: m[2], fail: m[3] } : undefined;
+        return m ? { dead: Number(m[1]), ok: Number(m[2]), fail: Number(m[3]) } : undefined;
       };
 
       await run("report.ok", true);
       await run("report.ok", true);
-      let frame = await screen.waitFor((f) => row(f)?.ok === "0.03");
-      assert.deepEqual(row(frame), { dead: 0, ok: "0.03", fail: "0" }, frame);
+      const frame = await screen.waitFor((f) => (row(f)?.ok ?? 0) > 0);
+      assert.equal(row(frame)?.fail, 0, frame);
       assert.doesNotMatch(frame, /dead letters growing/);
 
       await run("report.bad", false);
-      frame = await screen.waitFor((f) => row(f)?.dead === 1);
-      const rates = row(frame)!;
-      assert.ok(Number(rates.ok) > 0, frame);
-      assert.equal(rates.fail, "0.02", frame);
+      await screen.waitFor((f) => row(f)?.dead === 1 && row(f)!.fail > 0);
       await screen.waitFor("✖ dead letters growing in rates (+1, now 1)");
 
       await run("report.bad", false);
-      frame = await screen.waitFor("✖ dead letters growing in rates (+2, now 2)");
-      assert.equal(row(frame)?.fail, "0.03", frame);
+      await screen.waitFor("✖ dead letters growing in rates (+2, now 2)");
     });
   } finally {
     screen.unmount();

@@ -158,7 +158,8 @@ Deno.test("TUI shell", { sanitizeOps: false, sanitizeResources: false }, async (
         await h.stopServer();
         // Every stream the status line lists has failed, so each store is waiting on the clock.
         const lost = await screen.waitFor((f) =>
-          /✖ connection lost \(.+\) — reconnecting, attempt \d+/.test(f) && f.includes("tasks✖") &&
+          /✖ connection lost — reconnecting, attempt \d+, next in \S+ .* · \S/.test(f) &&
+          f.includes("tasks✖") &&
           !/\w●/.test(f)
         );
         await clock.sleepers(lost.match(/\w✖/g)!.length);

@@ -62,9 +62,9 @@ Deno.test("TUI workers view", { sanitizeOps: false, sanitizeResources: false }, 
   }
 });
 
-/** worker-beat's row: state, load, heartbeat age (BEAT) in seconds. */
+/** worker-beat's row: state, the load it reported (HB LOAD), heartbeat age (BEAT) in seconds. */
 const BEAT_ROW =
-  /worker-beat\s+(active|silent)\s+beats\s+0\/2\s+\S+\s+(\d+)%\s+(\d+)s\s+\S+\s+raw-test\/1\.0/;
+  /worker-beat\s+(active|silent)\s+beats\s+0\/2\s+░+\s+0%\s+(\d+)%\s+(\d+)s\s+\S+\s+raw-test\/1\.0/;
 
 function beatRow(frame: string): { state: string; load: number; beatS: number } | undefined {
   const m = BEAT_ROW.exec(frame);
@@ -126,6 +126,31 @@ Deno.test("TUI workers view: heartbeat age", { sanitizeOps: false, sanitizeResou
       const frame = await screen.waitFor((f) => beatRow(f)?.state === "active" && beatRow(f)?.load === 25);
       assert.ok(beatRow(frame)!.beatS <= 1, frame);
     });
+  } finally {
+    screen.unmount();
+    await h.close();
+  }
+});
+
+// ACTIVE is the leases the server holds now; the load a worker reports rides on its
+// heartbeats and lags them. The bar must say what ACTIVE says.
+Deno.test("TUI workers view: BUSY agrees with ACTIVE between heartbeats", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const h = await startTuiHarness();
+  const session = await h.session("operator");
+  const screen = renderTui({ url: h.url, session, initialView: "workers" }, { columns: 140, rows: 30 });
+  try {
+    const w = await h.worker(["jobs"], { id: "worker-lag", concurrency: 4 });
+    // It last said it was idle; then it was given two tasks.
+    w.send({ case: "heartbeat", value: { leases: [], load: 0 } });
+    await h.tasks.enqueueBatch({ tasks: [{ queue: "jobs", type: "a" }, { queue: "jobs", type: "b" }] });
+    await w.nextOf("assign");
+    await w.nextOf("assign");
+    const frame = await screen.waitFor(/worker-lag\s+active\s+jobs\s+2\/4\s/);
+    assert.match(frame, /worker-lag\s+active\s+jobs\s+2\/4\s+████░░░░\s+50%\s+0%\s/, frame);
+    assert.match(frame, /ACTIVE BUSY\s+HB LOAD/);
   } finally {
     screen.unmount();
     await h.close();

@@ -165,7 +165,11 @@ export function App({ data, initialView, onQuit }: AppProps) {
     else if (name) say(`no view called ${name}: try ${VIEWS.map((v) => v.id).join(", ")}`, "error");
   }
 
-  const bodyHeight = Math.max(5, rows - 5);
+  // A long question wraps rather than lose its end (the y/n): the view gives up the rows.
+  const footer = overlay?.kind === "confirm"
+    ? Math.ceil((overlay.question.length + 4) / Math.max(1, columns))
+    : 1;
+  const bodyHeight = Math.max(5, rows - 4 - footer);
   const View = VIEWS[viewIndex(view)].component;
   return (
     <DataContext.Provider value={data}>
@@ -173,6 +177,7 @@ export function App({ data, initialView, onQuit }: AppProps) {
         <KeysContext.Provider value={viewKeys}>
           <Box flexDirection="column" width={columns}>
             <Header
+              width={columns}
               view={view}
               role={identity.role}
               mode={data.readOnly ? "READ-ONLY" : caps.operate ? undefined : "view only"}
@@ -212,13 +217,17 @@ export function App({ data, initialView, onQuit }: AppProps) {
   );
 }
 
-function Header(props: { view: ViewId; role?: string; mode?: string }) {
+/** The tab bar: full names when they fit, else short ones; always on one line. */
+function Header(props: { width: number; view: ViewId; role?: string; mode?: string }) {
+  const tail = `  ${props.role ?? "api key"}${props.mode ? ` ${props.mode}` : ""}`;
+  const full = VIEWS.reduce((n, v, i) => n + ` ${i + 1} ${v.tab} `.length, "taskmesh".length);
+  const short = full + tail.length > props.width;
   return (
-    <Text>
+    <Text wrap="truncate-end">
       <Text bold color="magenta">taskmesh</Text>
       {VIEWS.map((v, i) => (
         <Text key={v.id} inverse={v.id === props.view} bold={v.id === props.view}>
-          {` ${i + 1} ${v.tab} `}
+          {short && v.id !== props.view ? ` ${i + 1} ${v.short} ` : ` ${i + 1} ${v.tab} `}
         </Text>
       ))}
       <Text dimColor>

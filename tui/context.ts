@@ -61,6 +61,27 @@ export function useConnection(store: LiveStore<unknown, unknown>): Connection {
   return useSyncExternalStore(store.subscribe, store.getConnection);
 }
 
+/**
+ * Since when (clock ms) the oldest of these stores' figures have been shown while its
+ * stream is down, or undefined while every one is live (or has shown nothing yet).
+ */
+export function useStaleSince(
+  stores: readonly (LiveStore<unknown, unknown> | undefined)[],
+): number | undefined {
+  return useSyncExternalStore(
+    (listener) => {
+      const offs = stores.map((s) => s?.subscribe(listener));
+      return () => offs.forEach((off) => off?.());
+    },
+    () => {
+      const since = stores.map((s) => s?.connection).map((c) =>
+        c && (c.kind === "retrying" || c.kind === "connecting") ? c.staleSince : undefined
+      ).filter((t) => t !== undefined);
+      return since.length ? Math.min(...since) : undefined;
+    },
+  );
+}
+
 /** useState whose value is kept in the shell's memory under `key`. */
 export function useRemembered<T>(key: string, initial: T): [T, (value: T) => void] {
   const { memory } = useUi();
@@ -85,6 +106,20 @@ export function useTerminalSize(): { columns: number; rows: number } {
     };
   }, [stdout]);
   return size;
+}
+
+/**
+ * The data layer's clock, re-read every `ms`: figures computed on it (recent rates)
+ * follow it, and tests that move a manual clock see them move.
+ */
+export function useClockNow(ms = 1000): number {
+  const { clock } = useData();
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => setTick((t) => t + 1), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+  return clock.now();
 }
 
 /** Now, re-read every `ms`, for ages that must keep counting (heartbeats). */

@@ -12,6 +12,8 @@ import type { Session } from "./data/session.ts";
 import { signInWithPassword } from "./data/sign_in.ts";
 import type { ViewId } from "./keys.ts";
 import { LoginView } from "./views/login.tsx";
+import { NotForYouView } from "./views/not_for_you.tsx";
+import { capabilitiesOf } from "./data/capabilities.ts";
 
 export interface RootProps {
   url: string;
@@ -30,17 +32,20 @@ const never = () => () => {};
 
 export function Root(props: RootProps) {
   const [session, setSession] = useState<Session | undefined>(props.session);
+  // An account that may not read tasks gets no data layer: every stream would be refused.
+  const allowed = session !== undefined && capabilitiesOf(session.identity, false).readTasks;
   const data = useMemo(
     () =>
-      session &&
-      createDataLayer({
-        url: props.url,
-        session,
-        readOnly: props.readOnly,
-        clock: props.clock,
-        backoff: props.backoff,
-        maxTasks: props.maxTasks,
-      }),
+      session && allowed
+        ? createDataLayer({
+          url: props.url,
+          session,
+          readOnly: props.readOnly,
+          clock: props.clock,
+          backoff: props.backoff,
+          maxTasks: props.maxTasks,
+        })
+        : undefined,
     [session],
   );
   useEffect(() => () => void data?.stop(), [data]);
@@ -48,6 +53,17 @@ export function Root(props: RootProps) {
   const signIn = (email: string, password: string) =>
     signInWithPassword(props.url, email, password, props.clock);
 
+  if (session && !allowed && state?.kind !== "expired") {
+    // Every view would be refused: say so, rather than show a shell that never loads.
+    return (
+      <NotForYouView
+        url={props.url}
+        identity={session.identity}
+        onSignInAgain={session.canRefresh ? () => setSession(undefined) : undefined}
+        onQuit={props.onQuit}
+      />
+    );
+  }
   if (!session || !data || state?.kind === "expired") {
     return (
       <LoginView

@@ -3,7 +3,7 @@
  * what a 40-row one does. The selection is the caller's; the window follows it.
  */
 import { Box, Text } from "ink";
-import { type ReactNode, useRef } from "react";
+import { type ReactNode, useEffect, useRef } from "react";
 import { listActionFor } from "../keys.ts";
 import { clampIndex, windowAround } from "../data/window.ts";
 import { useRemembered } from "../context.ts";
@@ -31,7 +31,10 @@ export function List<T>(props: ListProps<T>) {
   return (
     <Box flexDirection="column">
       {visible.map((item, i) => (
-        <Box key={props.keyOf(item)}>{props.row(item, win.start + i, win.start + i === selected)}</Box>
+        // One screen row each, whatever the row's text: a long one is cut, never wrapped.
+        <Box key={props.keyOf(item)} height={1} overflow="hidden">
+          {props.row(item, win.start + i, win.start + i === selected)}
+        </Box>
       ))}
       <Text dimColor>
         {win.start + 1}–{win.end} of {props.items.length}
@@ -40,20 +43,47 @@ export function List<T>(props: ListProps<T>) {
   );
 }
 
+/** Where a list's selection is: the item's key, and its row when that item went away. */
+interface Selection {
+  key?: string;
+  index: number;
+}
+
 /**
- * The selection of a list remembered under `key`, and the handler for j/k, arrows,
- * pages, g/G. Returns [selected (clamped), set, handleKey].
+ * The selection of a list remembered under `name`, and the handler for j/k, arrows,
+ * pages, g/G. The selection follows its item by key, not a screen row: when items
+ * arrive above it (new tasks, newest first) the same item stays selected, so an
+ * action never lands on whatever slid under the cursor. Only when the item leaves
+ * the list does the selection fall back to the row it was on.
+ * Returns [selected index (clamped), select index, handleKey].
  */
-export function useListNav(
-  key: string,
-  total: number,
+export function useListNav<T>(
+  name: string,
+  items: readonly T[],
+  keyOf: (item: T) => string,
   page: number,
 ): [number, (i: number) => void, (key: string) => boolean] {
-  const [raw, setRaw] = useRemembered(`${key}.selected`, 0);
-  const selected = clampIndex(raw, total);
-  const move = (to: number) => setRaw(clampIndex(to, total));
-  const handle = (name: string) => {
-    switch (listActionFor(name)) {
+  const [raw, setRaw] = useRemembered<Selection>(`${name}.selected`, { index: 0 });
+  const total = items.length;
+  // Where it was last is checked first: a 10,000-row list is searched only when items moved.
+  const found = raw.key === undefined
+    ? -1
+    : raw.index < total && keyOf(items[raw.index]) === raw.key
+    ? raw.index
+    : items.findIndex((item) => keyOf(item) === raw.key);
+  const selected = found >= 0 ? found : clampIndex(raw.index, total);
+  // What the operator sees selected is what a key acts on: a row selected by position (the
+  // first render, or its item left) is bound to the item it now shows.
+  const shownKey = total ? keyOf(items[selected]) : undefined;
+  useEffect(() => {
+    if (shownKey !== undefined && shownKey !== raw.key) setRaw({ key: shownKey, index: selected });
+  }, [shownKey, raw.key]);
+  const move = (to: number) => {
+    const index = clampIndex(to, total);
+    setRaw({ key: total ? keyOf(items[index]) : undefined, index });
+  };
+  const handle = (key: string) => {
+    switch (listActionFor(key)) {
       case "down":
         move(selected + 1);
         return true;

@@ -18,20 +18,25 @@ function useConnections(stores: readonly LiveStore<unknown, unknown>[]): [string
   return JSON.parse(snapshot);
 }
 
-/** One sentence for the whole connection, worst stream first. */
+/**
+ * One sentence for the whole connection, worst stream first; the error behind it apart,
+ * in `detail`, so a narrow line keeps the sentence and the streams and cuts the error.
+ */
 export function connectionSummary(connections: [string, Connection][], now: number): {
   text: string;
   color: string;
+  detail?: string;
 } {
   const started = connections.filter(([, c]) => c.kind !== "stopped");
   const retrying = started.find(([, c]) => c.kind === "retrying");
   if (retrying) {
     const c = retrying[1] as Extract<Connection, { kind: "retrying" }>;
     return {
-      text: `✖ connection lost (${c.error}) — reconnecting, attempt ${c.attempt}, next in ${
+      text: `✖ connection lost — reconnecting, attempt ${c.attempt}, next in ${
         shortDuration(Math.max(0, c.retryAt - now))
       }`,
       color: "red",
+      detail: c.error,
     };
   }
   if (started.some(([, c]) => c.kind === "connecting")) return { text: "◌ connecting…", color: "yellow" };
@@ -67,14 +72,15 @@ export function StatusLine(props: {
     .join(" ");
   return (
     <Box flexDirection="column">
-      <Text>
+      <Text wrap="truncate-end">
         <Text color={summary.color}>{summary.text}</Text>
         <Text dimColor>
           {gap(2)}
-          {props.url} · {props.who} · {streams}
+          {streams}
+          {summary.detail ? ` · ${summary.detail}` : ""} · {props.who} · {props.url}
         </Text>
       </Text>
-      <Text color={props.flash?.level === "error" ? "red" : "cyan"}>
+      <Text color={props.flash?.level === "error" ? "red" : "cyan"} wrap="truncate-end">
         {props.flash ? props.flash.text.slice(0, props.width - 1) : " "}
       </Text>
     </Box>

@@ -29,7 +29,7 @@ export function TagPicker(props: {
 }) {
   const data = useData();
   const tree = useSyncExternalStore(data.tagTree.subscribe, data.tagTree.getState);
-  useEffect(() => data.tagTree.ensure(), []);
+  useEffect(() => data.tagTree.watch(), []);
   const [filter, setFilter] = useState("");
   const [selected, setSelected] = useState(0);
   const choices: Choice[] = [

@@ -14,7 +14,15 @@ import { type Clock, systemClock } from "./clock.ts";
 import { LiveStore, type LiveStoreOptions } from "./live_store.ts";
 import type { QueuesState } from "./queues_reducer.ts";
 import type { Session } from "./session.ts";
-import { deadLettersSource, queuesSource, suggestionsSource, tasksSource, workersSource } from "./sources.ts";
+import {
+  deadLettersSource,
+  queuesSource,
+  suggestionsSource,
+  tasksSource,
+  throughputSource,
+  workersSource,
+} from "./sources.ts";
+import type { Throughput } from "./throughput.ts";
 import type { SuggestionsState } from "./suggestions_reducer.ts";
 import type { TaskQuery } from "./task_filter.ts";
 import type { TaskList } from "./task_list_reducer.ts";
@@ -36,9 +44,13 @@ export interface DataLayer {
   session: Session;
   clients: Clients;
   readOnly: boolean;
+  /** The TUI's clock: rates and refreshes are computed on it. */
+  clock: Clock;
   capabilities(): Capabilities;
   queues: LiveStore<QueuesState, WatchQueuesResponse>;
   workers: LiveStore<WorkersState, WatchWorkersResponse>;
+  /** Attempts finished per queue and second (OK/S, FAIL/S, trend). */
+  throughput: LiveStore<Throughput, WatchTasksResponse>;
   tasks: LiveStore<TaskList, WatchTasksResponse>;
   deadLetters: LiveStore<TaskList, WatchTasksResponse>;
   /** Only for admins: the approval queue is theirs alone. */
@@ -65,15 +77,19 @@ export function createDataLayer(options: DataLayerOptions): DataLayer {
   };
   const queues = new LiveStore(queuesSource(clients), storeOptions);
   const workers = new LiveStore(workersSource(clients), storeOptions);
+  const throughput = new LiveStore(throughputSource(clients, clock), storeOptions);
   const tasks = new LiveStore(tasksSource(clients, { words: [] }, options.maxTasks), storeOptions);
   const deadLetters = new LiveStore(deadLettersSource(clients, options.maxTasks), storeOptions);
+  const tagTree = new TagTreeStore(clients, clock);
   const suggestions = canWatchSuggestions(session.identity)
-    ? new LiveStore(suggestionsSource(clients), storeOptions)
+    ? new LiveStore(suggestionsSource(clients, () => void tagTree.reload()), storeOptions)
     : undefined;
   let taskQuery: TaskQuery = { words: [] };
   const refresher = new AbortController();
   void session.keepFresh(refresher.signal);
-  const all = [queues, workers, tasks, deadLetters, suggestions].filter((s) => s !== undefined) as LiveStore<
+  const all = [queues, workers, throughput, tasks, deadLetters, suggestions].filter((s) =>
+    s !== undefined
+  ) as LiveStore<
     unknown,
     unknown
   >[];
@@ -82,13 +98,15 @@ export function createDataLayer(options: DataLayerOptions): DataLayer {
     session,
     clients,
     readOnly,
+    clock,
     capabilities: () => capabilitiesOf(session.identity, readOnly),
     queues,
     workers,
+    throughput,
     tasks,
     deadLetters,
     suggestions,
-    tagTree: new TagTreeStore(clients),
+    tagTree,
     actions: createActions(clients),
     taskQuery: () => taskQuery,
     setTaskQuery(query) {

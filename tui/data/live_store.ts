@@ -35,10 +35,14 @@ export interface LiveSource<S, E> {
   reduce(state: S, events: readonly E[]): S | typeof RESYNC;
 }
 
+/**
+ * `staleSince` (clock ms) is set while the state on screen is what the last live
+ * stream left, and the stream is down: the figures may no longer be true.
+ */
 export type Connection =
-  | { kind: "connecting"; attempt: number }
+  | { kind: "connecting"; attempt: number; staleSince?: number }
   | { kind: "live"; since: number }
-  | { kind: "retrying"; attempt: number; error: string; retryAt: number }
+  | { kind: "retrying"; attempt: number; error: string; retryAt: number; staleSince?: number }
   | { kind: "denied"; error: string }
   | { kind: "stopped" };
 
@@ -135,19 +139,26 @@ export class LiveStore<S, E> {
   async #run(stop: AbortSignal): Promise<void> {
     let failures = 0;
     let attempts = 0;
+    let staleSince: number | undefined;
     while (!stop.aborted) {
       const attempt = new AbortController();
       this.#attempt = attempt;
       const signal = AbortSignal.any([stop, attempt.signal]);
       if (attempts++ > 0) this.reconnects++;
-      this.#setConnection({ kind: "connecting", attempt: failures + 1 });
+      this.#setConnection({ kind: "connecting", attempt: failures + 1, staleSince });
       try {
-        await this.#session(signal, () => failures = 0);
+        await this.#session(signal, () => {
+          failures = 0;
+          staleSince = undefined;
+        });
       } catch (error) {
+        const wasLive = this.#connection.kind === "live";
         attempt.abort();
         if (stop.aborted) break;
         if (error instanceof Restart || attempt.signal.reason instanceof Restart) continue;
         if (error instanceof Resync) continue;
+        // The state stays on screen as the last live stream left it: from now on it may be stale.
+        if (wasLive) staleSince ??= this.#clock.now();
         if (error instanceof ConnectError) {
           if (error.code === Code.PermissionDenied || error.code === Code.Unimplemented) {
             this.#setConnection({ kind: "denied", error: describeError(error) });
@@ -164,6 +175,7 @@ export class LiveStore<S, E> {
           attempt: failures,
           error: describeError(error),
           retryAt: this.#clock.now() + delay,
+          staleSince,
         });
         // A fresh controller: restart() cuts the wait short; the aborted attempt must not.
         const wait = new AbortController();

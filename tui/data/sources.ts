@@ -12,11 +12,14 @@ import {
 import type { WatchWorkersResponse, WorkerInfo } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
 import {
   type Suggestion,
+  SuggestionEventKind,
   SuggestionStatus,
   type WatchSuggestionsResponse,
 } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { type Clients, UNARY_TIMEOUT_MS } from "./clients.ts";
-import type { LiveSource } from "./live_store.ts";
+import type { Clock } from "./clock.ts";
+import { countFinished, EMPTY_THROUGHPUT, startCounting, type Throughput } from "./throughput.ts";
+import { type LiveSource, RESYNC } from "./live_store.ts";
 import { applySnapshot, EMPTY_QUEUES, type QueuesState, reduceQueues } from "./queues_reducer.ts";
 import {
   EMPTY_SUGGESTIONS,
@@ -157,8 +160,32 @@ export function deadLettersSource(
   };
 }
 
+/**
+ * Attempts finished per queue, counted as WatchTasks reports them, on the TUI's clock.
+ * Nothing to list: counting starts afresh on every (re)connect.
+ */
+export function throughputSource(clients: Clients, clock: Clock): LiveSource<Throughput, WatchTasksResponse> {
+  return {
+    name: "rates",
+    empty: EMPTY_THROUGHPUT,
+    list: () => Promise.resolve(startCounting(clock.now())),
+    watch: (signal) => clients.tasks.watchTasks({}, { signal }),
+    reduce: (state, events) =>
+      events.some((e) => e.overflow) ? RESYNC : countFinished(state, events, clock.now()),
+  };
+}
+
+/** Whether a suggestion event changed the tag tree (an approval or a mapping). */
+export function changedTree(event: WatchSuggestionsResponse): boolean {
+  const status = event.suggestion?.status;
+  return event.kind === SuggestionEventKind.DECIDED &&
+    (status === SuggestionStatus.APPROVED || status === SuggestionStatus.MAPPED);
+}
+
+/** `onTreeChanged` hears of approvals and mappings, whoever made them. */
 export function suggestionsSource(
   clients: Clients,
+  onTreeChanged: () => void = () => {},
 ): LiveSource<SuggestionsState, WatchSuggestionsResponse> {
   return {
     name: "suggestions",
@@ -174,7 +201,12 @@ export function suggestionsSource(
       });
       return suggestionsFromList(items);
     },
-    watch: (signal) => clients.tags.watchSuggestions({}, { signal }),
+    async *watch(signal) {
+      for await (const event of clients.tags.watchSuggestions({}, { signal })) {
+        if (changedTree(event)) onTreeChanged();
+        yield event;
+      }
+    },
     reduce: reduceSuggestions,
   };
 }

@@ -1,10 +1,17 @@
-/** A row of block characters for a series of samples, scaled to its own maximum. Pure. */
+/** Block-character rows for series of samples, and bars. Pure. */
 const BARS = "▁▂▃▄▅▆▇█";
 
-export function sparkline(samples: readonly number[], width: number): string {
+/**
+ * A row of block characters for `samples`, scaled to `max`: pass one `max` for every
+ * row of a table so that rows compare (a steady queue at 2/s must not show the full
+ * bar a queue at 200/s shows). Without one, the row is scaled to its own largest sample.
+ */
+export function sparkline(samples: readonly number[], width: number, max?: number): string {
   const tail = samples.slice(-width);
-  const max = Math.max(0, ...tail);
-  const line = tail.map((v) => max === 0 ? BARS[0] : BARS[Math.min(7, Math.round((v / max) * 7))]).join("");
+  const top = max ?? Math.max(0, ...tail);
+  const line = tail.map((v) =>
+    top <= 0 || v <= 0 ? BARS[0] : BARS[Math.max(1, Math.min(7, Math.round((v / top) * 7)))]
+  ).join("");
   return line.padEnd(width, " ");
 }
 

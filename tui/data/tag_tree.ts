@@ -1,24 +1,37 @@
 /**
  * The tag catalogue as a tree (GetTree, one call), for the tree browser and the
- * parent and map-onto pickers. Not live: it is read when first wanted and again after
- * a decision that changed it.
+ * parent and map-onto pickers. There is no stream of tag changes, so while a view
+ * watches it the tree is read again every TREE_REFRESH_MS (on the TUI's clock), at
+ * once after a suggestion is approved or mapped (admins watch those), and after a
+ * decision taken here.
  */
 import type { Tag, TreeNode } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { type Clients, describeError, UNARY_TIMEOUT_MS } from "./clients.ts";
+import { type Clock, systemClock } from "./clock.ts";
+
+/** How often a watched tree is read again. */
+export const TREE_REFRESH_MS = 10_000;
 
 export interface TagTreeState {
   nodes: readonly TreeNode[];
   byId: ReadonlyMap<string, Tag>;
   status: "idle" | "loading" | "loaded" | "failed";
   error?: string;
+  /** When the tree shown was read (clock ms). */
+  loadedAt?: number;
 }
 
 const EMPTY: TagTreeState = { nodes: [], byId: new Map(), status: "idle" };
 
-export function treeState(nodes: readonly TreeNode[]): TagTreeState {
+export function treeState(nodes: readonly TreeNode[], loadedAt?: number): TagTreeState {
   const byId = new Map<string, Tag>();
   for (const n of nodes) if (n.tag) byId.set(n.tag.id, n.tag);
-  return { nodes, byId, status: "loaded" };
+  return { nodes, byId, status: "loaded", loadedAt };
+}
+
+/** Since when the tree shown may be stale: a read failed after one had succeeded. */
+export function treeStaleSince(state: TagTreeState): number | undefined {
+  return state.status === "failed" ? state.loadedAt : undefined;
 }
 
 /** "Programming › Python › Django": a tag's name after its ancestors'. */
@@ -48,9 +61,35 @@ export class TagTreeStore {
   #state: TagTreeState = EMPTY;
   #listeners = new Set<() => void>();
   #loading: Promise<void> | undefined;
+  #clock: Clock;
+  #watchers = 0;
+  #refresher: AbortController | undefined;
 
-  constructor(clients: Clients) {
+  constructor(clients: Clients, clock: Clock = systemClock) {
     this.#clients = clients;
+    this.#clock = clock;
+  }
+
+  /** Keeps the tree fresh while at least one watcher is there; returns the unwatch. */
+  watch(): () => void {
+    this.ensure();
+    if (this.#watchers++ === 0) {
+      const stop = new AbortController();
+      this.#refresher = stop;
+      void (async () => {
+        while (!stop.signal.aborted) {
+          try {
+            await this.#clock.sleep(TREE_REFRESH_MS, stop.signal);
+          } catch {
+            return;
+          }
+          await this.reload();
+        }
+      })();
+    }
+    return () => {
+      if (--this.#watchers === 0) this.#refresher?.abort();
+    };
   }
 
   subscribe = (listener: () => void): () => void => {
@@ -67,10 +106,11 @@ export class TagTreeStore {
 
   reload(): Promise<void> {
     return this.#loading ??= (async () => {
-      this.#set({ ...this.#state, status: "loading" });
+      // A refresh keeps the tree on screen; only the first read shows "loading".
+      if (this.#state.status === "idle") this.#set({ ...this.#state, status: "loading" });
       try {
         const { nodes } = await this.#clients.tags.getTree({}, { timeoutMs: UNARY_TIMEOUT_MS });
-        this.#set(treeState(nodes));
+        this.#set(treeState(nodes, this.#clock.now()));
       } catch (error) {
         this.#set({ ...this.#state, status: "failed", error: describeError(error) });
       } finally {

@@ -23,6 +23,9 @@ Deno.test("sparklines and bars", () => {
   assert.equal(sparkline([0, 1, 2, 4], 4), "▁▃▅█");
   assert.equal(sparkline([0, 0], 4), "▁▁  ");
   assert.equal(sparkline([1, 2, 3, 4, 5, 6], 3), "▆▇█");
+  // One axis for several rows: a steady 2/s next to 20/s is a low bar, not a full one.
+  assert.equal(sparkline([2, 2, 2], 3, 20), "▂▂▂");
+  assert.equal(sparkline([20, 10, 0], 3, 20), "█▅▁");
   assert.equal(bar(0.4, 10), "████░░░░░░");
   assert.equal(bar(2, 4), "████");
   assert.equal(bar(Number.NaN, 4), "░░░░");

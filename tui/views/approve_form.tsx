@@ -32,7 +32,7 @@ export function ApproveForm(props: {
   const s = props.suggestion;
   const data = useData();
   const tree = useSyncExternalStore(data.tagTree.subscribe, data.tagTree.getState);
-  useEffect(() => data.tagTree.ensure(), []);
+  useEffect(() => data.tagTree.watch(), []);
   const [name, setName] = useState(s.name);
   const [type, setType] = useState<TagType>(s.type);
   const [parentId, setParentId] = useState(s.parentId);
@@ -89,7 +89,7 @@ export function ApproveForm(props: {
   return (
     <Box flexDirection="column" height={props.height}>
       <Text bold>Approve suggestion “{s.name}”</Text>
-      <Text dimColor>
+      <Text dimColor wrap="truncate-end">
         suggested by {s.suggestedBy.length} · {s.reason ? `“${s.reason}”` : "no reason given"}
       </Text>
       <Text>{gap(1)}</Text>
@@ -98,7 +98,7 @@ export function ApproveForm(props: {
         <Text bold={field === 1} color={field === 1 ? "cyan" : undefined}>{"Type".padEnd(8)}</Text>
         ◀ {tagTypeName(type)} ▶
       </Text>
-      <Text>
+      <Text wrap="truncate-end">
         <Text bold={field === 2} color={field === 2 ? "cyan" : undefined}>{"Parent".padEnd(8)}</Text>
         {parent} <Text dimColor>(space: choose · backspace: none)</Text>
       </Text>

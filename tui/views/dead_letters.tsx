@@ -3,7 +3,17 @@
  * the selected, or all; purge the selected (or this one) or all. Each asks first.
  */
 import { Box, Text } from "ink";
-import { useConnection, useData, useLive, useNow, useRemembered, useUi, useViewKeys } from "../context.ts";
+import {
+  useConnection,
+  useData,
+  useLive,
+  useNow,
+  useRemembered,
+  useStaleSince,
+  useUi,
+  useViewKeys,
+} from "../context.ts";
+import { StaleMark } from "../components/stale_mark.tsx";
 import { age, fit, gap, num } from "../data/format.ts";
 import { viewActionFor } from "../keys.ts";
 import { List, useListNav } from "../components/list.tsx";
@@ -21,10 +31,11 @@ export function DeadLettersView({ height, width }: ViewProps) {
   const now = useNow();
   const list = useLive(data.deadLetters);
   const connection = useConnection(data.deadLetters);
+  const staleSince = useStaleSince([data.deadLetters]);
   const [marked, setMarked] = useRemembered<ReadonlySet<string>>("dead.marked", new Set());
   const [detail, setDetail] = useRemembered<string | undefined>("dead.detail", undefined);
   const listHeight = Math.max(3, height - 2);
-  const [selected, , nav] = useListNav("dead", list.tasks.length, listHeight);
+  const [selected, , nav] = useListNav("dead", list.tasks, (t) => t.id, listHeight);
   const current = list.tasks[selected];
   // Marks of tasks that left the list (requeued elsewhere) no longer count.
   const chosen = list.tasks.filter((t) => marked.has(t.id));
@@ -118,16 +129,18 @@ export function DeadLettersView({ height, width }: ViewProps) {
         height={height}
         width={width}
         now={now}
+        staleSince={staleSince}
       />
     );
   }
   return (
     <Box flexDirection="column" height={height}>
-      <Text>
+      <Text wrap="truncate-end">
         <Text bold>Dead letters</Text> <Text dimColor>{list.tasks.length}{list.truncated ? "+" : ""}</Text>
         {chosen.length ? <Text color="cyan">{gap(2)}{chosen.length} selected</Text> : null}
+        <StaleMark since={staleSince} />
       </Text>
-      <Text dimColor>{HEADER}</Text>
+      <Text dimColor wrap="truncate-end">{HEADER}</Text>
       <List
         items={list.tasks}
         selected={selected}
@@ -135,12 +148,12 @@ export function DeadLettersView({ height, width }: ViewProps) {
         keyOf={(t) => t.id}
         empty={connection.kind === "live" ? "no dead letters" : "reading dead letters…"}
         row={(t, _i, sel) => (
-          <Text inverse={sel}>
+          <Text inverse={sel} dimColor={staleSince !== undefined} wrap="truncate-end">
             {marked.has(t.id) ? "● " : "  "}
             {fit(t.id.slice(0, 8), 9)} {fit(t.spec?.queue ?? "", 14)} {fit(t.spec?.type ?? "", 22)}{" "}
             {num(t.attemptCount, 4)} {num(age(t.updateTime, now), 7)}
             {gap(2)}
-            <Text color="red">{fit(t.lastError?.message ?? "", Math.max(10, width - 66)).trimEnd()}</Text>
+            <Text color="red">{fit(t.lastError?.message ?? "", Math.max(4, width - 67)).trimEnd()}</Text>
           </Text>
         )}
       />

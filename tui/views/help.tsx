@@ -47,7 +47,7 @@ export function HelpOverlay(
             : null}
         </Box>
       </Box>
-      <Text dimColor>
+      <Text dimColor wrap="truncate-end">
         Views: {VIEWS.map((v, i) => `${i + 1} ${v.title} (:${v.id})`).join(" · ")}
       </Text>
     </Box>

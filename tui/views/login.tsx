@@ -1,6 +1,6 @@
 /** Sign-in: email and a masked password, then AuthService.Login. */
 import { Box, Text, useApp, useInput } from "ink";
-import { useReducer, useRef } from "react";
+import { useEffect, useReducer, useRef, useState } from "react";
 import { describeError } from "../data/clients.ts";
 import { gap } from "../data/format.ts";
 import type { Session } from "../data/session.ts";
@@ -68,6 +68,10 @@ export function LoginView(props: {
     for (const press of keyPresses(input, key)) onKey(press.name, press.input);
   });
 
+  // The keys line shows once the key handler above is listening (effects run in order):
+  // keys sent before that, while the screen before this one unmounted, would be lost.
+  const [listening, setListening] = useState(false);
+  useEffect(() => setListening(true), []);
   const f = form.current;
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={2} width={70}>
@@ -81,7 +85,7 @@ export function LoginView(props: {
         ? <Text color="yellow">signing in…</Text>
         : f.error
         ? <Text color="red">{f.error}</Text>
-        : <Text dimColor>enter to continue · tab switches field · esc quits</Text>}
+        : <Text dimColor>{listening ? "enter to continue · tab switches field · esc quits" : gap(1)}</Text>}
     </Box>
   );
 }

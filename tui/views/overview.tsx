@@ -4,7 +4,8 @@
  * worker, dead letters growing…). Enter opens the selected queue's tasks.
  */
 import { Box, Text } from "ink";
-import { useData, useLive, useUi, useViewKeys } from "../context.ts";
+import { useClockNow, useData, useLive, useStaleSince, useUi, useViewKeys } from "../context.ts";
+import { StaleMark } from "../components/stale_mark.tsx";
 import { queueWarnings } from "../data/warnings.ts";
 import { gap } from "../data/format.ts";
 import { useListNav } from "../components/list.tsx";
@@ -16,10 +17,14 @@ export function OverviewView({ height, width }: ViewProps) {
   const ui = useUi();
   const queues = useLive(data.queues);
   const workers = useLive(data.workers);
+  const throughput = useLive(data.throughput);
+  const now = useClockNow();
+  const staleSince = useStaleSince([data.queues, data.workers, data.throughput]);
   const warnings = queueWarnings(queues);
   const warningRows = Math.min(warnings.length, Math.max(2, Math.floor(height / 3)));
-  const listHeight = Math.max(3, height - 5 - Math.max(1, warningRows));
-  const [selected, , nav] = useListNav("overview", queues.queues.length, listHeight);
+  const listHeight = Math.max(3, height - 6 - Math.max(1, warningRows));
+  const [selected, , nav] = useListNav("overview", queues.queues, (q) => q.name, listHeight);
+  const stale = staleSince !== undefined;
   const workerCount = queues.workerCount ?? workers.workers.length;
   const busy = workers.workers.reduce((n, w) => n + w.activeTaskIds.length, 0);
   const slots = workers.workers.reduce((n, w) => n + w.concurrency, 0);
@@ -36,14 +41,18 @@ export function OverviewView({ height, width }: ViewProps) {
 
   return (
     <Box flexDirection="column" height={height}>
-      <Text>
-        <Text bold>Workers connected: {workerCount}</Text>
+      <Text wrap="truncate-end">
+        <Text bold dimColor={stale}>Workers connected: {workerCount}</Text>
         <Text dimColor>
           {gap(3)}busy slots {busy}/{slots} · queues {queues.queues.length}
         </Text>
+        <StaleMark since={staleSince} />
       </Text>
       <QueueTable
         queues={queues}
+        throughput={throughput}
+        now={now}
+        stale={stale}
         selected={selected}
         height={listHeight}
         width={width}
@@ -53,7 +62,12 @@ export function OverviewView({ height, width }: ViewProps) {
       {warnings.length === 0
         ? <Text color="green">all clear</Text>
         : warnings.slice(0, warningRows).map((w) => (
-          <Text key={w.text} color={w.level === "error" ? "red" : "yellow"}>
+          <Text
+            key={w.text}
+            color={w.level === "error" ? "red" : "yellow"}
+            dimColor={stale}
+            wrap="truncate-end"
+          >
             {w.level === "error" ? "✖ " : "! "}
             {w.text}
           </Text>

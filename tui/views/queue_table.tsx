@@ -1,42 +1,92 @@
-/** The queue table shared by Overview and Queues: depth per state, rates, trend. */
+/**
+ * The queue table shared by Overview and Queues: depth per state, recent rates, and
+ * a trend of tasks succeeded per second on one axis shared by every row, so queues
+ * compare at a glance. Narrow terminals get a narrower name column and trend.
+ */
 import { Box, Text } from "ink";
 import { List } from "../components/list.tsx";
 import { fit, num, rate, shortDuration } from "../data/format.ts";
-import type { QueueHistory, QueueRow, QueuesState } from "../data/queues_reducer.ts";
+import type { QueueRow, QueuesState } from "../data/queues_reducer.ts";
 import { sparkline } from "../data/sparkline.ts";
+import { okSeries, RATE_WINDOW_MS, recentRates, type Throughput } from "../data/throughput.ts";
 
-export const QUEUE_HEADER = `${fit("QUEUE", 18)} ${num("WAIT", 6)} ${num("SCHED", 6)} ${num("QUEUED", 7)} ${
-  num("FLIGHT", 7)
-} ${num("DEAD", 6)} ${num("OK/S", 6)} ${num("FAIL/S", 6)} ${num("WKR", 4)} ${num("OLDEST", 7)}  TREND`;
+/** Everything after the name, before the trend. */
+const FIGURES = `${num("WAIT", 5)} ${num("SCHED", 5)} ${num("QUEUED", 6)} ${num("FLIGHT", 6)} ${
+  num("DEAD", 5)
+} ${num("OK/S", 6)} ${num("FAIL/S", 6)} ${num("WKR", 3)} ${num("OLDEST", 6)}`;
+
+/** How wide the name and the trend are at `width` columns. */
+export function queueColumns(width: number): { name: number; trend: number } {
+  const rest = width - FIGURES.length - 4;
+  const name = Math.max(8, Math.min(18, rest - 6));
+  return { name, trend: Math.max(4, Math.min(20, rest - name)) };
+}
+
+export function queueHeader(width: number): string {
+  return `${fit("QUEUE", queueColumns(width).name)} ${FIGURES}  TREND`;
+}
+
+/** The scale of the columns that are not plain counts: the table's last line. */
+export function ratesCaption(trendSeconds: number, trendMax: number): string {
+  const scale = trendMax > 0 ? `█ = ${rate(trendMax)}/s` : "nothing finished";
+  return `OK/S FAIL/S: last ${
+    RATE_WINDOW_MS / 1000
+  } s · TREND: succeeded/s, last ${trendSeconds} s, ${scale}`;
+}
 
 export function QueueLine(
-  props: { q: QueueRow; history?: QueueHistory; selected: boolean; trendWidth: number },
+  props: {
+    q: QueueRow;
+    rates: { ok: number; failed: number };
+    trend: string;
+    selected: boolean;
+    name: number;
+    stale?: boolean;
+  },
 ) {
   const { q } = props;
-  const line = `${fit(q.name + (q.paused ? " ⏸" : ""), 18)} ${num(q.waiting, 6)} ${num(q.scheduled, 6)} ${
-    num(q.queued, 7)
-  } ${num(q.running, 7)} ${num(q.dead, 6)} ${num(rate(q.processedPerSecond), 6)} ${
-    num(rate(q.failedPerSecond), 6)
-  } ${num(q.workerCount, 4)} ${num(q.queued ? shortDuration(q.oldestQueuedMs) : "—", 7)}  `;
-  const trend = sparkline(props.history?.processed ?? [], props.trendWidth);
+  const line = `${fit(q.name + (q.paused ? " ⏸" : ""), props.name)} ${num(q.waiting, 5)} ${
+    num(q.scheduled, 5)
+  } ${num(q.queued, 6)} ${num(q.running, 6)} ${num(q.dead, 5)} ${num(rate(props.rates.ok), 6)} ${
+    num(rate(props.rates.failed), 6)
+  } ${num(q.workerCount, 3)} ${num(q.queued ? shortDuration(q.oldestQueuedMs) : "—", 6)}  `;
   return (
     <Box>
-      <Text inverse={props.selected} color={q.paused ? "yellow" : q.dead > 0 ? "red" : undefined}>
+      <Text
+        inverse={props.selected}
+        dimColor={props.stale}
+        color={q.paused ? "yellow" : q.dead > 0 ? "red" : undefined}
+      >
         {line}
       </Text>
-      <Text color="green">{trend}</Text>
+      <Text color="green" dimColor={props.stale}>{props.trend}</Text>
     </Box>
   );
 }
 
 /** The header and the windowed rows, or a line saying the first snapshot is awaited. */
 export function QueueTable(
-  props: { queues: QueuesState; selected: number; height: number; width: number; empty: string },
+  props: {
+    queues: QueuesState;
+    throughput: Throughput;
+    now: number;
+    selected: number;
+    height: number;
+    width: number;
+    empty: string;
+    stale?: boolean;
+  },
 ) {
-  const { queues } = props;
+  const { queues, throughput, now } = props;
+  const columns = queueColumns(props.width);
+  const series = new Map(
+    queues.queues.map((q) => [q.name, okSeries(throughput, q.name, now, columns.trend)]),
+  );
+  // One axis for every row: the busiest second of any queue shown.
+  const trendMax = Math.max(0, ...[...series.values()].flat());
   return (
     <>
-      <Text dimColor>{QUEUE_HEADER}</Text>
+      <Text dimColor>{queueHeader(props.width)}</Text>
       {queues.snapshots === 0 ? <Text dimColor>waiting for the first queue snapshot…</Text> : (
         <List
           items={queues.queues}
@@ -47,13 +97,16 @@ export function QueueTable(
           row={(q, _i, selected) => (
             <QueueLine
               q={q}
-              history={queues.history[q.name]}
+              rates={recentRates(throughput, q.name, now)}
+              trend={sparkline(series.get(q.name) ?? [], columns.trend, trendMax)}
               selected={selected}
-              trendWidth={Math.max(5, Math.min(20, props.width - 88))}
+              name={columns.name}
+              stale={props.stale}
             />
           )}
         />
       )}
+      <Text dimColor wrap="truncate-end">{ratesCaption(columns.trend, trendMax)}</Text>
     </>
   );
 }

@@ -3,7 +3,8 @@
  * opens the queue's tasks.
  */
 import { Box, Text } from "ink";
-import { useData, useLive, useUi, useViewKeys } from "../context.ts";
+import { useClockNow, useData, useLive, useStaleSince, useUi, useViewKeys } from "../context.ts";
+import { StaleMark } from "../components/stale_mark.tsx";
 import { fit, gap, num, rate } from "../data/format.ts";
 import { viewActionFor } from "../keys.ts";
 import { useListNav } from "../components/list.tsx";
@@ -14,8 +15,11 @@ export function QueuesView({ height, width }: ViewProps) {
   const data = useData();
   const ui = useUi();
   const queues = useLive(data.queues);
-  const listHeight = Math.max(3, height - 4);
-  const [selected, , nav] = useListNav("queues", queues.queues.length, listHeight);
+  const throughput = useLive(data.throughput);
+  const now = useClockNow();
+  const staleSince = useStaleSince([data.queues, data.throughput]);
+  const listHeight = Math.max(3, height - 5);
+  const [selected, , nav] = useListNav("queues", queues.queues, (q) => q.name, listHeight);
   const q = queues.queues[selected];
 
   useViewKeys((key) => {
@@ -45,8 +49,15 @@ export function QueuesView({ height, width }: ViewProps) {
 
   return (
     <Box flexDirection="column" height={height}>
+      <Text wrap="truncate-end">
+        <Text bold>Queues</Text> <Text dimColor>{queues.queues.length}</Text>
+        <StaleMark since={staleSince} />
+      </Text>
       <QueueTable
         queues={queues}
+        throughput={throughput}
+        now={now}
+        stale={staleSince !== undefined}
         selected={selected}
         height={listHeight}
         width={width}
@@ -54,8 +65,8 @@ export function QueuesView({ height, width }: ViewProps) {
       />
       {q
         ? (
-          <Text>
-            <Text bold>{fit(q.name, 20)}</Text>
+          <Text wrap="truncate-end">
+            <Text bold>{fit(q.name, 20)}</Text>{" "}
             {q.paused ? <Text color="yellow">PAUSED</Text> : <Text color="green">running</Text>}
             <Text dimColor>
               {gap(2)}concurrency {q.concurrencyLimit || "∞"} · rate{" "}

@@ -13,32 +13,64 @@ import { WorkersView } from "./workers.tsx";
 export interface ViewDef {
   id: ViewId;
   title: string;
-  /** The header's short name. */
+  /** The header's name. */
   tab: string;
+  /** Its name when the header must be narrow (80 columns): the active view keeps `tab`. */
+  short: string;
   aliases: readonly string[];
   component: FunctionComponent<ViewProps>;
 }
 
 export const VIEWS: readonly ViewDef[] = [
-  { id: "overview", tab: "Overview", title: "Overview", aliases: ["ov", "home"], component: OverviewView },
-  { id: "queues", tab: "Queues", title: "Queues", aliases: ["queue", "qs"], component: QueuesView },
-  { id: "tasks", tab: "Tasks", title: "Tasks", aliases: ["task"], component: TasksView },
+  {
+    id: "overview",
+    tab: "Overview",
+    short: "Ovw",
+    title: "Overview",
+    aliases: ["ov", "home"],
+    component: OverviewView,
+  },
+  {
+    id: "queues",
+    tab: "Queues",
+    short: "Que",
+    title: "Queues",
+    aliases: ["queue", "qs"],
+    component: QueuesView,
+  },
+  { id: "tasks", tab: "Tasks", short: "Tsk", title: "Tasks", aliases: ["task"], component: TasksView },
   {
     id: "dead",
     tab: "Dead",
+    short: "Dlq",
     title: "Dead letters",
     aliases: ["dlq", "deadletters", "dead-letters"],
     component: DeadLettersView,
   },
-  { id: "workers", tab: "Workers", title: "Workers", aliases: ["worker", "wk"], component: WorkersView },
+  {
+    id: "workers",
+    tab: "Workers",
+    short: "Wkr",
+    title: "Workers",
+    aliases: ["worker", "wk"],
+    component: WorkersView,
+  },
   {
     id: "suggestions",
     tab: "Approval",
+    short: "Apr",
     title: "Tag approval",
     aliases: ["approval", "approve", "tags"],
     component: SuggestionsView,
   },
-  { id: "tree", tab: "Tree", title: "Tag tree", aliases: ["tagtree", "tag-tree"], component: TagTreeView },
+  {
+    id: "tree",
+    tab: "Tree",
+    short: "Tre",
+    title: "Tag tree",
+    aliases: ["tagtree", "tag-tree"],
+    component: TagTreeView,
+  },
 ];
 
 /** The view a typed name means: an id, an alias, a title, or a unique prefix of one. */

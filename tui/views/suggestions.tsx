@@ -6,7 +6,8 @@ import { Box, Text } from "ink";
 import { useEffect, useState, useSyncExternalStore } from "react";
 import type { Suggestion } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import type { LiveStore } from "../data/live_store.ts";
-import { useData, useLive, useNow, useUi, useViewKeys } from "../context.ts";
+import { useData, useLive, useNow, useStaleSince, useUi, useViewKeys } from "../context.ts";
+import { StaleMark } from "../components/stale_mark.tsx";
 import { age, fit, num, tagTypeName } from "../data/format.ts";
 import { type SuggestionsState, withoutSuggestion } from "../data/suggestions_reducer.ts";
 import { tagPath } from "../data/tag_tree.ts";
@@ -23,9 +24,13 @@ type Mode = { kind: "list" } | { kind: "approve" | "map"; s: Suggestion } | {
   reason: string;
 };
 
-const HEADER = `${fit("NAME", 24)} ${fit("TYPE", 12)} ${fit("PARENT", 24)} ${num("BY", 3)} ${
-  num("AGE", 7)
-}  REASON`;
+/** NAME and PARENT share what the fixed columns (and 10 for REASON) leave, at most 24 each. */
+const nameWidth = (width: number) => Math.max(10, Math.min(24, Math.floor((width - 40) / 2)));
+
+const header = (width: number) =>
+  `${fit("NAME", nameWidth(width))} ${fit("TYPE", 12)} ${fit("PARENT", nameWidth(width))} ${num("BY", 3)} ${
+    num("AGE", 7)
+  }  REASON`;
 
 export function SuggestionsView(props: ViewProps) {
   const data = useData();
@@ -46,11 +51,13 @@ function ApprovalQueue(
   const ui = useUi();
   const now = useNow();
   const { pending, loaded } = useLive(store);
+  const staleSince = useStaleSince([store]);
+  const nw = nameWidth(width);
   const tree = useSyncExternalStore(data.tagTree.subscribe, data.tagTree.getState);
-  useEffect(() => data.tagTree.ensure(), []);
+  useEffect(() => data.tagTree.watch(), []);
   const [mode, setMode] = useState<Mode>({ kind: "list" });
   const listHeight = Math.max(3, height - 3);
-  const [selected, , nav] = useListNav("suggestions", pending.length, listHeight);
+  const [selected, , nav] = useListNav("suggestions", pending, (s) => s.id, listHeight);
   const current = pending[selected];
   const decided = (s: Suggestion, changedTree: boolean) => {
     store.update((state) => withoutSuggestion(state, s.id));
@@ -135,12 +142,13 @@ function ApprovalQueue(
   }
   return (
     <Box flexDirection="column" height={height}>
-      <Text>
+      <Text wrap="truncate-end">
         <Text bold>Tag approval</Text> <Text dimColor>{pending.length} pending</Text>
+        <StaleMark since={staleSince} />
       </Text>
       {mode.kind === "reject"
         ? <TextField label={`Reject “${mode.s.name}”, reason: `} value={mode.reason} focused />
-        : <Text dimColor>{HEADER}</Text>}
+        : <Text dimColor wrap="truncate-end">{header(width)}</Text>}
       <List
         items={pending}
         selected={selected}
@@ -148,10 +156,10 @@ function ApprovalQueue(
         keyOf={(s) => s.id}
         empty={loaded ? "no pending suggestions" : "reading suggestions…"}
         row={(s, _i, sel) => (
-          <Text inverse={sel}>
-            {fit(s.name, 24)} {fit(tagTypeName(s.type), 12)}{" "}
-            {fit(s.parentId ? tagPath(tree, s.parentId) || "?" : "—", 24)} {num(s.suggestedBy.length, 3)}{" "}
-            {num(age(s.createTime, now), 7)} {fit(s.reason, Math.max(10, width - 78)).trimEnd()}
+          <Text inverse={sel} dimColor={staleSince !== undefined} wrap="truncate-end">
+            {fit(s.name, nw)} {fit(tagTypeName(s.type), 12)}{" "}
+            {fit(s.parentId ? tagPath(tree, s.parentId) || "?" : "—", nw)} {num(s.suggestedBy.length, 3)}{" "}
+            {num(age(s.createTime, now), 7)} {fit(s.reason, Math.max(4, width - 30 - 2 * nw)).trimEnd()}
           </Text>
         )}
       />

@@ -3,7 +3,8 @@ import { Box, Text } from "ink";
 import { useEffect, useState, useSyncExternalStore } from "react";
 import { useData, useRemembered, useUi, useViewKeys } from "../context.ts";
 import { clock, fit, gap, tagTypeName } from "../data/format.ts";
-import { filterTree, tagPath } from "../data/tag_tree.ts";
+import { filterTree, tagPath, treeStaleSince } from "../data/tag_tree.ts";
+import { StaleMark } from "../components/stale_mark.tsx";
 import { viewActionFor } from "../keys.ts";
 import { List, useListNav } from "../components/list.tsx";
 import { editLine, TextField } from "../components/text_input.tsx";
@@ -13,15 +14,18 @@ export function TagTreeView({ height, width }: ViewProps) {
   const data = useData();
   const ui = useUi();
   const tree = useSyncExternalStore(data.tagTree.subscribe, data.tagTree.getState);
-  useEffect(() => data.tagTree.ensure(), []);
+  useEffect(() => data.tagTree.watch(), []);
+  // An admin's approvals stream says when a suggestion became a tag: the tree is read again then.
+  useEffect(() => data.suggestions?.start(), []);
   const [filter, setFilter] = useRemembered("tree.filter", "");
   const [draft, setDraft] = useState<string | undefined>(undefined);
   const [open, setOpen] = useState(false);
   const nodes = filterTree(tree, draft ?? filter);
   const detailRows = open ? 5 : 0;
   const listHeight = Math.max(3, height - 2 - detailRows);
-  const [selected, , nav] = useListNav("tree", nodes.length, listHeight);
+  const [selected, , nav] = useListNav("tree", nodes, (n) => n.tag?.id ?? "", listHeight);
   const tag = nodes[selected]?.tag;
+  const staleSince = treeStaleSince(tree);
 
   useViewKeys((key, input) => {
     if (draft !== undefined) {
@@ -60,9 +64,10 @@ export function TagTreeView({ height, width }: ViewProps) {
       {draft !== undefined
         ? <TextField label="/" value={draft} focused placeholder="name or alias" />
         : (
-          <Text>
+          <Text wrap="truncate-end">
             <Text bold>Tag tree</Text> <Text dimColor>{tree.nodes.length} tags</Text>
             {filter ? <Text color="cyan">{gap(2)}filter: {filter}</Text> : null}
+            <StaleMark since={staleSince} />
             {tree.status === "failed" ? <Text color="red">{gap(2)}{tree.error}</Text> : null}
           </Text>
         )}
@@ -73,7 +78,7 @@ export function TagTreeView({ height, width }: ViewProps) {
         keyOf={(n) => n.tag?.id ?? ""}
         empty={tree.status === "loading" ? "reading the tag tree…" : "no tags"}
         row={(n, _i, sel) => (
-          <Text inverse={sel}>
+          <Text inverse={sel} dimColor={staleSince !== undefined} wrap="truncate-end">
             {fit(
               `${"  ".repeat(filter ? 0 : n.depth)}${n.childCount ? "▸ " : "  "}${n.tag?.name}  [${
                 tagTypeName(n.tag?.type ?? 0)
@@ -86,10 +91,10 @@ export function TagTreeView({ height, width }: ViewProps) {
       {open && tag
         ? (
           <Box flexDirection="column" borderStyle="single" borderColor="gray">
-            <Text>
+            <Text wrap="truncate-end">
               <Text bold>{tagPath(tree, tag.id)}</Text> <Text dimColor>{tag.slug} · {tag.id}</Text>
             </Text>
-            <Text dimColor>
+            <Text dimColor wrap="truncate-end">
               aliases: {tag.aliases.join(", ") || "none"} · created {clock(tag.createTime)}
             </Text>
             <Text>{fit(tag.description || "(no description)", width - 4).trimEnd()}</Text>

@@ -21,6 +21,7 @@ import {
   stateName,
 } from "../data/format.ts";
 import { bar } from "../data/sparkline.ts";
+import { StaleMark } from "../components/stale_mark.tsx";
 
 export function stateColor(state: TaskState): string | undefined {
   switch (state) {
@@ -39,7 +40,9 @@ export function stateColor(state: TaskState): string | undefined {
   }
 }
 
-export function TaskDetail(props: { id: string; live?: Task; height: number; width: number; now: number }) {
+export function TaskDetail(
+  props: { id: string; live?: Task; height: number; width: number; now: number; staleSince?: number },
+) {
   const data = useData();
   const [full, setFull] = useState<Task | undefined>();
   const [error, setError] = useState<string | undefined>();
@@ -65,26 +68,37 @@ export function TaskDetail(props: { id: string; live?: Task; height: number; wid
   const attempts = full?.attempts ?? [];
   const attemptRows = Math.min(attempts.length, 8);
   const payloadLines = prettyPayload(spec?.payload ?? new Uint8Array()).split("\n");
-  const payloadRoom = Math.max(1, props.height - 9 - attemptRows - (task.lastError ? 1 : 0));
+  const stale = props.staleSince !== undefined;
+  const payloadRoom = Math.max(
+    1,
+    props.height - 9 - attemptRows - (task.lastError ? 1 : 0) - (stale ? 1 : 0),
+  );
   const percent = task.progress?.percent ?? 0;
   const w = props.width;
 
   return (
     <Box flexDirection="column" height={props.height}>
-      <Text>
+      {stale
+        ? (
+          <Text wrap="truncate-end">
+            <StaleMark since={props.staleSince} />
+          </Text>
+        )
+        : null}
+      <Text wrap="truncate-end" dimColor={stale}>
         <Text bold>Task {task.id}</Text>{" "}
         <Text color={stateColor(task.state)}>{stateName(task.state).toUpperCase()}</Text>
         <Text dimColor>
           {gap(2)}queue {spec?.queue} · type {spec?.type} · priority {spec?.priority ?? 0}
         </Text>
       </Text>
-      <Text dimColor>
+      <Text dimColor wrap="truncate-end">
         attempts {task.attemptCount}/{spec?.maxAttempts || "?"} · created {age(task.createTime, props.now)}
         {" "}
         ago · changed {age(task.updateTime, props.now)} ago · run at {clock(task.runTime)}
         {task.cancelReason ? ` · cancelled: ${task.cancelReason}` : ""}
       </Text>
-      <Text>
+      <Text wrap="truncate-end" dimColor={stale}>
         Progress <Text color="cyan">{bar(percent / 100, 30)}</Text> {percent.toFixed(0)}%{" "}
         <Text dimColor>{task.progress?.message ?? ""}</Text>
       </Text>

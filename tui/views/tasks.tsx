@@ -6,7 +6,17 @@ import { Box, Text } from "ink";
 import { memo, useEffect, useMemo, useState } from "react";
 import type { Task } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { TaskState } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
-import { useConnection, useData, useLive, useNow, useRemembered, useUi, useViewKeys } from "../context.ts";
+import {
+  useConnection,
+  useData,
+  useLive,
+  useNow,
+  useRemembered,
+  useStaleSince,
+  useUi,
+  useViewKeys,
+} from "../context.ts";
+import { StaleMark } from "../components/stale_mark.tsx";
 import { age, fit, gap, num, stateName } from "../data/format.ts";
 import { matchesServerPart, matchesWords, parseTaskQuery, serverPartChanged } from "../data/task_filter.ts";
 import { viewActionFor } from "../keys.ts";
@@ -18,18 +28,29 @@ import type { ViewProps } from "./view.ts";
 const RETRYABLE = new Set([TaskState.FAILED, TaskState.DEAD, TaskState.CANCELLED]);
 const CANCELLABLE = new Set([TaskState.WAITING, TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING]);
 
-export const TASK_HEADER = `${fit("ID", 9)} ${fit("QUEUE", 14)} ${fit("TYPE", 22)} ${fit("STATE", 10)} ${
-  num("TRY", 4)
-} ${num("AGE", 7)}  PROGRESS`;
+/** The TYPE column's width: what 80 columns leave, at most 22. */
+const typeWidth = (width: number) => Math.max(10, Math.min(22, width - 58));
+
+export const taskHeader = (width: number) =>
+  `${fit("ID", 9)} ${fit("QUEUE", 14)} ${fit("TYPE", typeWidth(width))} ${fit("STATE", 10)} ${
+    num("TRY", 4)
+  } ${num("AGE", 7)}  DONE`;
 
 /** One row; memoised, so moving the selection re-renders two rows, not the window. */
 export const TaskLine = memo(function TaskLine(
-  { task, selected, now }: { task: Task; selected: boolean; now: number },
+  { task, selected, now, width, stale }: {
+    task: Task;
+    selected: boolean;
+    now: number;
+    width: number;
+    stale: boolean;
+  },
 ) {
   const p = task.progress?.percent;
   return (
-    <Text inverse={selected}>
-      {fit(task.id.slice(0, 8), 9)} {fit(task.spec?.queue ?? "", 14)} {fit(task.spec?.type ?? "", 22)}{" "}
+    <Text inverse={selected} dimColor={stale} wrap="truncate-end">
+      {fit(task.id.slice(0, 8), 9)} {fit(task.spec?.queue ?? "", 14)}{" "}
+      {fit(task.spec?.type ?? "", typeWidth(width))}{" "}
       <Text color={stateColor(task.state)}>{fit(stateName(task.state), 10)}</Text> {num(task.attemptCount, 4)}
       {" "}
       {num(age(task.createTime, now), 7)}{" "}
@@ -70,6 +91,7 @@ export function TasksView({ height, width }: ViewProps) {
   const now = useNow();
   const list = useLive(data.tasks);
   const connection = useConnection(data.tasks);
+  const staleSince = useStaleSince([data.tasks]);
   const [queryText, setQueryText] = useRemembered("tasks.query", "");
   const [draft, setDraft] = useState<string | undefined>(undefined);
   const [detail, setDetail] = useRemembered<string | undefined>("tasks.detail", undefined);
@@ -87,7 +109,7 @@ export function TasksView({ height, width }: ViewProps) {
     [list.tasks, queryText],
   );
   const listHeight = Math.max(3, height - 2);
-  const [selected, , nav] = useListNav("tasks", shown.length, listHeight);
+  const [selected, , nav] = useListNav("tasks", shown, (t) => t.id, listHeight);
   const current = shown[selected];
   const detailTask = detail ? list.tasks.find((t) => t.id === detail) : undefined;
 
@@ -132,7 +154,16 @@ export function TasksView({ height, width }: ViewProps) {
   });
 
   if (detail) {
-    return <TaskDetail id={detail} live={detailTask} height={height} width={width} now={now} />;
+    return (
+      <TaskDetail
+        id={detail}
+        live={detailTask}
+        height={height}
+        width={width}
+        now={now}
+        staleSince={staleSince}
+      />
+    );
   }
   const counts = `${shown.length}${shown.length !== list.tasks.length ? ` of ${list.tasks.length}` : ""}${
     list.truncated ? ` (newest ${list.tasks.length} listed)` : ""
@@ -142,21 +173,24 @@ export function TasksView({ height, width }: ViewProps) {
       {draft !== undefined
         ? <TextField label="/" value={draft} focused placeholder="queue:… state:… type:… words" />
         : (
-          <Text>
+          <Text wrap="truncate-end">
             <Text bold>Tasks</Text> <Text dimColor>{counts}</Text>
             {queryText
               ? <Text color="cyan">{gap(2)}filter: {queryText}</Text>
               : <Text dimColor>{gap(2)}/ to filter</Text>}
+            <StaleMark since={staleSince} />
           </Text>
         )}
-      <Text dimColor>{TASK_HEADER}</Text>
+      <Text dimColor>{taskHeader(width)}</Text>
       <List
         items={shown}
         selected={selected}
         height={listHeight}
         keyOf={(t) => t.id}
         empty={connection.kind === "live" ? "no tasks match" : "reading tasks…"}
-        row={(t, _i, sel) => <TaskLine task={t} selected={sel} now={now} />}
+        row={(t, _i, sel) => (
+          <TaskLine task={t} selected={sel} now={now} width={width} stale={staleSince !== undefined} />
+        )}
       />
     </Box>
   );
