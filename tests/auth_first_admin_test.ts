@@ -107,3 +107,20 @@ Deno.test("a start after one whose banner nobody read prints a new one-time pass
     await tb.close();
   }
 });
+
+Deno.test("a password reset by mail also ends a required change: the user chose the new password", async () => {
+  const tb = await createAuthTestbed();
+  try {
+    const admin = await ensureFirstAdmin({ sql: tb.db.sql, clock: tb.clock, log: tb.log });
+    assert.ok(admin);
+    await tb.client.requestPasswordReset({ email: admin.email });
+    await tb.runtime.settled();
+    const token = /code: (\S+)/.exec(tb.mails.findLast((m) => m.to === admin.email)!.text)![1];
+    await tb.client.resetPassword({ token, newPassword: NEW_PASSWORD });
+    const login = await tb.client.login({ email: admin.email, password: NEW_PASSWORD });
+    assert.equal(login.user?.passwordChangeRequired, false);
+    await tb.client.listUsers({}, as(login.tokens!.accessToken));
+  } finally {
+    await tb.close();
+  }
+});
