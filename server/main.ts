@@ -10,6 +10,7 @@ import { createLogger } from "./log.ts";
 import { openStorage, StartupError } from "./storage.ts";
 import type { Deps } from "./deps.ts";
 import { ensureFirstAdmin, type FirstAdminCredentials } from "./auth/first_admin.ts";
+import { refoldTagNames } from "./tags/mod.ts";
 
 export interface RunningServer {
   url: string;
@@ -26,6 +27,8 @@ export async function runServer(env: Record<string, string | undefined>): Promis
   try {
     const deps: Deps = { config, sql: storage.sql, redis: storage.redis, clock: systemClock, log };
     const admin = await ensureFirstAdmin(deps);
+    // Name keys stored before migration 0006 that SQL could not fold (server/tags/refold.ts).
+    await refoldTagNames(storage.sql, log.child({ component: "tags" }));
     const app = await startApp(deps);
     printBanner(app.url, config, storage.describe, admin);
     return {

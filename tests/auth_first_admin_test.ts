@@ -4,15 +4,25 @@
  * died before anyone read the banner prints a new one-time password, voiding the old.
  */
 import assert from "node:assert/strict";
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { decodeJwt } from "jose";
+import { TagService } from "../gen/taskmesh/tags/v1/tags_pb.ts";
+import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { ensureFirstAdmin, ONE_TIME_PASSWORD_MIN_AGE_MS } from "../server/auth/first_admin.ts";
 import { as, createAuthTestbed, rpcError } from "../server/auth/testing.ts";
 
 const NEW_PASSWORD = "the admin's own passphrase";
 
 Deno.test("the first admin must change the one-time password before anything else", async () => {
-  const tb = await createAuthTestbed();
+  // Other services behind the same interceptor, not implemented: a call that passes the gate answers Unimplemented.
+  const tb = await createAuthTestbed({
+    routes: (router) => {
+      router.service(TagService, {});
+      router.service(TaskService, {});
+    },
+  });
+  const tags = createClient(TagService, tb.transport);
+  const tasks = createClient(TaskService, tb.transport);
   try {
     const deps = { sql: tb.db.sql, clock: tb.clock, log: tb.log };
     const admin = await ensureFirstAdmin(deps);
@@ -35,6 +45,8 @@ Deno.test("the first admin must change the one-time password before anything els
         () => tb.client.createApiKey({ name: "k", scopes: ["tasks:read"] }, as(access)),
         () => tb.client.logoutAll({}, as(stillGated)),
         () => tb.client.rotateSigningKey({}, as(stillGated)),
+        () => tags.listTags({}, as(access)),
+        () => tasks.listQueues({}, as(access)),
       ]
     ) {
       const error = await rpcError(call());
@@ -51,6 +63,8 @@ Deno.test("the first admin must change the one-time password before anything els
     assert.equal(decodeJwt(free).pcr, undefined);
     assert.equal((await tb.client.listUsers({}, as(free))).users.length, 1);
     assert.equal((await tb.client.getMe({}, as(free))).user?.passwordChangeRequired, false);
+    assert.equal((await rpcError(tags.listTags({}, as(free)))).code, Code.Unimplemented, "past the gate");
+    assert.equal((await rpcError(tasks.listQueues({}, as(free)))).code, Code.Unimplemented, "past the gate");
     // The one-time password is gone for good; the new one signs in without the requirement.
     assert.equal((await rpcError(tb.login(admin.email, admin.password))).code, Code.Unauthenticated);
     const again = await tb.client.login({ email: admin.email, password: NEW_PASSWORD });
@@ -89,6 +103,23 @@ Deno.test("a start after one whose banner nobody read prints a new one-time pass
     assert.equal(await ensureFirstAdmin(deps), null);
     assert.equal((await tb.client.getMe({}, as(access))).user?.passwordChangeRequired, true);
     await tb.login(second.email, second.password);
+  } finally {
+    await tb.close();
+  }
+});
+
+Deno.test("a password reset by mail also ends a required change: the user chose the new password", async () => {
+  const tb = await createAuthTestbed();
+  try {
+    const admin = await ensureFirstAdmin({ sql: tb.db.sql, clock: tb.clock, log: tb.log });
+    assert.ok(admin);
+    await tb.client.requestPasswordReset({ email: admin.email });
+    await tb.runtime.settled();
+    const token = /code: (\S+)/.exec(tb.mails.findLast((m) => m.to === admin.email)!.text)![1];
+    await tb.client.resetPassword({ token, newPassword: NEW_PASSWORD });
+    const login = await tb.client.login({ email: admin.email, password: NEW_PASSWORD });
+    assert.equal(login.user?.passwordChangeRequired, false);
+    await tb.client.listUsers({}, as(login.tokens!.accessToken));
   } finally {
     await tb.close();
   }

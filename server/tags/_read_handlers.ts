@@ -5,7 +5,14 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { tagFromRow, typeFilterWord } from "./_convert.ts";
-import { NAME_MAX_CHARS, normaliseSlug, validateId, validateName, validateOptionalId } from "./_names.ts";
+import {
+  NAME_MAX_CHARS,
+  namePrefixKey,
+  normaliseSlug,
+  validateId,
+  validateName,
+  validateOptionalId,
+} from "./_names.ts";
 import { decodePageToken, LIST_PAGE, pageOf, pageSize } from "../kit/paging.ts";
 import { text } from "../kit/validate.ts";
 
@@ -76,9 +83,8 @@ export function tagReadHandlers(deps: TagHandlerDeps): TagReadImpl {
         type: typeFilterWord("type", req.type),
         parentId: validateOptionalId("parent_id", req.parentId),
         rootsOnly: req.rootsOnly,
-        // Like a name key, but only the start is trimmed: "web " is a meaningful prefix.
-        prefix: text("name_prefix", req.namePrefix, { max: NAME_MAX_CHARS }).normalize("NFC").trimStart()
-          .toLowerCase(),
+        // Folded like a name key, but only the start is trimmed: "web " is a meaningful prefix.
+        prefix: namePrefixKey(text("name_prefix", req.namePrefix, { max: NAME_MAX_CHARS })),
       };
       const query = { list: "tags", filters };
       const after = decodePageToken(req.pageToken, query, ["text"]);
