@@ -68,7 +68,8 @@ function printBanner(
           ? `  FIRST ADMIN ${admin.email} never signed in: its earlier one-time password no longer works`
           : `  FIRST ADMIN created: ${admin.email}`,
         `  one-time password:  ${admin.password}`,
-        "  (shown once, never again: log in and change it with ChangePassword, the only thing it allows;",
+        "  (shown once, never again: it allows only ChangePassword. Sign in at",
+        `   ${url}/login and the web app asks for a new one; or call AuthService/ChangePassword,`,
         "   or create another admin with deno task admin:create)",
         "",
       ]
