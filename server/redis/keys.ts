@@ -87,7 +87,10 @@ export function isKeyableGroup(group: string): boolean {
   return /^[A-Za-z0-9_.:@+-]{1,128}$/.test(group);
 }
 
-export function groupKeys(prefix: string, group: string): { limits: string; bucket: string; running: string } {
+export function groupKeys(
+  prefix: string,
+  group: string,
+): { limits: string; bucket: string; running: string } {
   if (!isKeyableGroup(group)) {
     throw new RangeError(`"${group.slice(0, 80)}" cannot be a limit group: use 1–128 of [A-Za-z0-9_.:@+-]`);
   }

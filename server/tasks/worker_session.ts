@@ -167,6 +167,8 @@ export class WorkerSession {
       workerId: this.id,
       leaseTtlMs: runtime.config.leaseTtlMs,
       now: runtime.clock.now(),
+      // Routing: only the types its Hello named (none named: any type).
+      types: this.hello.taskTypes,
     });
     if (leases.length === 0) return 0;
     if (gone()) {
@@ -193,12 +195,12 @@ export class WorkerSession {
         case: "assign",
         value: {
           task: taskToProto(task),
-          attempt: task.attemptCount,
+          attempt: task.attemptNumber,
           leaseId,
           deadline: timestampFromMs(deadline),
         },
       });
-      runtime.publish(task, "queued");
+      runtime.publish(task, task.previousState);
     }
     return leases.length;
   }
