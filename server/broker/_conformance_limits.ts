@@ -26,8 +26,10 @@ export const limitSteps: ConformanceStep[] = [
       await broker.setLimits({ queue: "q" }, { concurrency: 2, ratePerSecond: 0, burst: 0 });
       const tasks = [1, 2, 3, 4, 5].map((seq) => task("q", 5, seq));
       await broker.add(tasks, T0);
-      const first = await broker.claim(claimReq(["q"], 5));
+      const hints: number[] = [];
+      const first = await broker.claim(claimReq(["q"], 5, { onLimited: (ms) => hints.push(ms) }));
       assert.deepEqual(ids(first), ids(tasks.slice(0, 2)));
+      assert.deepEqual(hints, [0], "short because of a concurrency limit: retry when a task ends");
       const other = await peer();
       assert.deepEqual(await other.claim(claimReq(["q"], 5, { workerId: "w2" })), [], "another instance too");
       assert.equal(await broker.release(first[0].taskId, first[0].leaseId), true);
@@ -41,7 +43,10 @@ export const limitSteps: ConformanceStep[] = [
     async run({ broker }) {
       await broker.setLimits({ queue: "q" }, { concurrency: 0, ratePerSecond: 10, burst: 3 });
       await broker.add(Array.from({ length: 20 }, (_, i) => task("q", 5, i + 1)), T0);
-      assert.equal((await broker.claim(claimReq(["q"], 10))).length, 3, "the burst");
+      const hints: number[] = [];
+      const burst = await broker.claim(claimReq(["q"], 10, { onLimited: (ms) => hints.push(ms) }));
+      assert.equal(burst.length, 3, "the burst");
+      assert.deepEqual(hints, [100], "the next token is due in 100 ms");
       assert.equal((await broker.claim(claimReq(["q"], 10))).length, 0, "no token left");
       assert.equal((await broker.claim(claimReq(["q"], 10, { now: T0 + 250 }))).length, 2, "10/s for 250 ms");
       assert.equal(

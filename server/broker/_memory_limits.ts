@@ -19,6 +19,8 @@ export interface Allowance {
   left: number;
   /** Records a take against the limits. */
   take(): void;
+  /** Once `left` is 0: 0 when the concurrency limit is reached, else the ms until a token is due. */
+  retryIn(): number;
   /** Writes the bucket back (once, at the end of the claim). */
   commit(): void;
 }
@@ -55,8 +57,9 @@ export class MemoryLimits {
   allowance(scope: LimitScope, running: number, now: number): Allowance {
     const key = keyOf(scope);
     const limits = this.#limits.get(key);
-    if (!limits) return { left: Infinity, take() {}, commit() {} };
-    let left = limits.concurrency > 0 ? limits.concurrency - running : Infinity;
+    if (!limits) return { left: Infinity, take() {}, commit() {}, retryIn: () => 0 };
+    const slots = limits.concurrency > 0 ? limits.concurrency - running : Infinity;
+    let left = slots;
     let bucket: Bucket | undefined;
     if (limits.ratePerSecond > 0) {
       const burst = limits.burst >= 1 ? limits.burst : Math.max(1, Math.ceil(limits.ratePerSecond));
@@ -76,6 +79,11 @@ export class MemoryLimits {
       },
       take() {
         taken++;
+      },
+      retryIn() {
+        if (!bucket || slots - taken <= 0) return 0;
+        const tokens = bucket.tokens - taken;
+        return Math.max(1, Math.ceil((1 - tokens) * 1000 / limits.ratePerSecond));
       },
       commit() {
         if (bucket && taken > 0) buckets.set(key, { tokens: bucket.tokens - taken, at: bucket.at });

@@ -49,6 +49,7 @@ export async function claimLeases(access: QueueAccess, request: ClaimRequest): P
     expiresAt,
     now: request.now,
     types: [...new Set(request.types ?? [])],
+    onLimited: request.onLimited,
   };
   if (queues.length === 1) {
     return strip(await claimFrom(access, queues[0], max, claim));
@@ -106,6 +107,7 @@ interface ClaimArgs {
   expiresAt: number;
   now: number;
   types: string[];
+  onLimited?: (retryInMs: number) => void;
 }
 
 async function claimFrom(
@@ -135,7 +137,9 @@ async function claimFrom(
     [workerId, expiresAt, now, types.length, ...types, ...leaseIds],
   ) as string[];
   const claimed: Claimed[] = [];
-  for (let i = 0; i < flat.length; i += 3) {
+  // A trailing element says a limit kept the claim short (claim-11.lua).
+  if (flat.length % 3 === 1) claim.onLimited?.(Number(flat[flat.length - 1]));
+  for (let i = 0; i + 2 < flat.length; i += 3) {
     claimed.push({
       taskId: flat[i],
       queue,

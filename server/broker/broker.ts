@@ -62,6 +62,11 @@ export interface ClaimRequest {
    * left in ready for another worker (see claim-11.lua for how far a claim looks past them).
    */
   types?: readonly string[];
+  /**
+   * Called when a limit kept the claim short: with the ms until a rate token is due, or
+   * 0 for a concurrency limit (a running task must end first). A dispatcher tries again then.
+   */
+  onLimited?: (retryInMs: number) => void;
 }
 
 export interface QueueCounts {

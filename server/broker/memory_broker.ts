@@ -128,11 +128,17 @@ class MemoryBroker implements Broker {
     };
     const expiresAt = request.now + request.leaseTtlMs;
     const leases: Lease[] = [];
+    let limited: number | undefined;
+    const limitHit = (ms: number) => limited = Math.min(limited ?? ms, ms);
     while (leases.length < request.max) {
       let best: (typeof open)[number] | undefined;
       let bestHead: { id: string; score: number } | undefined;
       for (const q of open) {
-        if (q.allowance.left <= 0 || q.passed.length >= SCAN_LIMIT) continue;
+        if (q.passed.length >= SCAN_LIMIT) continue;
+        if (q.allowance.left <= 0) {
+          if (q.state.ready.size > 0) limitHit(q.allowance.retryIn());
+          continue;
+        }
         const head = q.state.ready.peek();
         if (head && (!bestHead || compareScored(head, bestHead) < 0)) [best, bestHead] = [q, head];
       }
@@ -142,6 +148,9 @@ class MemoryBroker implements Broker {
       const type = this.#types.get(head.id);
       const group = this.#groups.get(head.id);
       const allowance = group ? groupOf(group) : undefined;
+      if (allowance && allowance.left <= 0 && !(types && type !== undefined && !types.has(type))) {
+        limitHit(allowance.retryIn());
+      }
       if ((types && type !== undefined && !types.has(type)) || (allowance && allowance.left <= 0)) {
         // Passed over: it goes back to ready when the claim is done.
         best.passed.push(head);
@@ -168,6 +177,7 @@ class MemoryBroker implements Broker {
       q.allowance.commit();
     }
     for (const g of groups.values()) g.commit();
+    if (limited !== undefined) request.onLimited?.(limited);
     return Promise.resolve(leases);
   }
 

@@ -23,6 +23,7 @@ import { boundedInt, text } from "../kit/validate.ts";
 import type { WorkerEntry } from "../broker/worker_registry.ts";
 import type { AttemptResult, TaskStore } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
+import { idleWait } from "./queue_limits.ts";
 
 interface Held {
   leaseId: string;
@@ -61,6 +62,8 @@ export class WorkerSession {
   #pending: Pending[] = [];
   /** The finisher, while it runs: it records every pending result, a batch at a time. */
   #finisher?: Promise<void>;
+  /** Set when a queue or group limit kept the last claim short (see idleWait). */
+  #limitedFor?: number;
 
   constructor(readonly runtime: TasksRuntime, readonly hello: Hello, readonly serverId: string) {
     this.connectedAt = runtime.clock.now();
@@ -147,12 +150,15 @@ export class WorkerSession {
       }
       this.#claiming = true;
       let leases;
+      this.#limitedFor = undefined;
       try {
         leases = await this.#claimAndAssign(free, signal);
       } finally {
         this.#claiming = false;
       }
-      if (leases === 0) await runtime.waitForWork(queues, runtime.config.tickMs * 4, signal);
+      if (leases === 0) {
+        await runtime.waitForWork(queues, idleWait(runtime.config.tickMs, this.#limitedFor), signal);
+      }
     }
     if (this.draining && this.held.size === 0) this.out.close();
   }
@@ -169,6 +175,7 @@ export class WorkerSession {
       now: runtime.clock.now(),
       // Routing: only the types its Hello named (none named: any type).
       types: this.hello.taskTypes,
+      onLimited: (ms) => this.#limitedFor = Math.min(this.#limitedFor ?? ms, ms),
     });
     if (leases.length === 0) return 0;
     if (gone()) {

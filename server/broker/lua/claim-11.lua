@@ -29,7 +29,9 @@
 -- ARGV[5+n ..] one fresh lease id per task wanted: their count is the most to take
 --
 -- Returns a flat array: task id, lease id, ready score, ... in ready order; empty when
--- the queue is paused, at a limit, or has nothing this worker may take.
+-- the queue is paused, at a limit, or has nothing this worker may take. When a limit
+-- kept the claim short, one more element follows: the ms until a rate token is due, or
+-- 0 when the limit is a concurrency limit (a running task must end first).
 local SCAN_LIMIT = 1000
 local PAGE = 100
 
@@ -71,17 +73,35 @@ local function limits_of(key)
   return concurrency, rate, burst
 end
 
+-- The soonest a limit that cut this claim lets more through (nil: no limit did).
+local limited = nil
+local function limit_hit(ms)
+  if limited == nil or ms < limited then
+    limited = ms
+  end
+end
+local function token_due(tokens, rate)
+  return math.max(1, math.ceil((1 - tokens) * 1000 / rate))
+end
+
+local asked = want
 local q_concurrency, q_rate, q_burst = limits_of(KEYS[7])
 if q_concurrency > 0 then
   want = math.min(want, q_concurrency - redis.call('ZCARD', KEYS[5]))
+  if want < asked then
+    limit_hit(0)
+  end
 end
 local q_tokens, q_at = 0, now
 if q_rate > 0 then
   q_tokens, q_at = refill(KEYS[8], q_rate, q_burst)
-  want = math.min(want, math.floor(q_tokens))
+  if math.floor(q_tokens) < want then
+    want = math.floor(q_tokens)
+    limit_hit(token_due(q_tokens - want, q_rate))
+  end
 end
 if want <= 0 then
-  return {}
+  return { limited }
 end
 
 -- Limit groups met in this claim: their limits, running count and tokens.
@@ -105,9 +125,11 @@ end
 
 local function group_allows(g)
   if g.concurrency > 0 and g.running + g.taken >= g.concurrency then
+    limit_hit(0)
     return false
   end
   if g.rate > 0 and g.tokens - g.taken < 1 then
+    limit_hit(token_due(g.tokens - g.taken, g.rate))
     return false
   end
   return true
@@ -179,5 +201,8 @@ for _, g in pairs(groups) do
   if g.rate > 0 and g.taken > 0 then
     redis.call('HSET', g.base .. 'bucket', 'tokens', g.tokens - g.taken, 'at', g.at)
   end
+end
+if limited ~= nil then
+  out[#out + 1] = limited
 end
 return out
