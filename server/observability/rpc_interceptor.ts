@@ -16,6 +16,24 @@ function codeName(error: unknown): string {
   return Code[code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
 }
 
+/**
+ * A call whose client went away (a worker that disconnected or was killed, a closed
+ * browser tab) is the client's doing, not a server fault: Canceled, logged at info.
+ * Node's HTTP/2 layer reports it as a premature close of the request stream.
+ */
+function clientGone(error: unknown, signal: AbortSignal): ConnectError | undefined {
+  if (error instanceof ConnectError) return undefined;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== "ERR_STREAM_PREMATURE_CLOSE" && !signal.aborted) return undefined;
+  return new ConnectError(
+    "the client closed the call before it ended",
+    Code.Canceled,
+    undefined,
+    undefined,
+    error,
+  );
+}
+
 export function createRpcInterceptor(
   options: { log: Logger; metrics: ServerMetrics; now?: () => number },
 ): Interceptor {
@@ -60,8 +78,9 @@ export function createRpcInterceptor(
     try {
       res = await next(req);
     } catch (error) {
-      finish(error);
-      throw withRequestId(error, requestId);
+      const failure = clientGone(error, req.signal) ?? error;
+      finish(failure);
+      throw withRequestId(failure, requestId);
     }
     res.header.set("x-request-id", requestId);
     if (!res.stream) {
@@ -76,8 +95,8 @@ export function createRpcInterceptor(
         try {
           yield* source;
         } catch (error) {
-          failure = error;
-          throw withRequestId(error, requestId);
+          failure = clientGone(error, req.signal) ?? error;
+          throw withRequestId(failure, requestId);
         } finally {
           finish(failure);
         }

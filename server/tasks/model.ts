@@ -130,7 +130,8 @@ export interface Transition {
 
 export type AttemptResult =
   | { ok: true; output: Uint8Array }
-  | { ok: false; error: TaskError };
+  /** `timedOut`: the handler was aborted at the attempt's deadline (the attempt ends timed_out). */
+  | { ok: false; error: TaskError; timedOut?: boolean };
 
 export interface TaskStore {
   /** Inserts tasks in one transaction. A used idempotency key (per queue) returns the first task, duplicate = true. */

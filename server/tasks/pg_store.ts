@@ -293,7 +293,8 @@ export function createTaskStore(sql: Sql): PgTaskStore {
           if (r.result.ok) continue;
           const row = await selectLeasedTaskForUpdate(tx, r.taskId, r.leaseId);
           if (!row) continue;
-          const end = { leaseId: r.leaseId, outcome: "failed" as const, error: r.result.error };
+          const outcome = r.result.timedOut ? "timed_out" as const : "failed" as const;
+          const end = { leaseId: r.leaseId, outcome, error: r.result.error };
           const transition = await failedTransition(tx, row, r.result.error, end, now, random);
           ended.set(row.id, transition.task);
           runnable.push(...transition.runnable);

@@ -24,6 +24,7 @@ import type { WorkerEntry } from "../broker/worker_registry.ts";
 import type { AttemptResult, TaskStore } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import { idleWait } from "./queue_limits.ts";
+import { attemptTimedOut } from "./_attempt_outcome.ts";
 
 interface Held {
   leaseId: string;
@@ -300,8 +301,14 @@ export class WorkerSession {
     }
     let outcome: AttemptResult;
     if (result.outcome.case === "output") outcome = { ok: true, output: result.outcome.value };
-    else if (result.outcome.case === "error") outcome = { ok: false, error: errorOf(result.outcome.value) };
-    else return refuse("result carries neither output nor error: send one of them");
+    else if (result.outcome.case === "error") {
+      const error = errorOf(result.outcome.value);
+      outcome = {
+        ok: false,
+        error,
+        timedOut: attemptTimedOut(error, held.deadline, this.runtime.clock.now()),
+      };
+    } else return refuse("result carries neither output nor error: send one of them");
     if (outcome.ok && outcome.output.length > 1024 * 1024) {
       outcome = {
         ok: false,
