@@ -1,4 +1,4 @@
-/** The queue table shared by Overview and Queues: depth per state, rates, trend. */
+/** The queue table shared by Overview and Queues: depth per state, rates, limits, trend. */
 import { Box, Text } from "ink";
 import { List } from "../components/list.tsx";
 import { fit, num, rate, shortDuration } from "../data/format.ts";
@@ -7,7 +7,17 @@ import { sparkline } from "../data/sparkline.ts";
 
 export const QUEUE_HEADER = `${fit("QUEUE", 18)} ${num("WAIT", 6)} ${num("SCHED", 6)} ${num("QUEUED", 7)} ${
   num("FLIGHT", 7)
-} ${num("DEAD", 6)} ${num("OK/S", 6)} ${num("FAIL/S", 6)} ${num("WKR", 4)} ${num("OLDEST", 7)}  TREND`;
+} ${num("DEAD", 6)} ${num("OK/S", 6)} ${num("FAIL/S", 6)} ${num("WKR", 4)} ${num("OLDEST", 7)} ${
+  num("LIMIT", 11)
+}  TREND`;
+
+/** A queue's limits, short: "3" running at once, "20/s" starts, both, or "—" for none. */
+export function limitText(q: Pick<QueueRow, "concurrencyLimit" | "rateLimitPerSecond">): string {
+  const parts = [];
+  if (q.concurrencyLimit > 0) parts.push(String(q.concurrencyLimit));
+  if (q.rateLimitPerSecond > 0) parts.push(`${rate(q.rateLimitPerSecond)}/s`);
+  return parts.length ? parts.join("·") : "—";
+}
 
 export function QueueLine(
   props: { q: QueueRow; history?: QueueHistory; selected: boolean; trendWidth: number },
@@ -17,7 +27,9 @@ export function QueueLine(
     num(q.queued, 7)
   } ${num(q.running, 7)} ${num(q.dead, 6)} ${num(rate(q.processedPerSecond), 6)} ${
     num(rate(q.failedPerSecond), 6)
-  } ${num(q.workerCount, 4)} ${num(q.queued ? shortDuration(q.oldestQueuedMs) : "—", 7)}  `;
+  } ${num(q.workerCount, 4)} ${num(q.queued ? shortDuration(q.oldestQueuedMs) : "—", 7)} ${
+    num(limitText(q), 11)
+  }  `;
   const trend = sparkline(props.history?.processed ?? [], props.trendWidth);
   return (
     <Box>
@@ -49,7 +61,7 @@ export function QueueTable(
               q={q}
               history={queues.history[q.name]}
               selected={selected}
-              trendWidth={Math.max(5, Math.min(20, props.width - 88))}
+              trendWidth={Math.max(5, Math.min(20, props.width - 100))}
             />
           )}
         />
