@@ -106,6 +106,41 @@ Deno.test("a queue's concurrency limit holds across two workers on two server in
   }
 });
 
+Deno.test("a concurrency limit holds in embedded mode (the in-memory broker) too", opts, async () => {
+  const server = await startTestServer();
+  const { admin, workerKey } = await credentials(server);
+  const as = bearer(admin);
+  const TASKS = 20;
+  let running = 0;
+  let most = 0;
+  const ended = counter(TASKS);
+  const hold: Handler = async (_payload, ctx) => {
+    most = Math.max(most, ++running);
+    try {
+      await ctx.clock.sleep(20, ctx.signal);
+    } finally {
+      running--;
+      ended.tick();
+    }
+  };
+  const workers = [
+    await startWorker(server, workerKey, "solo", 10, hold),
+    await startWorker(server, workerKey, "solo", 10, hold),
+  ];
+  try {
+    const tasks = createClient(TaskService, server.grpc());
+    await tasks.configureQueue({ queue: "solo", concurrencyLimit: 2 }, as);
+    await tasks.enqueueBatch({
+      tasks: Array.from({ length: TASKS }, () => ({ queue: "solo", type: "hold" })),
+    }, as);
+    await ended.all;
+    assert.equal(most, 2, `${most} attempts ran at once; the limit is 2`);
+  } finally {
+    for (const w of workers) await w.stop();
+    await server.close();
+  }
+});
+
 Deno.test("a limit group's concurrency holds across queues and instances", opts, async () => {
   const a = await startTestServer({ redis: true });
   const b = await startTestServer({ redis: true, peerOf: a });
