@@ -119,6 +119,11 @@ export const AUTHZ_TABLE: Readonly<Record<string, Readonly<Record<string, Rule>>
     ListSchedules: allow(READERS, "tasks:read"),
     PauseSchedule: allow(OPERATORS, "tasks:manage"),
     DeleteSchedule: allow(OPERATORS, "tasks:manage"),
+    ConfigureLimitGroup: allow(OPERATORS, "tasks:manage"),
+    ListLimitGroups: allow(READERS, "tasks:read"),
+    // Defaults change every later Enqueue of a type, whoever sends it: admins only, by login.
+    SetTaskTypeDefaults: allow(ADMINS),
+    ListTaskTypeDefaults: allow(READERS, "tasks:read"),
   },
   "taskmesh.tasks.v1.WorkerService": {
     // Workers are programs: only a key with the worker scope, never a person's token.

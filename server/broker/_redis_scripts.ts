@@ -7,14 +7,14 @@ import type { Cluster, Redis } from "ioredis";
 
 /** Each script's file; the number before `.lua` is how many KEYS it takes. */
 const FILES = {
-  add: "add-3.lua",
+  add: "add-5.lua",
   promote: "promote-3.lua",
-  claim: "claim-6.lua",
+  claim: "claim-11.lua",
   extend: "extend-2.lua",
-  release: "release-4.lua",
-  takeExpired: "take-expired-4.lua",
-  remove: "remove-7.lua",
-  restoreLeases: "restore-leases-4.lua",
+  release: "release-6.lua",
+  takeExpired: "take-expired-6.lua",
+  remove: "remove-10.lua",
+  restoreLeases: "restore-leases-6.lua",
   leasesOf: "leases-of-4.lua",
   markRebuilt: "mark-rebuilt-2.lua",
   removeWorker: "remove-worker-1.lua",

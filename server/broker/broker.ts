@@ -19,6 +19,10 @@ export interface BrokerTask {
   seq: number;
   /** Milliseconds since the epoch; the task is delayed until then. */
   runAt: number;
+  /** Its task type: a claim that names types takes only these (routing). Unset: any worker. */
+  type?: string;
+  /** The limit group it counts against; unset or "" for none. */
+  group?: string;
 }
 
 export interface Lease {
@@ -28,7 +32,22 @@ export interface Lease {
   workerId: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** The task's limit group, for restoreLeases to count it; unset or "" for none. */
+  group?: string;
 }
+
+/**
+ * Concurrency and rate limits of a queue or a limit group; 0 means no limit. The rate is
+ * a token bucket: `burst` tokens at most, refilled at `ratePerSecond`, one per start.
+ */
+export interface Limits {
+  concurrency: number;
+  ratePerSecond: number;
+  burst: number;
+}
+
+/** What limits apply to: a queue, or a limit group (across every queue). */
+export type LimitScope = { queue: string } | { group: string };
 
 export interface ClaimRequest {
   /** Queues to take from; paused queues are skipped. */
@@ -38,6 +57,16 @@ export interface ClaimRequest {
   workerId: string;
   leaseTtlMs: number;
   now: number;
+  /**
+   * Task types the worker handles; empty or unset means any. Tasks of other types are
+   * left in ready for another worker (see claim-11.lua for how far a claim looks past them).
+   */
+  types?: readonly string[];
+  /**
+   * Called when a limit kept the claim short: with the ms until a rate token is due, or
+   * 0 for a concurrency limit (a running task must end first). A dispatcher tries again then.
+   */
+  onLimited?: (retryInMs: number) => void;
 }
 
 export interface QueueCounts {
@@ -53,7 +82,9 @@ export interface Broker {
   promote(now: number, limit: number): Promise<number>;
   /**
    * Takes up to `max` ready tasks across the queues — highest priority first, then
-   * lowest seq — and leases each to the worker with a fresh lease id.
+   * lowest seq — and leases each to the worker with a fresh lease id. A task is passed
+   * over (left ready) when the worker did not declare its type or its limit group is
+   * full; a queue gives no more than its concurrency limit and its rate tokens allow.
    */
   claim(request: ClaimRequest): Promise<Lease[]>;
   /** Extends the given leases if they are still current; returns the lease ids extended. */
@@ -78,6 +109,10 @@ export interface Broker {
   /** Forgets a task wherever it is (ready, delayed or leased): cancel and purge. */
   remove(taskId: string, queue: string): Promise<void>;
   setPaused(queue: string, paused: boolean): Promise<void>;
+  /** Sets (or with null, removes) the limits of a queue or a limit group; a rebuild sets them again. */
+  setLimits(scope: LimitScope, limits: Limits | null): Promise<void>;
+  /** How many tasks of a limit group hold a lease now. */
+  groupRunning(group: string): Promise<number>;
   isPaused(queue: string): Promise<boolean>;
   counts(queue: string): Promise<QueueCounts>;
   /**

@@ -12,6 +12,7 @@
 import type { Broker } from "./broker.ts";
 import { leaseSteps } from "./_conformance_leases.ts";
 import { queueSteps } from "./_conformance_queues.ts";
+import { limitSteps } from "./_conformance_limits.ts";
 
 export interface BrokerFixture {
   /** The broker under test (after loseState, the one that replaced it). */
@@ -42,7 +43,7 @@ export function registerBrokerConformance(
     name: `broker conformance: ${name}`,
     ...options,
     async fn(t) {
-      for (const step of [...queueSteps, ...leaseSteps]) {
+      for (const step of [...queueSteps, ...leaseSteps, ...limitSteps]) {
         await t.step(step.name, async () => {
           const fixture = await factory();
           try {

@@ -5,8 +5,9 @@
  * A fresh process has lost everything, so it needs a rebuild until `markRebuilt`.
  */
 import { createLogger, type Logger } from "../log.ts";
-import type { Broker, BrokerTask, ClaimRequest, Lease, QueueCounts } from "./broker.ts";
+import type { Broker, BrokerTask, ClaimRequest, Lease, Limits, LimitScope, QueueCounts } from "./broker.ts";
 import { IndexedHeap } from "./_indexed_heap.ts";
+import { type Allowance, MemoryLimits, SCAN_LIMIT } from "./_memory_limits.ts";
 import { newLeaseId } from "./_lease_id.ts";
 import { compareScored, taskScore } from "./_order.ts";
 
@@ -38,6 +39,11 @@ class MemoryBroker implements Broker {
   readonly #expiry = new IndexedHeap();
   readonly #byWorker = new Map<string, Set<string>>();
   readonly #listeners = new Set<(queue: string) => void>();
+  /** task id → type, of ready and delayed tasks (what a claim routes by) */
+  readonly #types = new Map<string, string>();
+  /** task id → limit group, until its lease ends */
+  readonly #groups = new Map<string, string>();
+  readonly #limits = new MemoryLimits();
   readonly #log: Logger;
   #rebuilt = false;
 
@@ -70,6 +76,9 @@ class MemoryBroker implements Broker {
     }
     for (const { task, score } of scored) {
       const q = this.#queue(task.queue);
+      if (task.type) this.#types.set(task.id, task.type);
+      else this.#types.delete(task.id);
+      if (task.group) this.#groups.set(task.id, task.group);
       if (task.runAt <= now) {
         q.delayed.delete(task.id);
         q.delayedOrder.delete(task.id);
@@ -99,31 +108,76 @@ class MemoryBroker implements Broker {
   }
 
   claim(request: ClaimRequest): Promise<Lease[]> {
+    const now = request.now;
+    const types = request.types?.length ? new Set(request.types) : undefined;
     const open = [...new Set(request.queues)]
       .map((name) => ({ name, state: this.#queues.get(name) }))
-      .filter((q): q is { name: string; state: QueueState } => q.state !== undefined && !q.state.paused);
+      .filter((q): q is { name: string; state: QueueState } => q.state !== undefined && !q.state.paused)
+      .map((q) => ({
+        ...q,
+        allowance: this.#limits.allowance({ queue: q.name }, q.state.leased.size, now),
+        passed: [] as Array<{ id: string; score: number }>,
+      }));
+    const groups = new Map<string, Allowance>();
+    const groupOf = (name: string) => {
+      let g = groups.get(name);
+      if (!g) {
+        groups.set(name, g = this.#limits.allowance({ group: name }, this.#limits.groupRunning(name), now));
+      }
+      return g;
+    };
     const expiresAt = request.now + request.leaseTtlMs;
     const leases: Lease[] = [];
+    let limited: number | undefined;
+    const limitHit = (ms: number) => limited = Math.min(limited ?? ms, ms);
     while (leases.length < request.max) {
-      let best: { name: string; state: QueueState; head: { id: string; score: number } } | undefined;
+      let best: (typeof open)[number] | undefined;
+      let bestHead: { id: string; score: number } | undefined;
       for (const q of open) {
+        if (q.passed.length >= SCAN_LIMIT) continue;
+        if (q.allowance.left <= 0) {
+          if (q.state.ready.size > 0) limitHit(q.allowance.retryIn());
+          continue;
+        }
         const head = q.state.ready.peek();
-        if (head && (!best || compareScored(head, best.head) < 0)) best = { ...q, head };
+        if (head && (!bestHead || compareScored(head, bestHead) < 0)) [best, bestHead] = [q, head];
       }
-      if (!best) break;
+      if (!best || !bestHead) break;
+      const head = { id: bestHead.id, score: bestHead.score };
       best.state.ready.pop();
+      const type = this.#types.get(head.id);
+      const group = this.#groups.get(head.id);
+      const allowance = group ? groupOf(group) : undefined;
+      if (allowance && allowance.left <= 0 && !(types && type !== undefined && !types.has(type))) {
+        limitHit(allowance.retryIn());
+      }
+      if ((types && type !== undefined && !types.has(type)) || (allowance && allowance.left <= 0)) {
+        // Passed over: it goes back to ready when the claim is done.
+        best.passed.push(head);
+        continue;
+      }
+      best.allowance.take();
+      allowance?.take();
+      this.#types.delete(head.id);
       const lease: Lease = {
-        taskId: best.head.id,
+        taskId: head.id,
         queue: best.name,
         leaseId: newLeaseId(best.name),
         workerId: request.workerId,
         expiresAt,
       };
       // A task re-added while still leased gets a new lease; the old one stops being current.
-      this.#dropLease(lease.taskId);
+      this.#dropLease(lease.taskId, false);
       this.#putLease(lease);
+      if (group) this.#limits.groupLease(group, lease.taskId, true);
       leases.push({ ...lease });
     }
+    for (const q of open) {
+      for (const { id, score } of q.passed) q.state.ready.set(id, score);
+      q.allowance.commit();
+    }
+    for (const g of groups.values()) g.commit();
+    if (limited !== undefined) request.onLimited?.(limited);
     return Promise.resolve(leases);
   }
 
@@ -172,7 +226,12 @@ class MemoryBroker implements Broker {
   restoreLeases(leases: readonly Lease[]): Promise<void> {
     for (const lease of leases) {
       // A lease already here was made after Postgres was read, so it is at least as new.
-      if (!this.#leases.has(lease.taskId)) this.#putLease({ ...lease });
+      if (this.#leases.has(lease.taskId)) continue;
+      this.#putLease({ ...lease });
+      if (lease.group) {
+        this.#groups.set(lease.taskId, lease.group);
+        this.#limits.groupLease(lease.group, lease.taskId, true);
+      }
     }
     return Promise.resolve();
   }
@@ -194,12 +253,27 @@ class MemoryBroker implements Broker {
       q.delayedOrder.delete(taskId);
     }
     if (this.#leases.get(taskId)?.queue === queue) this.#dropLease(taskId);
+    this.#types.delete(taskId);
+    const group = this.#groups.get(taskId);
+    if (group) {
+      this.#limits.groupLease(group, taskId, false);
+      this.#groups.delete(taskId);
+    }
     return Promise.resolve();
   }
 
   setPaused(queue: string, paused: boolean): Promise<void> {
     this.#queue(queue).paused = paused;
     return Promise.resolve();
+  }
+
+  setLimits(scope: LimitScope, limits: Limits | null): Promise<void> {
+    this.#limits.set(scope, limits);
+    return Promise.resolve();
+  }
+
+  groupRunning(group: string): Promise<number> {
+    return Promise.resolve(this.#limits.groupRunning(group));
   }
 
   isPaused(queue: string): Promise<boolean> {
@@ -259,9 +333,15 @@ class MemoryBroker implements Broker {
     mine.add(lease.taskId);
   }
 
-  #dropLease(taskId: string): void {
+  /** Ends a lease; `ended` also takes the task out of its limit group (false when a claim replaces it). */
+  #dropLease(taskId: string, ended = true): void {
     const lease = this.#leases.get(taskId);
     if (!lease) return;
+    const group = this.#groups.get(taskId);
+    if (ended && group) {
+      this.#limits.groupLease(group, taskId, false);
+      this.#groups.delete(taskId);
+    }
     this.#leases.delete(taskId);
     this.#expiry.delete(taskId);
     this.#queues.get(lease.queue)?.leased.delete(taskId);

@@ -11,6 +11,8 @@
 import type { Logger } from "../log.ts";
 import {
   DEFAULT_PREFIX,
+  groupKeys,
+  groupKeysBase,
   isKeyableQueue,
   type QueueKeys,
   queueKeys,
@@ -20,7 +22,7 @@ import {
   wakeChannel,
   workerLeasesKey,
 } from "../redis/keys.ts";
-import type { Broker, BrokerTask, ClaimRequest, Lease, QueueCounts } from "./broker.ts";
+import type { Broker, BrokerTask, ClaimRequest, Lease, Limits, LimitScope, QueueCounts } from "./broker.ts";
 import { queueOfLeaseId } from "./_lease_id.ts";
 import { compareScored, taskScore } from "./_order.ts";
 import { claimLeases } from "./_redis_claim.ts";
@@ -65,6 +67,10 @@ class RedisBroker implements Broker {
     });
   }
 
+  get #groupBase(): string {
+    return groupKeysBase(this.#prefix);
+  }
+
   #keys(queue: string): QueueKeys {
     return queueKeys(this.#prefix, queue);
   }
@@ -83,14 +89,20 @@ class RedisBroker implements Broker {
       const keys = this.#keys(queue);
       for (const chunk of chunks(list, CHUNK)) {
         const args: (string | number)[] = [now];
-        for (const t of chunk) args.push(t.id, taskScore(t), t.runAt);
+        for (const t of chunk) args.push(t.id, taskScore(t), t.runAt, t.type ?? "", t.group ?? "");
         calls.push({ keys, args });
       }
     }
     await Promise.all([
       this.#redis.sadd(queueRegistryKey(this.#prefix), ...byQueue.keys()),
       ...calls.map(({ keys, args }) =>
-        this.#scripts.run("add", [keys.ready, keys.delayed, keys.delayedOrder], args)
+        this.#scripts.run("add", [
+          keys.ready,
+          keys.delayed,
+          keys.delayedOrder,
+          keys.taskTypes,
+          keys.taskGroups,
+        ], args)
       ),
     ]);
   }
@@ -113,7 +125,12 @@ class RedisBroker implements Broker {
   }
 
   claim(request: ClaimRequest): Promise<Lease[]> {
-    return claimLeases({ redis: this.#redis, scripts: this.#scripts, keys: (q) => this.#keys(q) }, request);
+    return claimLeases({
+      redis: this.#redis,
+      scripts: this.#scripts,
+      keys: (q) => this.#keys(q),
+      groupBase: groupKeysBase(this.#prefix),
+    }, request);
   }
 
   async extend(
@@ -149,7 +166,14 @@ class RedisBroker implements Broker {
       for (const chunk of chunks(list, CHUNK)) {
         calls.push(this.#scripts.run(
           "release",
-          [keys.leases, keys.leaseWorkers, keys.leaseExpiry, keys.workerLeases],
+          [
+            keys.leases,
+            keys.leaseWorkers,
+            keys.leaseExpiry,
+            keys.workerLeases,
+            keys.taskGroups,
+            this.#groupBase,
+          ],
           chunk.flatMap((l) => [l.taskId, l.leaseId]),
         ));
       }
@@ -210,7 +234,14 @@ class RedisBroker implements Broker {
       const keys = this.#keys(queue);
       const flat = await this.#scripts.run(
         "takeExpired",
-        [keys.leaseExpiry, keys.leases, keys.leaseWorkers, keys.workerLeases],
+        [
+          keys.leaseExpiry,
+          keys.leases,
+          keys.leaseWorkers,
+          keys.workerLeases,
+          keys.taskGroups,
+          this.#groupBase,
+        ],
         [now, n],
       ) as string[];
       const leases: Lease[] = [];
@@ -239,8 +270,15 @@ class RedisBroker implements Broker {
         chunks(list, CHUNK).map((chunk) =>
           this.#scripts.run(
             "restoreLeases",
-            [keys.leases, keys.leaseWorkers, keys.leaseExpiry, keys.workerLeases],
-            chunk.flatMap((l) => [l.taskId, l.leaseId, l.workerId, l.expiresAt]),
+            [
+              keys.leases,
+              keys.leaseWorkers,
+              keys.leaseExpiry,
+              keys.workerLeases,
+              keys.taskGroups,
+              this.#groupBase,
+            ],
+            chunk.flatMap((l) => [l.taskId, l.leaseId, l.workerId, l.expiresAt, l.group ?? ""]),
           )
         )
       ),
@@ -283,6 +321,9 @@ class RedisBroker implements Broker {
         keys.leaseWorkers,
         keys.leaseExpiry,
         keys.workerLeases,
+        keys.taskTypes,
+        keys.taskGroups,
+        this.#groupBase,
       ],
       [taskId],
     );
@@ -298,6 +339,26 @@ class RedisBroker implements Broker {
     } else {
       await this.#redis.del(keys.paused);
     }
+  }
+
+  async setLimits(scope: LimitScope, limits: Limits | null): Promise<void> {
+    const key = "queue" in scope
+      ? this.#keys(scope.queue).limits
+      : groupKeys(this.#prefix, scope.group).limits;
+    if ("queue" in scope) await this.#redis.sadd(queueRegistryKey(this.#prefix), scope.queue);
+    if (limits === null || (limits.concurrency <= 0 && limits.ratePerSecond <= 0)) {
+      await this.#redis.del(key);
+      return;
+    }
+    await this.#redis.hset(key, {
+      concurrency: Math.max(0, Math.floor(limits.concurrency)),
+      rate: Math.max(0, limits.ratePerSecond),
+      burst: Math.max(0, Math.floor(limits.burst)),
+    });
+  }
+
+  async groupRunning(group: string): Promise<number> {
+    return await this.#redis.scard(groupKeys(this.#prefix, group).running);
   }
 
   async isPaused(queue: string): Promise<boolean> {

@@ -46,6 +46,19 @@ create table email_tokens (
 );
 CREATE INDEX email_tokens_user_idx ON email_tokens USING btree (user_id, purpose) WHERE (used_at IS NULL);
 
+create table limit_groups (
+  name text collate "C" not null,
+  concurrency_limit integer,
+  rate_limit_per_second double precision,
+  rate_limit_burst integer,
+  created_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null,
+  constraint limit_groups_concurrency_limit_check CHECK (concurrency_limit > 0),
+  constraint limit_groups_pkey PRIMARY KEY (name),
+  constraint limit_groups_rate_limit_burst_check CHECK (rate_limit_burst > 0),
+  constraint limit_groups_rate_limit_per_second_check CHECK (rate_limit_per_second > 0::double precision)
+);
+
 create table queues (
   name text collate "C" not null,
   paused boolean default false not null,
@@ -240,6 +253,25 @@ create table task_idempotency_keys (
 );
 CREATE INDEX task_idempotency_keys_task_idx ON task_idempotency_keys USING btree (task_id);
 
+create table task_type_defaults (
+  type text collate "C" not null,
+  queue text collate "C",
+  max_attempts integer,
+  backoff_initial_ms bigint,
+  backoff_max_ms bigint,
+  backoff_multiplier double precision,
+  timeout_ms integer,
+  updated_at timestamp with time zone not null,
+  constraint task_type_defaults_backoff_initial_ms_check CHECK (backoff_initial_ms >= 0),
+  constraint task_type_defaults_backoff_max_ms_check CHECK (backoff_max_ms >= 0),
+  constraint task_type_defaults_backoff_multiplier_check CHECK (backoff_multiplier >= 1::double precision),
+  constraint task_type_defaults_check CHECK ((backoff_initial_ms IS NULL) = (backoff_max_ms IS NULL)),
+  constraint task_type_defaults_check1 CHECK ((backoff_initial_ms IS NULL) = (backoff_multiplier IS NULL)),
+  constraint task_type_defaults_max_attempts_check CHECK (max_attempts >= 1 AND max_attempts <= 100),
+  constraint task_type_defaults_pkey PRIMARY KEY (type),
+  constraint task_type_defaults_timeout_ms_check CHECK (timeout_ms > 0)
+);
+
 create table tasks (
   id uuid not null,
   seq bigint generated always as identity not null,
@@ -271,7 +303,10 @@ create table tasks (
   last_error jsonb,
   cancel_reason text default ''::text not null,
   schedule_id text,
+  limit_group text collate "C",
+  attempt_number integer default 0 not null,
   constraint tasks_attempt_count_check CHECK (attempt_count >= 0),
+  constraint tasks_attempt_number_check CHECK (attempt_number >= 0),
   constraint tasks_backoff_initial_ms_check CHECK (backoff_initial_ms >= 0),
   constraint tasks_backoff_max_ms_check CHECK (backoff_max_ms >= 0),
   constraint tasks_backoff_multiplier_check CHECK (backoff_multiplier >= 1::double precision),

@@ -18,6 +18,24 @@ function codeName(error: unknown): string {
   return Code[code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
 }
 
+/**
+ * A call whose client went away (a worker that disconnected or was killed, a closed
+ * browser tab) is the client's doing, not a server fault: Canceled, logged at info.
+ * Node's HTTP/2 layer reports it as a premature close of the request stream.
+ */
+function clientGone(error: unknown, signal: AbortSignal): ConnectError | undefined {
+  if (error instanceof ConnectError) return undefined;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== "ERR_STREAM_PREMATURE_CLOSE" && !signal.aborted) return undefined;
+  return new ConnectError(
+    "the client closed the call before it ended",
+    Code.Canceled,
+    undefined,
+    undefined,
+    error,
+  );
+}
+
 export function createRpcInterceptor(
   options: { log: Logger; metrics: ServerMetrics; now?: () => number },
 ): Interceptor {
@@ -66,7 +84,7 @@ export function createRpcInterceptor(
     try {
       res = await next(req);
     } catch (error) {
-      throw finish(error);
+      throw finish(clientGone(error, req.signal) ?? error);
     }
     res.header.set("x-request-id", requestId);
     if (!res.stream) {
@@ -82,7 +100,7 @@ export function createRpcInterceptor(
           yield* source;
         } catch (error) {
           failed = true;
-          throw finish(error);
+          throw finish(clientGone(error, req.signal) ?? error);
         } finally {
           if (!failed) finish();
         }

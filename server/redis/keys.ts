@@ -35,6 +35,14 @@ export interface QueueKeys {
    * client's keyPrefix and the Cluster slot both apply) and append the worker id.
    */
   workerLeases: string;
+  /** HASH concurrency, rate, burst: the queue's limits (absent: none). */
+  limits: string;
+  /** HASH tokens, at: the queue's rate-limit bucket. */
+  bucket: string;
+  /** HASH task id → type, of ready and delayed tasks: what a claim routes by. */
+  taskTypes: string;
+  /** HASH task id → limit group, of the queue's tasks that name one, until their lease ends. */
+  taskGroups: string;
 }
 
 /** Whether a queue name can be a hash tag: a brace would move the tag, and the queue's keys, to other slots. */
@@ -58,7 +66,36 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     leaseWorkers: `${base}:lease_workers`,
     leaseExpiry: `${base}:lease_expiry`,
     workerLeases: `${base}:worker:`,
+    limits: `${base}:limits`,
+    bucket: `${base}:bucket`,
+    taskTypes: `${base}:task_types`,
+    taskGroups: `${base}:task_groups`,
   };
+}
+
+/**
+ * The start of every limit group's keys: `base + group + "}:limits"` (HASH concurrency,
+ * rate, burst), `"}:bucket"` (HASH tokens, at) and `"}:running"` (SET of leased task ids).
+ * The scripts receive this base as a key and append the rest, as with workerLeases.
+ */
+export function groupKeysBase(prefix: string): string {
+  return `${prefix}:{lg:`;
+}
+
+/** Whether a limit group can be part of a key: the same charset the service accepts. */
+export function isKeyableGroup(group: string): boolean {
+  return /^[A-Za-z0-9_.:@+-]{1,128}$/.test(group);
+}
+
+export function groupKeys(
+  prefix: string,
+  group: string,
+): { limits: string; bucket: string; running: string } {
+  if (!isKeyableGroup(group)) {
+    throw new RangeError(`"${group.slice(0, 80)}" cannot be a limit group: use 1–128 of [A-Za-z0-9_.:@+-]`);
+  }
+  const base = groupKeysBase(prefix) + group;
+  return { limits: `${base}}:limits`, bucket: `${base}}:bucket`, running: `${base}}:running` };
 }
 
 /** SET of task ids a worker holds in a queue; the same name the scripts build from `workerLeases`. */

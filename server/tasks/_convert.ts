@@ -77,6 +77,7 @@ export function taskToProto(t: TaskRecord, attempts: AttemptRecord[] = []): Task
       idempotencyKey: t.idempotencyKey,
       labels: t.labels,
       dependsOn: t.dependsOn,
+      limitGroup: t.limitGroup ?? "",
       dependencyCondition: t.condition === "on_failure"
         ? DependencyCondition.ON_FAILURE
         : t.condition === "always"
@@ -84,7 +85,8 @@ export function taskToProto(t: TaskRecord, attempts: AttemptRecord[] = []): Task
         : DependencyCondition.ON_SUCCESS,
     },
     state: STATES[t.state],
-    attemptCount: t.attemptCount,
+    // Over the task's whole life, so it matches the numbers of its attempts.
+    attemptCount: t.attemptNumber,
     runTime: timestampFromMs(t.runAt),
     createTime: timestampFromMs(t.createdAt),
     updateTime: timestampFromMs(t.updatedAt),
@@ -116,6 +118,9 @@ export function queueToProto(q: QueueStats, workerCount: number): QueueInfo {
     oldestQueuedAge: durationFromMs(q.oldestQueuedAgeMs),
     processedPerSecond: q.processedPerSecond,
     failedPerSecond: q.failedPerSecond,
+    concurrencyLimit: q.concurrencyLimit,
+    rateLimitPerSecond: q.ratePerSecond,
+    rateLimitBurst: q.rateBurst,
     workerCount,
   });
 }

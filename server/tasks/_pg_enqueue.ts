@@ -140,6 +140,7 @@ export async function enqueueTasks(
         ? `dependencies ended so that ${t.condition} can no longer hold`
         : "",
       scheduleId: t.scheduleId ?? null,
+      limitGroup: t.limitGroup || null,
     });
   });
   const rows = new Map((await insertTasks(tx, inserts, now)).map((r) => [r.id, r]));

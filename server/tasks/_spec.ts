@@ -20,6 +20,7 @@ import {
   uuid,
 } from "../kit/validate.ts";
 import type { NewTask } from "./model.ts";
+import type { TypeDefaults } from "./limit_queries.ts";
 
 export { invalid };
 
@@ -55,6 +56,19 @@ export function validQueue(name: string, field = "queue"): string {
   return name;
 }
 
+/** A limit group key: it becomes part of Redis keys, hence the small charset. */
+export const LIMIT_GROUP = /^[A-Za-z0-9_.:@+-]{1,128}$/;
+
+export function validGroup(group: string, field = "group"): string {
+  if (!LIMIT_GROUP.test(group)) {
+    throw invalid(
+      field,
+      `${JSON.stringify(group.slice(0, 80))} is not a limit group: use 1–128 of A-Z a-z 0-9 _ . : @ + -`,
+    );
+  }
+  return group;
+}
+
 export function validTaskId(id: string, field = "id"): string {
   return uuid(field, id);
 }
@@ -77,12 +91,21 @@ export function validLabels(labels: Record<string, string>, field = "labels"): R
   return labels;
 }
 
-/** `prefix` names the task: "task" for Enqueue, "tasks[3]" in a batch. */
-export function toNewTask(spec: TaskSpec | undefined, now: number, prefix: string): NewTask {
+/**
+ * `prefix` names the task: "task" for Enqueue, "tasks[3]" in a batch. `defaults` holds
+ * the per-type defaults of the fields left unset (type_defaults.ts).
+ */
+export function toNewTask(
+  spec: TaskSpec | undefined,
+  now: number,
+  prefix: string,
+  defaults: ReadonlyMap<string, TypeDefaults> = new Map(),
+): NewTask {
   if (!spec) throw invalid(prefix, "is required");
   const f = (name: string) => `${prefix}.${name}`;
-  const queue = validQueue(spec.queue === "" ? "default" : spec.queue, f("queue"));
   const type = validType(spec.type, f("type"));
+  const d = defaults.get(type);
+  const queue = validQueue(spec.queue === "" ? d?.queue ?? "default" : spec.queue, f("queue"));
   if (spec.payload.length > MAX_PAYLOAD_BYTES) {
     throw invalid(f("payload"), `is ${spec.payload.length} bytes; the most is ${MAX_PAYLOAD_BYTES}`);
   }
@@ -93,16 +116,10 @@ export function toNewTask(spec: TaskSpec | undefined, now: number, prefix: strin
     says: `at most ${formatMs(MAX_DELAY_MS)} ahead (an earlier time runs at once)`,
   }) ?? now + (delay ?? 0);
   const maxAttempts = spec.maxAttempts === 0
-    ? DEFAULT_MAX_ATTEMPTS
+    ? d?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
     : boundedInt(f("max_attempts"), spec.maxAttempts, 1, 100);
-  const timeoutMs = duration(f("timeout"), spec.timeout, TIMEOUT_MS) ?? DEFAULT_TIMEOUT_MS;
-  const backoff = {
-    initialMs: duration(f("backoff.initial_delay"), spec.backoff?.initialDelay, BACKOFF_DELAY_MS) ?? 1000,
-    maxMs: duration(f("backoff.max_delay"), spec.backoff?.maxDelay, BACKOFF_DELAY_MS) ?? HOUR,
-    multiplier: spec.backoff?.multiplier
-      ? boundedNumber(f("backoff.multiplier"), spec.backoff.multiplier, 1, 100)
-      : 2,
-  };
+  const timeoutMs = duration(f("timeout"), spec.timeout, TIMEOUT_MS) ?? d?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const backoff = validBackoff(spec.backoff, f("backoff"), d?.backoff ?? DEFAULT_BACKOFF);
   const idempotencyKey = text(f("idempotency_key"), spec.idempotencyKey, { max: IDEMPOTENCY_KEY_MAX_CHARS });
   const labels = validLabels(spec.labels, f("labels"));
   if (spec.dependsOn.length > MAX_DEPENDENCIES || spec.dependsOnBatchIndex.length > MAX_DEPENDENCIES) {
@@ -110,7 +127,9 @@ export function toNewTask(spec: TaskSpec | undefined, now: number, prefix: strin
   }
   const dependsOn = spec.dependsOn.map((id, i) => validTaskId(id, `${f("depends_on")}[${i}]`));
   const condition = enumValue(f("dependency_condition"), DependencyConditionSchema, spec.dependencyCondition);
+  const limitGroup = spec.limitGroup === "" ? "" : validGroup(spec.limitGroup, f("limit_group"));
   return {
+    limitGroup,
     queue,
     type,
     payload: spec.payload,
@@ -131,11 +150,30 @@ export function toNewTask(spec: TaskSpec | undefined, now: number, prefix: strin
   };
 }
 
+export const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: HOUR, multiplier: 2 };
+
+/** A Backoff as submitted; each field left unset takes `base`'s. */
+export function validBackoff(
+  b: TaskSpec["backoff"],
+  field: string,
+  base: { initialMs: number; maxMs: number; multiplier: number },
+) {
+  return {
+    initialMs: duration(`${field}.initial_delay`, b?.initialDelay, BACKOFF_DELAY_MS) ?? base.initialMs,
+    maxMs: duration(`${field}.max_delay`, b?.maxDelay, BACKOFF_DELAY_MS) ?? base.maxMs,
+    multiplier: b?.multiplier ? boundedNumber(`${field}.multiplier`, b.multiplier, 1, 100) : base.multiplier,
+  };
+}
+
 /** EnqueueBatch: every task valid, batch references point backwards. */
-export function toNewTasks(specs: TaskSpec[], now: number): NewTask[] {
+export function toNewTasks(
+  specs: TaskSpec[],
+  now: number,
+  defaults: ReadonlyMap<string, TypeDefaults> = new Map(),
+): NewTask[] {
   if (specs.length < 1 || specs.length > MAX_BATCH) throw invalid("tasks", `must hold 1–${MAX_BATCH} tasks`);
   return specs.map((spec, i) => {
-    const task = toNewTask(spec, now, `tasks[${i}]`);
+    const task = toNewTask(spec, now, `tasks[${i}]`, defaults);
     for (const ref of task.dependsOnBatchIndex) {
       if (ref < 0 || ref >= i) {
         throw invalid(`tasks[${i}].depends_on_batch_index`, "must name an earlier task of the batch");

@@ -4,7 +4,7 @@
  * same statement. Changes of a running task are fenced by its lease id.
  */
 import { Buffer } from "node:buffer";
-import type { AttemptOutcome, TaskError } from "./model.ts";
+import type { AttemptOutcome, TaskError, TaskState } from "./model.ts";
 import type { AttemptRow, Db, TaskRow } from "./task_queries.ts";
 
 /** The running task if `leaseId` is still its lease, locked: the fence of finish and expire. */
@@ -33,8 +33,10 @@ export async function selectAttempts(db: Db, taskId: string): Promise<AttemptRow
  */
 function lockedInIdOrder(db: Db, input: ReturnType<Db>, condition: ReturnType<Db>) {
   return db`
-    select t.id, d.lease_id from (select * from ${input} order by id) d
-    cross join lateral (select t.id from tasks t where t.id = d.id and (${condition}) for update of t) t`;
+    select t.id, t.state as previous_state, d.lease_id from (select * from ${input} order by id) d
+    cross join lateral (
+      select t.id, t.state from tasks t where t.id = d.id and (${condition}) for update of t
+    ) t`;
 }
 
 /** Locks these tasks in id order (see lockedInIdOrder), for a transaction that changes several. */
@@ -49,20 +51,21 @@ export async function lockTasks(db: Db, ids: readonly string[]): Promise<void> {
  * Runnable (queued, or scheduled and due) → running under each lease, with its attempt
  * row, in one statement (its own transaction) for a whole claim: this is on every task's
  * hot path. Tasks no longer runnable are left out. Each attempt is numbered after every
- * earlier one of its task; the row lock the update takes means no other start of the
- * task can number concurrently.
+ * earlier one of its task (attempt_number, which a manual retry does not reset); the row
+ * lock the update takes means no other start of the task can number concurrently. Each
+ * row comes back with the state it left, for WatchTasks' previous_state.
  */
 export async function startTasks(
   db: Db,
   leases: ReadonlyArray<{ taskId: string; leaseId: string }>,
   workerId: string,
   now: number,
-): Promise<TaskRow[]> {
+): Promise<Array<TaskRow & { previous_state: TaskState }>> {
   if (leases.length === 0) return [];
   const at = new Date(now);
   const ids = leases.map((l) => l.taskId);
   const leaseIds = leases.map((l) => l.leaseId);
-  return await db<TaskRow[]>`
+  return await db<Array<TaskRow & { previous_state: TaskState }>>`
     with claimed as (
       select * from unnest(${ids}::uuid[], ${leaseIds}::text[]) as c(id, lease_id)
     ), locked as (
@@ -75,15 +78,14 @@ export async function startTasks(
   }
     ), started as (
       update tasks t set state = 'running', lease_id = l.lease_id, worker_id = ${workerId},
-        attempt_count = t.attempt_count + 1, updated_at = ${at},
+        attempt_count = t.attempt_count + 1, attempt_number = t.attempt_number + 1, updated_at = ${at},
         progress_percent = null, progress_message = null, progress_updated_at = null
       from locked l
       where t.id = l.id
-      returning t.*
+      returning t.*, l.previous_state
     ), attempt as (
       insert into task_attempts (task_id, number, queue, worker_id, lease_id, started_at)
-      select s.id, coalesce((select max(a.number) from task_attempts a where a.task_id = s.id), 0) + 1,
-        s.queue, s.worker_id, s.lease_id, ${at}
+      select s.id, s.attempt_number, s.queue, s.worker_id, s.lease_id, ${at}
       from started s
     )
     select * from started`;

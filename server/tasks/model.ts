@@ -5,6 +5,7 @@
  * complete a task twice.
  */
 import type { BrokerTask } from "../broker/broker.ts";
+import type { NamedLimits } from "./limit_queries.ts";
 
 export type TaskState =
   | "waiting"
@@ -51,6 +52,8 @@ export interface NewTask {
   dependsOnBatchIndex: number[];
   condition: DependencyCondition;
   scheduleId?: string;
+  /** The limit group it counts against; "" (or unset) for none. */
+  limitGroup?: string;
 }
 
 export interface TaskRecord extends NewTask {
@@ -58,7 +61,10 @@ export interface TaskRecord extends NewTask {
   /** Insertion sequence: FIFO within a priority. */
   seq: number;
   state: TaskState;
+  /** Attempts counted against max_attempts since it was enqueued or last retried by hand. */
   attemptCount: number;
+  /** Attempts started over its whole life: the number of the latest attempt row. */
+  attemptNumber: number;
   createdAt: number;
   updatedAt: number;
   finishedAt: number | null;
@@ -70,6 +76,9 @@ export interface TaskRecord extends NewTask {
   lastError: TaskError | null;
   cancelReason: string;
 }
+
+/** A task that started, with the state it left (queued, or scheduled when it was due). */
+export type StartedTask = TaskRecord & { previousState: TaskState };
 
 export interface AttemptRecord {
   number: number;
@@ -93,6 +102,10 @@ export interface QueueStats {
   oldestQueuedAgeMs: number;
   processedPerSecond: number;
   failedPerSecond: number;
+  /** 0 where there is no limit. */
+  concurrencyLimit: number;
+  ratePerSecond: number;
+  rateBurst: number;
 }
 
 export interface TaskFilter {
@@ -117,7 +130,8 @@ export interface Transition {
 
 export type AttemptResult =
   | { ok: true; output: Uint8Array }
-  | { ok: false; error: TaskError };
+  /** `timedOut`: the handler was aborted at the attempt's deadline (the attempt ends timed_out). */
+  | { ok: false; error: TaskError; timedOut?: boolean };
 
 export interface TaskStore {
   /** Inserts tasks in one transaction. A used idempotency key (per queue) returns the first task, duplicate = true. */
@@ -135,7 +149,7 @@ export interface TaskStore {
     leases: ReadonlyArray<{ taskId: string; leaseId: string }>,
     workerId: string,
     now: number,
-  ): Promise<TaskRecord[]>;
+  ): Promise<StartedTask[]>;
   /**
    * Ends the running attempt if `leaseId` is still the task's lease; null otherwise
    * (the fence). Success → succeeded; a retryable error with attempts left →
@@ -191,4 +205,6 @@ export interface TaskStore {
     before: number,
   ): AsyncIterable<{ task: BrokerTask; lease: { leaseId: string; workerId: string } | null }>;
   pausedQueues(): Promise<string[]>;
+  /** Every queue and limit group that has a limit, for a broker rebuild. */
+  limits(): Promise<{ queues: NamedLimits[]; groups: NamedLimits[] }>;
 }

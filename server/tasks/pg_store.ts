@@ -8,6 +8,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { BrokerTask } from "../broker/broker.ts";
 import type { Sql } from "../db/postgres.ts";
 import { enqueueTasks } from "./_pg_enqueue.ts";
+import { selectAllLimits } from "./limit_queries.ts";
 import {
   decodeTaskPageToken,
   encodeTaskPageToken,
@@ -99,13 +100,17 @@ async function* liveRows(page: (afterSeq: number) => Promise<LiveTaskRow[]>) {
   }
 }
 
-function brokerTask(row: Pick<TaskRow, "id" | "queue" | "priority" | "seq" | "run_at">): BrokerTask {
+function brokerTask(
+  row: Pick<TaskRow, "id" | "queue" | "priority" | "seq" | "run_at" | "type" | "limit_group">,
+): BrokerTask {
   return {
     id: row.id,
     queue: row.queue,
     priority: row.priority,
     seq: Number(row.seq),
     runAt: row.run_at.getTime(),
+    type: row.type,
+    group: row.limit_group ?? "",
   };
 }
 
@@ -260,7 +265,7 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       const byId = new Map(rows.map((r) => [r.id, r]));
       return leases.flatMap((l) => {
         const row = byId.get(l.taskId);
-        return row ? [toTaskRecord(row)] : [];
+        return row ? [{ ...toTaskRecord(row), previousState: row.previous_state }] : [];
       });
     },
 
@@ -288,7 +293,8 @@ export function createTaskStore(sql: Sql): PgTaskStore {
           if (r.result.ok) continue;
           const row = await selectLeasedTaskForUpdate(tx, r.taskId, r.leaseId);
           if (!row) continue;
-          const end = { leaseId: r.leaseId, outcome: "failed" as const, error: r.result.error };
+          const outcome = r.result.timedOut ? "timed_out" as const : "failed" as const;
+          const end = { leaseId: r.leaseId, outcome, error: r.result.error };
           const transition = await failedTransition(tx, row, r.result.error, end, now, random);
           ended.set(row.id, transition.task);
           runnable.push(...transition.runnable);
@@ -392,6 +398,9 @@ export function createTaskStore(sql: Sql): PgTaskStore {
         oldestQueuedAgeMs: r.oldest_run_at ? Math.max(0, now - r.oldest_run_at.getTime()) : 0,
         processedPerSecond: r.processed / (RATE_WINDOW_MS / 1000),
         failedPerSecond: r.failed / (RATE_WINDOW_MS / 1000),
+        concurrencyLimit: r.concurrency_limit ?? 0,
+        ratePerSecond: r.rate_limit_per_second ?? 0,
+        rateBurst: r.rate_limit_burst ?? 0,
       }));
     },
 
@@ -413,6 +422,7 @@ export function createTaskStore(sql: Sql): PgTaskStore {
     pausedQueues() {
       return selectPausedQueues(sql);
     },
+    limits: () => selectAllLimits(sql),
   };
   return store;
 }

@@ -49,7 +49,15 @@ Deno.test("pg task store: dependencies", async (t) => {
       assert.deepEqual((await end(a, ok)).runnable, []);
       assert.equal(await state(c), "waiting");
       const last = await end(b, ok);
-      assert.deepEqual(last.runnable, [{ id: c.id, queue: "deps", priority: 4, seq: c.seq, runAt: T0 }]);
+      assert.deepEqual(last.runnable, [{
+        id: c.id,
+        queue: "deps",
+        priority: 4,
+        seq: c.seq,
+        runAt: T0,
+        type: "noop",
+        group: "",
+      }]);
       assert.equal(await state(c), "queued");
     });
 

@@ -148,13 +148,19 @@ Deno.test("pg task store: lists, dead letters, queues and the broker feed", asyn
           name: "st",
           paused: false,
           waiting: 1,
-          scheduled: 3, // not due, due, and the expired lease's retry
-          queued: 2,
+          // A due scheduled task waits for a worker like a queued one, and is counted with them (as in
+          // the oldest queued age): the one due at T0 + 110 s and the expired lease's retry, due after
+          // at most a second. Only the one not due yet is scheduled.
+          scheduled: 1,
+          queued: 4,
           running: 2,
           dead: 1,
           oldestQueuedAgeMs: 120_000,
           processedPerSecond: 1 / 60, // succeeded, as the contract says: the dead and expired ones are failures
           failedPerSecond: 2 / 60,
+          concurrencyLimit: 0,
+          ratePerSecond: 0,
+          rateBurst: 0,
         });
         assert.equal(dueLater.state, "scheduled");
         const [empty] = (await store.queueStats(now)).filter((q) => q.name === "page");
@@ -200,7 +206,15 @@ Deno.test("pg task store: lists, dead letters, queues and the broker feed", asyn
           assert.equal(out.length, expected.length);
           assert.deepEqual(out.map((e) => e.task.id), expected.map((x) => x.id));
           assert.deepEqual(out[0], {
-            task: { id: held.id, queue: "feed", priority: 1, seq: held.seq, runAt: T0 },
+            task: {
+              id: held.id,
+              queue: "feed",
+              priority: 1,
+              seq: held.seq,
+              runAt: T0,
+              type: "noop",
+              group: "",
+            },
             lease: { leaseId: heldLease, workerId: "w9" },
           });
           assert.equal(out.filter((e) => e.lease !== null).length, 1);

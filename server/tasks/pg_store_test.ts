@@ -191,6 +191,8 @@ Deno.test("pg task store: enqueue and the attempt lifecycle", async (t) => {
           priority: 0,
           seq: first!.task.seq,
           runAt: T0 + 10,
+          type: "noop",
+          group: "",
         }]);
 
         const lease2 = crypto.randomUUID();

@@ -36,6 +36,9 @@ export interface QueueStatsRow {
   oldest_run_at: Date | null;
   processed: number;
   failed: number;
+  concurrency_limit: number | null;
+  rate_limit_per_second: number | null;
+  rate_limit_burst: number | null;
 }
 
 /**
@@ -43,18 +46,21 @@ export interface QueueStatsRow {
  * and are not counted, except dead letters), the oldest runnable task's run_at, and the
  * attempts that ended in the window (processed: those that succeeded, as the contract's
  * processed_per_second says; failed: failures, expired leases and timeouts, retried or not).
+ * A scheduled task whose time has come waits for a worker like a queued one (the broker
+ * made it ready; Postgres moves it when it starts), so it counts as queued, as it does in
+ * the oldest queued age: a paused queue, or one without a worker, shows its due tasks there.
  */
 export async function selectQueueStats(db: Db, now: number, windowMs: number): Promise<QueueStatsRow[]> {
   const at = new Date(now);
   return await db<QueueStatsRow[]>`
     select q.name, q.paused, c.waiting, c.scheduled, c.queued, c.running, c.dead, o.oldest_run_at,
-      r.processed, r.failed
+      r.processed, r.failed, q.concurrency_limit, q.rate_limit_per_second, q.rate_limit_burst
     from queues q
     cross join lateral (
       select
         count(*) filter (where state = 'waiting')::int as waiting,
-        count(*) filter (where state = 'scheduled')::int as scheduled,
-        count(*) filter (where state = 'queued')::int as queued,
+        count(*) filter (where state = 'scheduled' and run_at > ${at})::int as scheduled,
+        count(*) filter (where state = 'queued' or (state = 'scheduled' and run_at <= ${at}))::int as queued,
         count(*) filter (where state = 'running')::int as running,
         count(*) filter (where state = 'dead')::int as dead
       from tasks t

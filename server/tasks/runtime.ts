@@ -17,6 +17,7 @@ import { type Loop, startLoop } from "../loop.ts";
 import type { TasksConfig } from "./config.ts";
 import type { TaskRecord, TaskStore, Transition } from "./model.ts";
 import type { WorkerSession } from "./worker_session.ts";
+import { restoreLimits } from "./queue_limits.ts";
 import {
   byId,
   createMemoryWorkerRegistry,
@@ -291,12 +292,14 @@ export class TasksRuntime {
     const started = this.clock.now();
     let tasks = 0;
     let leases = 0;
+    await restoreLimits(this.broker, await this.store.limits());
     for (const queue of await this.store.pausedQueues()) await this.broker.setPaused(queue, true);
     let batch: BrokerTask[] = [];
     let held: Lease[] = [];
     const flush = async () => {
-      if (batch.length) await this.broker.add(batch, this.clock.now());
+      // Leases first: a task added back is never claimed past a limit its running peers fill.
       if (held.length) await this.broker.restoreLeases(held);
+      if (batch.length) await this.broker.add(batch, this.clock.now());
       tasks += batch.length;
       leases += held.length;
       batch = [];
@@ -310,6 +313,7 @@ export class TasksRuntime {
           leaseId: lease.leaseId,
           workerId: lease.workerId,
           expiresAt: this.clock.now() + this.config.leaseTtlMs,
+          group: task.group,
         });
       } else {
         batch.push(task);
@@ -335,7 +339,13 @@ export class TasksRuntime {
     let batch: Lease[] = [];
     for await (const { task, lease } of this.store.staleRunning(now - this.config.leaseTtlMs)) {
       if (!lease) continue;
-      batch.push({ taskId: task.id, queue: task.queue, ...lease, expiresAt: now + this.config.leaseTtlMs });
+      batch.push({
+        taskId: task.id,
+        queue: task.queue,
+        ...lease,
+        expiresAt: now + this.config.leaseTtlMs,
+        group: task.group,
+      });
       if (batch.length >= 500) {
         await this.broker.restoreLeases(batch);
         checked += batch.length;
@@ -403,6 +413,14 @@ export class TasksRuntime {
 /** What the broker must hold of a task that may still run; undefined for running or finished ones. */
 export function runnable(t: TaskRecord): BrokerTask | undefined {
   return t.state === "queued" || t.state === "scheduled"
-    ? { id: t.id, queue: t.queue, priority: t.priority, seq: t.seq, runAt: t.runAt }
+    ? {
+      id: t.id,
+      queue: t.queue,
+      priority: t.priority,
+      seq: t.seq,
+      runAt: t.runAt,
+      type: t.type,
+      group: t.limitGroup,
+    }
     : undefined;
 }

@@ -34,6 +34,8 @@ import { tasksRuntimeFor } from "./setup.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import type { WorkerEntry } from "../broker/worker_registry.ts";
 import { runWorkerSession } from "./worker_session.ts";
+import { limitsServiceImpl } from "./limits_service.ts";
+import { TypeDefaultsCache } from "./type_defaults.ts";
 
 const WATCH_BUFFER = 1000;
 
@@ -72,6 +74,9 @@ async function queueInfo(rt: TasksRuntime, name: string) {
     oldestQueuedAgeMs: 0,
     processedPerSecond: 0,
     failedPerSecond: 0,
+    concurrencyLimit: 0,
+    ratePerSecond: 0,
+    rateBurst: 0,
   }, workers);
 }
 
@@ -84,11 +89,19 @@ function notYet(what: string): () => never {
   };
 }
 
-function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskService>> {
+function taskServiceImpl(
+  rt: TasksRuntime,
+  defaults: TypeDefaultsCache,
+): Partial<ServiceImpl<typeof TaskService>> {
   const accept = (records: TaskRecord[], duplicates: boolean[]) => acceptTasks(rt, records, duplicates);
   return {
     async enqueue(req) {
-      const task = toNewTask(req.task, rt.clock.now(), "task");
+      const task = toNewTask(
+        req.task,
+        rt.clock.now(),
+        "task",
+        await defaults.forTypes([req.task?.type ?? ""]),
+      );
       if (task.dependsOnBatchIndex.length > 0) {
         throw invalid(
           "task.depends_on_batch_index",
@@ -101,7 +114,7 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
     },
     async enqueueBatch(req) {
       const { tasks, duplicates } = await rt.store.enqueue(
-        toNewTasks(req.tasks, rt.clock.now()),
+        toNewTasks(req.tasks, rt.clock.now(), await defaults.forTypes(req.tasks.map((t) => t.type))),
         rt.clock.now(),
       );
       await accept(tasks, duplicates);
@@ -251,7 +264,6 @@ function taskServiceImpl(rt: TasksRuntime): Partial<ServiceImpl<typeof TaskServi
         ctx.signal.removeEventListener("abort", onAbort);
       }
     },
-    configureQueue: notYet("ConfigureQueue (per-queue concurrency and rate limits)"),
     createSchedule: notYet("CreateSchedule"),
     getSchedule: notYet("GetSchedule"),
     listSchedules: notYet("ListSchedules"),
@@ -301,7 +313,11 @@ function workerInfo(w: WorkerEntry, now: number, leaseTtlMs: number): WorkerInfo
 
 export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
   const rt = tasksRuntimeFor(deps);
-  router.service(TaskService, taskServiceImpl(rt));
+  const defaults = new TypeDefaultsCache(deps.sql, rt.clock);
+  router.service(TaskService, {
+    ...taskServiceImpl(rt, defaults),
+    ...limitsServiceImpl(rt, deps.sql, defaults, (name) => queueInfo(rt, name)),
+  });
   router.service(WorkerService, {
     connect: (requests, ctx) => {
       const caller = callerOf(ctx);

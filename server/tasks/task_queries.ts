@@ -50,6 +50,8 @@ export interface TaskRow {
   last_error: TaskError | null;
   cancel_reason: string;
   schedule_id: string | null;
+  limit_group: string | null;
+  attempt_number: number;
 }
 
 export interface AttemptRow {
@@ -90,8 +92,10 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     dependsOnBatchIndex: [],
     condition: row.condition,
     ...(row.schedule_id !== null ? { scheduleId: row.schedule_id } : {}),
+    limitGroup: row.limit_group ?? "",
     state: row.state,
     attemptCount: row.attempt_count,
+    attemptNumber: row.attempt_number,
     createdAt: row.created_at.getTime(),
     updatedAt: row.updated_at.getTime(),
     finishedAt: row.finished_at?.getTime() ?? null,
@@ -139,6 +143,7 @@ export interface TaskInsert {
   /** Set when the task is born cancelled (a dependency condition that can never hold). */
   cancelReason: string;
   scheduleId: string | null;
+  limitGroup: string | null;
 }
 
 /**
@@ -154,12 +159,13 @@ export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Pro
     insert into tasks (
       id, queue, type, payload, priority, state, max_attempts, backoff_initial_ms, backoff_max_ms,
       backoff_multiplier, timeout_ms, idempotency_key, labels, depends_on, condition, run_at,
-      created_at, updated_at, finished_at, cancel_reason, schedule_id
+      created_at, updated_at, finished_at, cancel_reason, schedule_id, limit_group
     )
     select i.id, i.queue, i.type, decode(i.payload, 'hex'), i.priority, i.state, i.max_attempts,
       i.backoff_initial_ms, i.backoff_max_ms, i.backoff_multiplier, i.timeout_ms, i.idempotency_key,
       i.labels::jsonb, i.depends_on::uuid[], i.condition, to_timestamp(i.run_at / 1000.0),
-      ${at}, ${at}, case when i.state = 'cancelled' then ${at}::timestamptz end, i.cancel_reason, i.schedule_id
+      ${at}, ${at}, case when i.state = 'cancelled' then ${at}::timestamptz end, i.cancel_reason, i.schedule_id,
+      i.limit_group
     from unnest(
       ${column((t) => t.id)}::uuid[], ${column((t) => t.queue)}::text[], ${column((t) => t.type)}::text[],
       ${column((t) => Buffer.from(t.payload).toString("hex"))}::text[], ${column((t) => t.priority)}::int2[],
@@ -169,11 +175,11 @@ export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Pro
       ${column((t) => t.idempotencyKey)}::text[], ${column((t) => JSON.stringify(t.labels))}::text[],
       ${column((t) => `{${t.dependsOn.join(",")}}`)}::text[], ${column((t) => t.condition)}::text[],
       ${column((t) => t.runAt)}::float8[], ${column((t) => t.cancelReason)}::text[],
-      ${column((t) => t.scheduleId)}::text[]
+      ${column((t) => t.scheduleId)}::text[], ${column((t) => t.limitGroup)}::text[]
     ) with ordinality as i(
       id, queue, type, payload, priority, state, max_attempts, backoff_initial_ms, backoff_max_ms,
       backoff_multiplier, timeout_ms, idempotency_key, labels, depends_on, condition, run_at,
-      cancel_reason, schedule_id, n
+      cancel_reason, schedule_id, limit_group, n
     )
     order by i.n
     returning id, seq`;
@@ -209,6 +215,8 @@ export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Pro
     last_error: null,
     cancel_reason: t.cancelReason,
     schedule_id: t.scheduleId,
+    limit_group: t.limitGroup,
+    attempt_number: 0,
   }));
 }
 
@@ -303,6 +311,8 @@ export interface LiveTaskRow {
   queue: string;
   priority: number;
   run_at: Date;
+  type: string;
+  limit_group: string | null;
   lease_id: string | null;
   worker_id: string | null;
 }
@@ -313,7 +323,7 @@ export interface LiveTaskRow {
  */
 export async function selectLiveTasks(db: Db, afterSeq: number, limit: number): Promise<LiveTaskRow[]> {
   return await db<LiveTaskRow[]>`
-    select id, seq, queue, priority, run_at, lease_id, worker_id from tasks
+    select id, seq, queue, priority, run_at, type, limit_group, lease_id, worker_id from tasks
     where state in ('queued', 'scheduled', 'running') and seq > ${afterSeq}
     order by seq limit ${limit}`;
 }
@@ -329,7 +339,7 @@ export async function selectStaleRunning(
   limit: number,
 ): Promise<LiveTaskRow[]> {
   return await db<LiveTaskRow[]>`
-    select id, seq, queue, priority, run_at, lease_id, worker_id from tasks
+    select id, seq, queue, priority, run_at, type, limit_group, lease_id, worker_id from tasks
     where state = 'running' and updated_at < ${before} and seq > ${afterSeq}
     order by seq limit ${limit}`;
 }

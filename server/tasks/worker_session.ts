@@ -23,6 +23,8 @@ import { boundedInt, text } from "../kit/validate.ts";
 import type { WorkerEntry } from "../broker/worker_registry.ts";
 import type { AttemptResult, TaskStore } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
+import { idleWait } from "./queue_limits.ts";
+import { attemptTimedOut } from "./_attempt_outcome.ts";
 
 interface Held {
   leaseId: string;
@@ -63,6 +65,8 @@ export class WorkerSession {
   #pending: Pending[] = [];
   /** The finisher, while it runs: it records every pending result, a batch at a time. */
   #finisher?: Promise<void>;
+  /** Set when a queue or group limit kept the last claim short (see idleWait). */
+  #limitedFor?: number;
 
   constructor(readonly runtime: TasksRuntime, readonly hello: Hello, readonly serverId: string) {
     this.connectedAt = runtime.clock.now();
@@ -150,12 +154,15 @@ export class WorkerSession {
       }
       this.#claiming = true;
       let leases;
+      this.#limitedFor = undefined;
       try {
         leases = await this.#claimAndAssign(free, signal);
       } finally {
         this.#claiming = false;
       }
-      if (leases === 0) await runtime.waitForWork(queues, runtime.config.tickMs * 4, signal);
+      if (leases === 0) {
+        await runtime.waitForWork(queues, idleWait(runtime.config.tickMs, this.#limitedFor), signal);
+      }
     }
     if (this.draining && this.held.size === 0) this.out.close();
   }
@@ -170,6 +177,9 @@ export class WorkerSession {
       workerId: this.id,
       leaseTtlMs: runtime.config.leaseTtlMs,
       now: runtime.clock.now(),
+      // Routing: only the types its Hello named (none named: any type).
+      types: this.hello.taskTypes,
+      onLimited: (ms) => this.#limitedFor = Math.min(this.#limitedFor ?? ms, ms),
     });
     if (leases.length === 0) return 0;
     if (gone()) {
@@ -198,12 +208,12 @@ export class WorkerSession {
         case: "assign",
         value: {
           task: taskToProto(opened.get(task.id) ?? task),
-          attempt: task.attemptCount,
+          attempt: task.attemptNumber,
           leaseId,
           deadline: timestampFromMs(deadline),
         },
       });
-      runtime.publish(task, "queued");
+      runtime.publish(task, task.previousState);
     }
     return leases.length;
   }
@@ -296,8 +306,14 @@ export class WorkerSession {
     }
     let outcome: AttemptResult;
     if (result.outcome.case === "output") outcome = { ok: true, output: result.outcome.value };
-    else if (result.outcome.case === "error") outcome = { ok: false, error: errorOf(result.outcome.value) };
-    else return refuse("result carries neither output nor error: send one of them");
+    else if (result.outcome.case === "error") {
+      const error = errorOf(result.outcome.value);
+      outcome = {
+        ok: false,
+        error,
+        timedOut: attemptTimedOut(error, held.deadline, this.runtime.clock.now()),
+      };
+    } else return refuse("result carries neither output nor error: send one of them");
     if (outcome.ok && outcome.output.length > 1024 * 1024) {
       outcome = {
         ok: false,

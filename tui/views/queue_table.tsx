@@ -15,15 +15,31 @@ const FIGURES = `${num("WAIT", 5)} ${num("SCHED", 5)} ${num("QUEUED", 6)} ${num(
   num("DEAD", 5)
 } ${num("OK/S", 6)} ${num("FAIL/S", 6)} ${num("WKR", 3)} ${num("OLDEST", 6)}`;
 
-/** How wide the name and the trend are at `width` columns. */
-export function queueColumns(width: number): { name: number; trend: number } {
-  const rest = width - FIGURES.length - 4;
+/** The LIMIT column (concurrency·rate) is shown from this many columns on. */
+export const LIMIT_MIN_WIDTH = 110;
+const LIMIT_CHARS = 11;
+
+/** How wide the name and the trend are at `width` columns, and whether LIMIT fits. */
+export function queueColumns(width: number): { name: number; trend: number; limit: boolean } {
+  const limit = width >= LIMIT_MIN_WIDTH;
+  const rest = width - FIGURES.length - 4 - (limit ? LIMIT_CHARS + 1 : 0);
   const name = Math.max(8, Math.min(18, rest - 6));
-  return { name, trend: Math.max(4, Math.min(20, rest - name)) };
+  return { name, trend: Math.max(4, Math.min(20, rest - name)), limit };
 }
 
 export function queueHeader(width: number): string {
-  return `${fit("QUEUE", queueColumns(width).name)} ${FIGURES}  TREND`;
+  const columns = queueColumns(width);
+  return `${fit("QUEUE", columns.name)} ${FIGURES}${
+    columns.limit ? ` ${num("LIMIT", LIMIT_CHARS)}` : ""
+  }  TREND`;
+}
+
+/** A queue's limits, short: "3" running at once, "20/s" starts, both, or "—" for none. */
+export function limitText(q: Pick<QueueRow, "concurrencyLimit" | "rateLimitPerSecond">): string {
+  const parts = [];
+  if (q.concurrencyLimit > 0) parts.push(String(q.concurrencyLimit));
+  if (q.rateLimitPerSecond > 0) parts.push(`${rate(q.rateLimitPerSecond)}/s`);
+  return parts.length ? parts.join("·") : "—";
 }
 
 /** The scale of the columns that are not plain counts: the table's last line. */
@@ -41,6 +57,7 @@ export function QueueLine(
     trend: string;
     selected: boolean;
     name: number;
+    limit?: boolean;
     stale?: boolean;
   },
 ) {
@@ -49,7 +66,9 @@ export function QueueLine(
     num(q.scheduled, 5)
   } ${num(q.queued, 6)} ${num(q.running, 6)} ${num(q.dead, 5)} ${num(rate(props.rates.ok), 6)} ${
     num(rate(props.rates.failed), 6)
-  } ${num(q.workerCount, 3)} ${num(q.queued ? shortDuration(q.oldestQueuedMs) : "—", 6)}  `;
+  } ${num(q.workerCount, 3)} ${num(q.queued ? shortDuration(q.oldestQueuedMs) : "—", 6)}${
+    props.limit ? ` ${num(limitText(q), LIMIT_CHARS)}` : ""
+  }  `;
   return (
     <Box>
       <Text
@@ -101,6 +120,7 @@ export function QueueTable(
               trend={sparkline(series.get(q.name) ?? [], columns.trend, trendMax)}
               selected={selected}
               name={columns.name}
+              limit={columns.limit}
               stale={props.stale}
             />
           )}

@@ -7,7 +7,11 @@ import { builtinHandlers, noop, sleep } from "./mod.ts";
 
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
-function context(clock: ManualClock, signal = new AbortController().signal): TaskContext {
+function context(
+  clock: ManualClock,
+  signal = new AbortController().signal,
+  progress: (percent: number) => void = () => {},
+): TaskContext {
   return {
     taskId: "t1",
     attempt: 1,
@@ -15,7 +19,7 @@ function context(clock: ManualClock, signal = new AbortController().signal): Tas
     queue: "default",
     signal,
     deadline: undefined,
-    progress: () => {},
+    progress,
     log: createMemoryLogger(),
     clock,
   };
@@ -40,6 +44,26 @@ Deno.test("built-in handlers", async (t) => {
     assert.equal(done, false);
     clock.advance(1);
     assert.deepEqual(await slept, { slept: 500 });
+  });
+
+  await t.step("sleep reports its progress as it goes, not only 0 %", async () => {
+    const clock = new ManualClock();
+    const reported: number[] = [];
+    const slept = Promise.resolve(
+      sleep(bytes({ ms: 1000 }), context(clock, undefined, (p) => reported.push(p))),
+    );
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    };
+    await settle();
+    for (let step = 0; step < 3; step++) {
+      clock.advance(100);
+      await settle();
+    }
+    assert.deepEqual(reported, [0, 10, 20, 30]);
+    clock.advance(700);
+    assert.deepEqual(await slept, { slept: 1000 });
+    assert.equal(reported.at(-1), 100);
   });
 
   await t.step("sleep stops when its signal aborts", async () => {

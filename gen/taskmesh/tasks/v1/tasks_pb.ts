@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file taskmesh/tasks/v1/tasks.proto.
  */
 export const file_taskmesh_tasks_v1_tasks: GenFile = /*@__PURE__*/
-  fileDesc("Ch10YXNrbWVzaC90YXNrcy92MS90YXNrcy5wcm90bxIRdGFza21lc2gudGFza3MudjEifQoHQmFja29mZhIwCg1pbml0aWFsX2RlbGF5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCW1heF9kZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgptdWx0aXBsaWVyGAMgASgBIowECghUYXNrU3BlYxINCgVxdWV1ZRgBIAEoCRIMCgR0eXBlGAIgASgJEg8KB3BheWxvYWQYAyABKAwSEAoIcHJpb3JpdHkYBCABKAUSLAoIcnVuX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKBWRlbGF5GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDG1heF9hdHRlbXB0cxgHIAEoBRIrCgdiYWNrb2ZmGAggASgLMhoudGFza21lc2gudGFza3MudjEuQmFja29mZhIqCgd0aW1lb3V0GAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhcKD2lkZW1wb3RlbmN5X2tleRgKIAEoCRI3CgZsYWJlbHMYCyADKAsyJy50YXNrbWVzaC50YXNrcy52MS5UYXNrU3BlYy5MYWJlbHNFbnRyeRISCgpkZXBlbmRzX29uGAwgAygJEh4KFmRlcGVuZHNfb25fYmF0Y2hfaW5kZXgYDSADKAUSRAoUZGVwZW5kZW5jeV9jb25kaXRpb24YDiABKA4yJi50YXNrbWVzaC50YXNrcy52MS5EZXBlbmRlbmN5Q29uZGl0aW9uGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXQoIUHJvZ3Jlc3MSDwoHcGVyY2VudBgBIAEoARIPCgdtZXNzYWdlGAIgASgJEi8KC3VwZGF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI9CglUYXNrRXJyb3ISDwoHbWVzc2FnZRgBIAEoCRIMCgRjb2RlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCCL9AQoHQXR0ZW1wdBIOCgZudW1iZXIYASABKAUSEQoJd29ya2VyX2lkGAIgASgJEhAKCGxlYXNlX2lkGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCgdvdXRjb21lGAYgASgOMiEudGFza21lc2gudGFza3MudjEuQXR0ZW1wdE91dGNvbWUSKwoFZXJyb3IYByABKAsyHC50YXNrbWVzaC50YXNrcy52MS5UYXNrRXJyb3IijQQKBFRhc2sSCgoCaWQYASABKAkSKQoEc3BlYxgCIAEoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tTcGVjEisKBXN0YXRlGAMgASgOMhwudGFza21lc2gudGFza3MudjEuVGFza1N0YXRlEhUKDWF0dGVtcHRfY291bnQYBCABKAUSLAoIcnVuX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCHByb2dyZXNzGAkgASgLMhsudGFza21lc2gudGFza3MudjEuUHJvZ3Jlc3MSDgoGb3V0cHV0GAogASgMEjAKCmxhc3RfZXJyb3IYCyABKAsyHC50YXNrbWVzaC50YXNrcy52MS5UYXNrRXJyb3ISLAoIYXR0ZW1wdHMYDCADKAsyGi50YXNrbWVzaC50YXNrcy52MS5BdHRlbXB0EhMKC3NjaGVkdWxlX2lkGA0gASgJEhUKDWNhbmNlbF9yZWFzb24YDiABKAkiOwoORW5xdWV1ZVJlcXVlc3QSKQoEdGFzaxgBIAEoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tTcGVjIksKD0VucXVldWVSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcudGFza21lc2gudGFza3MudjEuVGFzaxIRCglkdXBsaWNhdGUYAiABKAgiQQoTRW5xdWV1ZUJhdGNoUmVxdWVzdBIqCgV0YXNrcxgBIAMoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tTcGVjIlIKFEVucXVldWVCYXRjaFJlc3BvbnNlEiYKBXRhc2tzGAEgAygLMhcudGFza21lc2gudGFza3MudjEuVGFzaxISCgpkdXBsaWNhdGVzGAIgAygIIhwKDkdldFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIjgKD0dldFRhc2tSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcudGFza21lc2gudGFza3MudjEuVGFzayLzAQoQTGlzdFRhc2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRINCgVxdWV1ZRgDIAEoCRIrCgVzdGF0ZRgEIAEoDjIcLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tTdGF0ZRIMCgR0eXBlGAUgASgJEj8KBmxhYmVscxgGIAMoCzIvLnRhc2ttZXNoLnRhc2tzLnYxLkxpc3RUYXNrc1JlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJUChFMaXN0VGFza3NSZXNwb25zZRImCgV0YXNrcxgBIAMoCzIXLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIi8KEUNhbmNlbFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI7ChJDYW5jZWxUYXNrUmVzcG9uc2USJQoEdGFzaxgBIAEoCzIXLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2siHgoQUmV0cnlUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI6ChFSZXRyeVRhc2tSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcudGFza21lc2gudGFza3MudjEuVGFzayLVAgoJUXVldWVJbmZvEgwKBG5hbWUYASABKAkSDgoGcGF1c2VkGAIgASgIEg8KB3dhaXRpbmcYAyABKAMSEQoJc2NoZWR1bGVkGAQgASgDEg4KBnF1ZXVlZBgFIAEoAxIPCgdydW5uaW5nGAYgASgDEgwKBGRlYWQYByABKAMSNAoRb2xkZXN0X3F1ZXVlZF9hZ2UYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHAoUcHJvY2Vzc2VkX3Blcl9zZWNvbmQYCSABKAESGQoRZmFpbGVkX3Blcl9zZWNvbmQYCiABKAESGQoRY29uY3VycmVuY3lfbGltaXQYCyABKAUSHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAwgASgBEhgKEHJhdGVfbGltaXRfYnVyc3QYDSABKAUSFAoMd29ya2VyX2NvdW50GA4gASgFIjoKEUxpc3RRdWV1ZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlsKEkxpc3RRdWV1ZXNSZXNwb25zZRIsCgZxdWV1ZXMYASADKAsyHC50YXNrbWVzaC50YXNrcy52MS5RdWV1ZUluZm8SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiIKEVBhdXNlUXVldWVSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJIkEKElBhdXNlUXVldWVSZXNwb25zZRIrCgVxdWV1ZRgBIAEoCzIcLnRhc2ttZXNoLnRhc2tzLnYxLlF1ZXVlSW5mbyIjChJSZXN1bWVRdWV1ZVJlcXVlc3QSDQoFcXVldWUYASABKAkiQgoTUmVzdW1lUXVldWVSZXNwb25zZRIrCgVxdWV1ZRgBIAEoCzIcLnRhc2ttZXNoLnRhc2tzLnYxLlF1ZXVlSW5mbyJ6ChVDb25maWd1cmVRdWV1ZVJlcXVlc3QSDQoFcXVldWUYASABKAkSGQoRY29uY3VycmVuY3lfbGltaXQYAiABKAUSHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAMgASgBEhgKEHJhdGVfbGltaXRfYnVyc3QYBCABKAUiRQoWQ29uZmlndXJlUXVldWVSZXNwb25zZRIrCgVxdWV1ZRgBIAEoCzIcLnRhc2ttZXNoLnRhc2tzLnYxLlF1ZXVlSW5mbyJOChZMaXN0RGVhZExldHRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg0KBXF1ZXVlGAMgASgJIloKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEiYKBXRhc2tzGAEgAygLMhcudGFza21lc2gudGFza3MudjEuVGFzaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSQoZUmVxdWV1ZURlYWRMZXR0ZXJzUmVxdWVzdBINCgVxdWV1ZRgBIAEoCRIQCgh0YXNrX2lkcxgCIAMoCRILCgNhbGwYAyABKAgiLgoaUmVxdWV1ZURlYWRMZXR0ZXJzUmVzcG9uc2USEAoIcmVxdWV1ZWQYASABKAMiRwoXUHVyZ2VEZWFkTGV0dGVyc1JlcXVlc3QSDQoFcXVldWUYASABKAkSEAoIdGFza19pZHMYAiADKAkSCwoDYWxsGAMgASgIIioKGFB1cmdlRGVhZExldHRlcnNSZXNwb25zZRIOCgZwdXJnZWQYASABKAMiYQoRV2F0Y2hUYXNrc1JlcXVlc3QSDQoFcXVldWUYASABKAkSEAoIdGFza19pZHMYAiADKAkSKwoFc3RhdGUYAyABKA4yHC50YXNrbWVzaC50YXNrcy52MS5UYXNrU3RhdGUigwEKEldhdGNoVGFza3NSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcudGFza21lc2gudGFza3MudjEuVGFzaxI0Cg5wcmV2aW91c19zdGF0ZRgCIAEoDjIcLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tTdGF0ZRIQCghvdmVyZmxvdxgDIAEoCCJBChJXYXRjaFF1ZXVlc1JlcXVlc3QSKwoIaW50ZXJ2YWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iWQoTV2F0Y2hRdWV1ZXNSZXNwb25zZRIsCgZxdWV1ZXMYASADKAsyHC50YXNrbWVzaC50YXNrcy52MS5RdWV1ZUluZm8SFAoMd29ya2VyX2NvdW50GAIgASgFIs0CCghTY2hlZHVsZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGNyb24YAyABKAkSEQoJdGltZV96b25lGAQgASgJEikKBHRhc2sYBSABKAsyGy50YXNrbWVzaC50YXNrcy52MS5UYXNrU3BlYxIyCghjYXRjaF91cBgGIAEoDjIgLnRhc2ttZXNoLnRhc2tzLnYxLkNhdGNoVXBQb2xpY3kSDgoGcGF1c2VkGAcgASgIEjIKDm5leHRfZmlyZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X2ZpcmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkYKFUNyZWF0ZVNjaGVkdWxlUmVxdWVzdBItCghzY2hlZHVsZRgBIAEoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlNjaGVkdWxlIkcKFkNyZWF0ZVNjaGVkdWxlUmVzcG9uc2USLQoIc2NoZWR1bGUYASABKAsyGy50YXNrbWVzaC50YXNrcy52MS5TY2hlZHVsZSIgChJHZXRTY2hlZHVsZVJlcXVlc3QSCgoCaWQYASABKAkiRAoTR2V0U2NoZWR1bGVSZXNwb25zZRItCghzY2hlZHVsZRgBIAEoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlNjaGVkdWxlIj0KFExpc3RTY2hlZHVsZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImAKFUxpc3RTY2hlZHVsZXNSZXNwb25zZRIuCglzY2hlZHVsZXMYASADKAsyGy50YXNrbWVzaC50YXNrcy52MS5TY2hlZHVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMgoUUGF1c2VTY2hlZHVsZVJlcXVlc3QSCgoCaWQYASABKAkSDgoGcGF1c2VkGAIgASgIIkYKFVBhdXNlU2NoZWR1bGVSZXNwb25zZRItCghzY2hlZHVsZRgBIAEoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlNjaGVkdWxlIiMKFURlbGV0ZVNjaGVkdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVTY2hlZHVsZVJlc3BvbnNlKugBCglUYXNrU3RhdGUSGgoWVEFTS19TVEFURV9VTlNQRUNJRklFRBAAEhYKElRBU0tfU1RBVEVfV0FJVElORxABEhgKFFRBU0tfU1RBVEVfU0NIRURVTEVEEAISFQoRVEFTS19TVEFURV9RVUVVRUQQAxIWChJUQVNLX1NUQVRFX1JVTk5JTkcQBBIYChRUQVNLX1NUQVRFX1NVQ0NFRURFRBAFEhUKEVRBU0tfU1RBVEVfRkFJTEVEEAYSEwoPVEFTS19TVEFURV9ERUFEEAcSGAoUVEFTS19TVEFURV9DQU5DRUxMRUQQCCqmAQoTRGVwZW5kZW5jeUNvbmRpdGlvbhIkCiBERVBFTkRFTkNZX0NPTkRJVElPTl9VTlNQRUNJRklFRBAAEiMKH0RFUEVOREVOQ1lfQ09ORElUSU9OX09OX1NVQ0NFU1MQARIjCh9ERVBFTkRFTkNZX0NPTkRJVElPTl9PTl9GQUlMVVJFEAISHwobREVQRU5ERU5DWV9DT05ESVRJT05fQUxXQVlTEAMqzQEKDkF0dGVtcHRPdXRjb21lEh8KG0FUVEVNUFRfT1VUQ09NRV9VTlNQRUNJRklFRBAAEh0KGUFUVEVNUFRfT1VUQ09NRV9TVUNDRUVERUQQARIaChZBVFRFTVBUX09VVENPTUVfRkFJTEVEEAISIQodQVRURU1QVF9PVVRDT01FX0xFQVNFX0VYUElSRUQQAxIdChlBVFRFTVBUX09VVENPTUVfVElNRURfT1VUEAQSHQoZQVRURU1QVF9PVVRDT01FX0NBTkNFTExFRBAFKn0KDUNhdGNoVXBQb2xpY3kSHwobQ0FUQ0hfVVBfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGAoUQ0FUQ0hfVVBfUE9MSUNZX1NLSVAQARIYChRDQVRDSF9VUF9QT0xJQ1lfT05DRRACEhcKE0NBVENIX1VQX1BPTElDWV9BTEwQAzLUDwoLVGFza1NlcnZpY2USUAoHRW5xdWV1ZRIhLnRhc2ttZXNoLnRhc2tzLnYxLkVucXVldWVSZXF1ZXN0GiIudGFza21lc2gudGFza3MudjEuRW5xdWV1ZVJlc3BvbnNlEl8KDEVucXVldWVCYXRjaBImLnRhc2ttZXNoLnRhc2tzLnYxLkVucXVldWVCYXRjaFJlcXVlc3QaJy50YXNrbWVzaC50YXNrcy52MS5FbnF1ZXVlQmF0Y2hSZXNwb25zZRJVCgdHZXRUYXNrEiEudGFza21lc2gudGFza3MudjEuR2V0VGFza1JlcXVlc3QaIi50YXNrbWVzaC50YXNrcy52MS5HZXRUYXNrUmVzcG9uc2UiA5ACARJbCglMaXN0VGFza3MSIy50YXNrbWVzaC50YXNrcy52MS5MaXN0VGFza3NSZXF1ZXN0GiQudGFza21lc2gudGFza3MudjEuTGlzdFRhc2tzUmVzcG9uc2UiA5ACARJZCgpDYW5jZWxUYXNrEiQudGFza21lc2gudGFza3MudjEuQ2FuY2VsVGFza1JlcXVlc3QaJS50YXNrbWVzaC50YXNrcy52MS5DYW5jZWxUYXNrUmVzcG9uc2USVgoJUmV0cnlUYXNrEiMudGFza21lc2gudGFza3MudjEuUmV0cnlUYXNrUmVxdWVzdBokLnRhc2ttZXNoLnRhc2tzLnYxLlJldHJ5VGFza1Jlc3BvbnNlEl4KCkxpc3RRdWV1ZXMSJC50YXNrbWVzaC50YXNrcy52MS5MaXN0UXVldWVzUmVxdWVzdBolLnRhc2ttZXNoLnRhc2tzLnYxLkxpc3RRdWV1ZXNSZXNwb25zZSIDkAIBEl4KClBhdXNlUXVldWUSJC50YXNrbWVzaC50YXNrcy52MS5QYXVzZVF1ZXVlUmVxdWVzdBolLnRhc2ttZXNoLnRhc2tzLnYxLlBhdXNlUXVldWVSZXNwb25zZSIDkAICEmEKC1Jlc3VtZVF1ZXVlEiUudGFza21lc2gudGFza3MudjEuUmVzdW1lUXVldWVSZXF1ZXN0GiYudGFza21lc2gudGFza3MudjEuUmVzdW1lUXVldWVSZXNwb25zZSIDkAICEmoKDkNvbmZpZ3VyZVF1ZXVlEigudGFza21lc2gudGFza3MudjEuQ29uZmlndXJlUXVldWVSZXF1ZXN0GikudGFza21lc2gudGFza3MudjEuQ29uZmlndXJlUXVldWVSZXNwb25zZSIDkAICEm0KD0xpc3REZWFkTGV0dGVycxIpLnRhc2ttZXNoLnRhc2tzLnYxLkxpc3REZWFkTGV0dGVyc1JlcXVlc3QaKi50YXNrbWVzaC50YXNrcy52MS5MaXN0RGVhZExldHRlcnNSZXNwb25zZSIDkAIBEnEKElJlcXVldWVEZWFkTGV0dGVycxIsLnRhc2ttZXNoLnRhc2tzLnYxLlJlcXVldWVEZWFkTGV0dGVyc1JlcXVlc3QaLS50YXNrbWVzaC50YXNrcy52MS5SZXF1ZXVlRGVhZExldHRlcnNSZXNwb25zZRJrChBQdXJnZURlYWRMZXR0ZXJzEioudGFza21lc2gudGFza3MudjEuUHVyZ2VEZWFkTGV0dGVyc1JlcXVlc3QaKy50YXNrbWVzaC50YXNrcy52MS5QdXJnZURlYWRMZXR0ZXJzUmVzcG9uc2USYAoKV2F0Y2hUYXNrcxIkLnRhc2ttZXNoLnRhc2tzLnYxLldhdGNoVGFza3NSZXF1ZXN0GiUudGFza21lc2gudGFza3MudjEuV2F0Y2hUYXNrc1Jlc3BvbnNlIgOQAgEwARJjCgtXYXRjaFF1ZXVlcxIlLnRhc2ttZXNoLnRhc2tzLnYxLldhdGNoUXVldWVzUmVxdWVzdBomLnRhc2ttZXNoLnRhc2tzLnYxLldhdGNoUXVldWVzUmVzcG9uc2UiA5ACATABEmUKDkNyZWF0ZVNjaGVkdWxlEigudGFza21lc2gudGFza3MudjEuQ3JlYXRlU2NoZWR1bGVSZXF1ZXN0GikudGFza21lc2gudGFza3MudjEuQ3JlYXRlU2NoZWR1bGVSZXNwb25zZRJhCgtHZXRTY2hlZHVsZRIlLnRhc2ttZXNoLnRhc2tzLnYxLkdldFNjaGVkdWxlUmVxdWVzdBomLnRhc2ttZXNoLnRhc2tzLnYxLkdldFNjaGVkdWxlUmVzcG9uc2UiA5ACARJnCg1MaXN0U2NoZWR1bGVzEicudGFza21lc2gudGFza3MudjEuTGlzdFNjaGVkdWxlc1JlcXVlc3QaKC50YXNrbWVzaC50YXNrcy52MS5MaXN0U2NoZWR1bGVzUmVzcG9uc2UiA5ACARJnCg1QYXVzZVNjaGVkdWxlEicudGFza21lc2gudGFza3MudjEuUGF1c2VTY2hlZHVsZVJlcXVlc3QaKC50YXNrbWVzaC50YXNrcy52MS5QYXVzZVNjaGVkdWxlUmVzcG9uc2UiA5ACAhJqCg5EZWxldGVTY2hlZHVsZRIoLnRhc2ttZXNoLnRhc2tzLnYxLkRlbGV0ZVNjaGVkdWxlUmVxdWVzdBopLnRhc2ttZXNoLnRhc2tzLnYxLkRlbGV0ZVNjaGVkdWxlUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch10YXNrbWVzaC90YXNrcy92MS90YXNrcy5wcm90bxIRdGFza21lc2gudGFza3MudjEifQoHQmFja29mZhIwCg1pbml0aWFsX2RlbGF5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCW1heF9kZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgptdWx0aXBsaWVyGAMgASgBIqEECghUYXNrU3BlYxINCgVxdWV1ZRgBIAEoCRIMCgR0eXBlGAIgASgJEg8KB3BheWxvYWQYAyABKAwSEAoIcHJpb3JpdHkYBCABKAUSLAoIcnVuX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKBWRlbGF5GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDG1heF9hdHRlbXB0cxgHIAEoBRIrCgdiYWNrb2ZmGAggASgLMhoudGFza21lc2gudGFza3MudjEuQmFja29mZhIqCgd0aW1lb3V0GAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhcKD2lkZW1wb3RlbmN5X2tleRgKIAEoCRI3CgZsYWJlbHMYCyADKAsyJy50YXNrbWVzaC50YXNrcy52MS5UYXNrU3BlYy5MYWJlbHNFbnRyeRISCgpkZXBlbmRzX29uGAwgAygJEh4KFmRlcGVuZHNfb25fYmF0Y2hfaW5kZXgYDSADKAUSRAoUZGVwZW5kZW5jeV9jb25kaXRpb24YDiABKA4yJi50YXNrbWVzaC50YXNrcy52MS5EZXBlbmRlbmN5Q29uZGl0aW9uEhMKC2xpbWl0X2dyb3VwGA8gASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXQoIUHJvZ3Jlc3MSDwoHcGVyY2VudBgBIAEoARIPCgdtZXNzYWdlGAIgASgJEi8KC3VwZGF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI9CglUYXNrRXJyb3ISDwoHbWVzc2FnZRgBIAEoCRIMCgRjb2RlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCCL9AQoHQXR0ZW1wdBIOCgZudW1iZXIYASABKAUSEQoJd29ya2VyX2lkGAIgASgJEhAKCGxlYXNlX2lkGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCgdvdXRjb21lGAYgASgOMiEudGFza21lc2gudGFza3MudjEuQXR0ZW1wdE91dGNvbWUSKwoFZXJyb3IYByABKAsyHC50YXNrbWVzaC50YXNrcy52MS5UYXNrRXJyb3IijQQKBFRhc2sSCgoCaWQYASABKAkSKQoEc3BlYxgCIAEoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tTcGVjEisKBXN0YXRlGAMgASgOMhwudGFza21lc2gudGFza3MudjEuVGFza1N0YXRlEhUKDWF0dGVtcHRfY291bnQYBCABKAUSLAoIcnVuX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCHByb2dyZXNzGAkgASgLMhsudGFza21lc2gudGFza3MudjEuUHJvZ3Jlc3MSDgoGb3V0cHV0GAogASgMEjAKCmxhc3RfZXJyb3IYCyABKAsyHC50YXNrbWVzaC50YXNrcy52MS5UYXNrRXJyb3ISLAoIYXR0ZW1wdHMYDCADKAsyGi50YXNrbWVzaC50YXNrcy52MS5BdHRlbXB0EhMKC3NjaGVkdWxlX2lkGA0gASgJEhUKDWNhbmNlbF9yZWFzb24YDiABKAkiOwoORW5xdWV1ZVJlcXVlc3QSKQoEdGFzaxgBIAEoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tTcGVjIksKD0VucXVldWVSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcudGFza21lc2gudGFza3MudjEuVGFzaxIRCglkdXBsaWNhdGUYAiABKAgiQQoTRW5xdWV1ZUJhdGNoUmVxdWVzdBIqCgV0YXNrcxgBIAMoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tTcGVjIlIKFEVucXVldWVCYXRjaFJlc3BvbnNlEiYKBXRhc2tzGAEgAygLMhcudGFza21lc2gudGFza3MudjEuVGFzaxISCgpkdXBsaWNhdGVzGAIgAygIIhwKDkdldFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIjgKD0dldFRhc2tSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcudGFza21lc2gudGFza3MudjEuVGFzayLzAQoQTGlzdFRhc2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRINCgVxdWV1ZRgDIAEoCRIrCgVzdGF0ZRgEIAEoDjIcLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tTdGF0ZRIMCgR0eXBlGAUgASgJEj8KBmxhYmVscxgGIAMoCzIvLnRhc2ttZXNoLnRhc2tzLnYxLkxpc3RUYXNrc1JlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJUChFMaXN0VGFza3NSZXNwb25zZRImCgV0YXNrcxgBIAMoCzIXLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIi8KEUNhbmNlbFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI7ChJDYW5jZWxUYXNrUmVzcG9uc2USJQoEdGFzaxgBIAEoCzIXLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2siHgoQUmV0cnlUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI6ChFSZXRyeVRhc2tSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcudGFza21lc2gudGFza3MudjEuVGFzayLVAgoJUXVldWVJbmZvEgwKBG5hbWUYASABKAkSDgoGcGF1c2VkGAIgASgIEg8KB3dhaXRpbmcYAyABKAMSEQoJc2NoZWR1bGVkGAQgASgDEg4KBnF1ZXVlZBgFIAEoAxIPCgdydW5uaW5nGAYgASgDEgwKBGRlYWQYByABKAMSNAoRb2xkZXN0X3F1ZXVlZF9hZ2UYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHAoUcHJvY2Vzc2VkX3Blcl9zZWNvbmQYCSABKAESGQoRZmFpbGVkX3Blcl9zZWNvbmQYCiABKAESGQoRY29uY3VycmVuY3lfbGltaXQYCyABKAUSHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAwgASgBEhgKEHJhdGVfbGltaXRfYnVyc3QYDSABKAUSFAoMd29ya2VyX2NvdW50GA4gASgFIn8KCkxpbWl0R3JvdXASDAoEbmFtZRgBIAEoCRIZChFjb25jdXJyZW5jeV9saW1pdBgCIAEoBRIdChVyYXRlX2xpbWl0X3Blcl9zZWNvbmQYAyABKAESGAoQcmF0ZV9saW1pdF9idXJzdBgEIAEoBRIPCgdydW5uaW5nGAUgASgDIn8KGkNvbmZpZ3VyZUxpbWl0R3JvdXBSZXF1ZXN0Eg0KBWdyb3VwGAEgASgJEhkKEWNvbmN1cnJlbmN5X2xpbWl0GAIgASgFEh0KFXJhdGVfbGltaXRfcGVyX3NlY29uZBgDIAEoARIYChByYXRlX2xpbWl0X2J1cnN0GAQgASgFIksKG0NvbmZpZ3VyZUxpbWl0R3JvdXBSZXNwb25zZRIsCgVncm91cBgBIAEoCzIdLnRhc2ttZXNoLnRhc2tzLnYxLkxpbWl0R3JvdXAiPwoWTGlzdExpbWl0R3JvdXBzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJhChdMaXN0TGltaXRHcm91cHNSZXNwb25zZRItCgZncm91cHMYASADKAsyHS50YXNrbWVzaC50YXNrcy52MS5MaW1pdEdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLPAQoQVGFza1R5cGVEZWZhdWx0cxIMCgR0eXBlGAEgASgJEg0KBXF1ZXVlGAIgASgJEhQKDG1heF9hdHRlbXB0cxgDIAEoBRIrCgdiYWNrb2ZmGAQgASgLMhoudGFza21lc2gudGFza3MudjEuQmFja29mZhIqCgd0aW1lb3V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJTChpTZXRUYXNrVHlwZURlZmF1bHRzUmVxdWVzdBI1CghkZWZhdWx0cxgBIAEoCzIjLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tUeXBlRGVmYXVsdHMiVAobU2V0VGFza1R5cGVEZWZhdWx0c1Jlc3BvbnNlEjUKCGRlZmF1bHRzGAEgASgLMiMudGFza21lc2gudGFza3MudjEuVGFza1R5cGVEZWZhdWx0cyJEChtMaXN0VGFza1R5cGVEZWZhdWx0c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkibgocTGlzdFRhc2tUeXBlRGVmYXVsdHNSZXNwb25zZRI1CghkZWZhdWx0cxgBIAMoCzIjLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tUeXBlRGVmYXVsdHMSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjoKEUxpc3RRdWV1ZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlsKEkxpc3RRdWV1ZXNSZXNwb25zZRIsCgZxdWV1ZXMYASADKAsyHC50YXNrbWVzaC50YXNrcy52MS5RdWV1ZUluZm8SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiIKEVBhdXNlUXVldWVSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJIkEKElBhdXNlUXVldWVSZXNwb25zZRIrCgVxdWV1ZRgBIAEoCzIcLnRhc2ttZXNoLnRhc2tzLnYxLlF1ZXVlSW5mbyIjChJSZXN1bWVRdWV1ZVJlcXVlc3QSDQoFcXVldWUYASABKAkiQgoTUmVzdW1lUXVldWVSZXNwb25zZRIrCgVxdWV1ZRgBIAEoCzIcLnRhc2ttZXNoLnRhc2tzLnYxLlF1ZXVlSW5mbyJ6ChVDb25maWd1cmVRdWV1ZVJlcXVlc3QSDQoFcXVldWUYASABKAkSGQoRY29uY3VycmVuY3lfbGltaXQYAiABKAUSHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAMgASgBEhgKEHJhdGVfbGltaXRfYnVyc3QYBCABKAUiRQoWQ29uZmlndXJlUXVldWVSZXNwb25zZRIrCgVxdWV1ZRgBIAEoCzIcLnRhc2ttZXNoLnRhc2tzLnYxLlF1ZXVlSW5mbyJOChZMaXN0RGVhZExldHRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg0KBXF1ZXVlGAMgASgJIloKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEiYKBXRhc2tzGAEgAygLMhcudGFza21lc2gudGFza3MudjEuVGFzaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSQoZUmVxdWV1ZURlYWRMZXR0ZXJzUmVxdWVzdBINCgVxdWV1ZRgBIAEoCRIQCgh0YXNrX2lkcxgCIAMoCRILCgNhbGwYAyABKAgiLgoaUmVxdWV1ZURlYWRMZXR0ZXJzUmVzcG9uc2USEAoIcmVxdWV1ZWQYASABKAMiRwoXUHVyZ2VEZWFkTGV0dGVyc1JlcXVlc3QSDQoFcXVldWUYASABKAkSEAoIdGFza19pZHMYAiADKAkSCwoDYWxsGAMgASgIIioKGFB1cmdlRGVhZExldHRlcnNSZXNwb25zZRIOCgZwdXJnZWQYASABKAMiYQoRV2F0Y2hUYXNrc1JlcXVlc3QSDQoFcXVldWUYASABKAkSEAoIdGFza19pZHMYAiADKAkSKwoFc3RhdGUYAyABKA4yHC50YXNrbWVzaC50YXNrcy52MS5UYXNrU3RhdGUigwEKEldhdGNoVGFza3NSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcudGFza21lc2gudGFza3MudjEuVGFzaxI0Cg5wcmV2aW91c19zdGF0ZRgCIAEoDjIcLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tTdGF0ZRIQCghvdmVyZmxvdxgDIAEoCCJBChJXYXRjaFF1ZXVlc1JlcXVlc3QSKwoIaW50ZXJ2YWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iWQoTV2F0Y2hRdWV1ZXNSZXNwb25zZRIsCgZxdWV1ZXMYASADKAsyHC50YXNrbWVzaC50YXNrcy52MS5RdWV1ZUluZm8SFAoMd29ya2VyX2NvdW50GAIgASgFIs0CCghTY2hlZHVsZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGNyb24YAyABKAkSEQoJdGltZV96b25lGAQgASgJEikKBHRhc2sYBSABKAsyGy50YXNrbWVzaC50YXNrcy52MS5UYXNrU3BlYxIyCghjYXRjaF91cBgGIAEoDjIgLnRhc2ttZXNoLnRhc2tzLnYxLkNhdGNoVXBQb2xpY3kSDgoGcGF1c2VkGAcgASgIEjIKDm5leHRfZmlyZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X2ZpcmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkYKFUNyZWF0ZVNjaGVkdWxlUmVxdWVzdBItCghzY2hlZHVsZRgBIAEoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlNjaGVkdWxlIkcKFkNyZWF0ZVNjaGVkdWxlUmVzcG9uc2USLQoIc2NoZWR1bGUYASABKAsyGy50YXNrbWVzaC50YXNrcy52MS5TY2hlZHVsZSIgChJHZXRTY2hlZHVsZVJlcXVlc3QSCgoCaWQYASABKAkiRAoTR2V0U2NoZWR1bGVSZXNwb25zZRItCghzY2hlZHVsZRgBIAEoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlNjaGVkdWxlIj0KFExpc3RTY2hlZHVsZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImAKFUxpc3RTY2hlZHVsZXNSZXNwb25zZRIuCglzY2hlZHVsZXMYASADKAsyGy50YXNrbWVzaC50YXNrcy52MS5TY2hlZHVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMgoUUGF1c2VTY2hlZHVsZVJlcXVlc3QSCgoCaWQYASABKAkSDgoGcGF1c2VkGAIgASgIIkYKFVBhdXNlU2NoZWR1bGVSZXNwb25zZRItCghzY2hlZHVsZRgBIAEoCzIbLnRhc2ttZXNoLnRhc2tzLnYxLlNjaGVkdWxlIiMKFURlbGV0ZVNjaGVkdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVTY2hlZHVsZVJlc3BvbnNlKugBCglUYXNrU3RhdGUSGgoWVEFTS19TVEFURV9VTlNQRUNJRklFRBAAEhYKElRBU0tfU1RBVEVfV0FJVElORxABEhgKFFRBU0tfU1RBVEVfU0NIRURVTEVEEAISFQoRVEFTS19TVEFURV9RVUVVRUQQAxIWChJUQVNLX1NUQVRFX1JVTk5JTkcQBBIYChRUQVNLX1NUQVRFX1NVQ0NFRURFRBAFEhUKEVRBU0tfU1RBVEVfRkFJTEVEEAYSEwoPVEFTS19TVEFURV9ERUFEEAcSGAoUVEFTS19TVEFURV9DQU5DRUxMRUQQCCqmAQoTRGVwZW5kZW5jeUNvbmRpdGlvbhIkCiBERVBFTkRFTkNZX0NPTkRJVElPTl9VTlNQRUNJRklFRBAAEiMKH0RFUEVOREVOQ1lfQ09ORElUSU9OX09OX1NVQ0NFU1MQARIjCh9ERVBFTkRFTkNZX0NPTkRJVElPTl9PTl9GQUlMVVJFEAISHwobREVQRU5ERU5DWV9DT05ESVRJT05fQUxXQVlTEAMqzQEKDkF0dGVtcHRPdXRjb21lEh8KG0FUVEVNUFRfT1VUQ09NRV9VTlNQRUNJRklFRBAAEh0KGUFUVEVNUFRfT1VUQ09NRV9TVUNDRUVERUQQARIaChZBVFRFTVBUX09VVENPTUVfRkFJTEVEEAISIQodQVRURU1QVF9PVVRDT01FX0xFQVNFX0VYUElSRUQQAxIdChlBVFRFTVBUX09VVENPTUVfVElNRURfT1VUEAQSHQoZQVRURU1QVF9PVVRDT01FX0NBTkNFTExFRBAFKn0KDUNhdGNoVXBQb2xpY3kSHwobQ0FUQ0hfVVBfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGAoUQ0FUQ0hfVVBfUE9MSUNZX1NLSVAQARIYChRDQVRDSF9VUF9QT0xJQ1lfT05DRRACEhcKE0NBVENIX1VQX1BPTElDWV9BTEwQAzK3EwoLVGFza1NlcnZpY2USUAoHRW5xdWV1ZRIhLnRhc2ttZXNoLnRhc2tzLnYxLkVucXVldWVSZXF1ZXN0GiIudGFza21lc2gudGFza3MudjEuRW5xdWV1ZVJlc3BvbnNlEl8KDEVucXVldWVCYXRjaBImLnRhc2ttZXNoLnRhc2tzLnYxLkVucXVldWVCYXRjaFJlcXVlc3QaJy50YXNrbWVzaC50YXNrcy52MS5FbnF1ZXVlQmF0Y2hSZXNwb25zZRJVCgdHZXRUYXNrEiEudGFza21lc2gudGFza3MudjEuR2V0VGFza1JlcXVlc3QaIi50YXNrbWVzaC50YXNrcy52MS5HZXRUYXNrUmVzcG9uc2UiA5ACARJbCglMaXN0VGFza3MSIy50YXNrbWVzaC50YXNrcy52MS5MaXN0VGFza3NSZXF1ZXN0GiQudGFza21lc2gudGFza3MudjEuTGlzdFRhc2tzUmVzcG9uc2UiA5ACARJZCgpDYW5jZWxUYXNrEiQudGFza21lc2gudGFza3MudjEuQ2FuY2VsVGFza1JlcXVlc3QaJS50YXNrbWVzaC50YXNrcy52MS5DYW5jZWxUYXNrUmVzcG9uc2USVgoJUmV0cnlUYXNrEiMudGFza21lc2gudGFza3MudjEuUmV0cnlUYXNrUmVxdWVzdBokLnRhc2ttZXNoLnRhc2tzLnYxLlJldHJ5VGFza1Jlc3BvbnNlEl4KCkxpc3RRdWV1ZXMSJC50YXNrbWVzaC50YXNrcy52MS5MaXN0UXVldWVzUmVxdWVzdBolLnRhc2ttZXNoLnRhc2tzLnYxLkxpc3RRdWV1ZXNSZXNwb25zZSIDkAIBEl4KClBhdXNlUXVldWUSJC50YXNrbWVzaC50YXNrcy52MS5QYXVzZVF1ZXVlUmVxdWVzdBolLnRhc2ttZXNoLnRhc2tzLnYxLlBhdXNlUXVldWVSZXNwb25zZSIDkAICEmEKC1Jlc3VtZVF1ZXVlEiUudGFza21lc2gudGFza3MudjEuUmVzdW1lUXVldWVSZXF1ZXN0GiYudGFza21lc2gudGFza3MudjEuUmVzdW1lUXVldWVSZXNwb25zZSIDkAICEmoKDkNvbmZpZ3VyZVF1ZXVlEigudGFza21lc2gudGFza3MudjEuQ29uZmlndXJlUXVldWVSZXF1ZXN0GikudGFza21lc2gudGFza3MudjEuQ29uZmlndXJlUXVldWVSZXNwb25zZSIDkAICEm0KD0xpc3REZWFkTGV0dGVycxIpLnRhc2ttZXNoLnRhc2tzLnYxLkxpc3REZWFkTGV0dGVyc1JlcXVlc3QaKi50YXNrbWVzaC50YXNrcy52MS5MaXN0RGVhZExldHRlcnNSZXNwb25zZSIDkAIBEnEKElJlcXVldWVEZWFkTGV0dGVycxIsLnRhc2ttZXNoLnRhc2tzLnYxLlJlcXVldWVEZWFkTGV0dGVyc1JlcXVlc3QaLS50YXNrbWVzaC50YXNrcy52MS5SZXF1ZXVlRGVhZExldHRlcnNSZXNwb25zZRJrChBQdXJnZURlYWRMZXR0ZXJzEioudGFza21lc2gudGFza3MudjEuUHVyZ2VEZWFkTGV0dGVyc1JlcXVlc3QaKy50YXNrbWVzaC50YXNrcy52MS5QdXJnZURlYWRMZXR0ZXJzUmVzcG9uc2USYAoKV2F0Y2hUYXNrcxIkLnRhc2ttZXNoLnRhc2tzLnYxLldhdGNoVGFza3NSZXF1ZXN0GiUudGFza21lc2gudGFza3MudjEuV2F0Y2hUYXNrc1Jlc3BvbnNlIgOQAgEwARJjCgtXYXRjaFF1ZXVlcxIlLnRhc2ttZXNoLnRhc2tzLnYxLldhdGNoUXVldWVzUmVxdWVzdBomLnRhc2ttZXNoLnRhc2tzLnYxLldhdGNoUXVldWVzUmVzcG9uc2UiA5ACATABEmUKDkNyZWF0ZVNjaGVkdWxlEigudGFza21lc2gudGFza3MudjEuQ3JlYXRlU2NoZWR1bGVSZXF1ZXN0GikudGFza21lc2gudGFza3MudjEuQ3JlYXRlU2NoZWR1bGVSZXNwb25zZRJhCgtHZXRTY2hlZHVsZRIlLnRhc2ttZXNoLnRhc2tzLnYxLkdldFNjaGVkdWxlUmVxdWVzdBomLnRhc2ttZXNoLnRhc2tzLnYxLkdldFNjaGVkdWxlUmVzcG9uc2UiA5ACARJnCg1MaXN0U2NoZWR1bGVzEicudGFza21lc2gudGFza3MudjEuTGlzdFNjaGVkdWxlc1JlcXVlc3QaKC50YXNrbWVzaC50YXNrcy52MS5MaXN0U2NoZWR1bGVzUmVzcG9uc2UiA5ACARJnCg1QYXVzZVNjaGVkdWxlEicudGFza21lc2gudGFza3MudjEuUGF1c2VTY2hlZHVsZVJlcXVlc3QaKC50YXNrbWVzaC50YXNrcy52MS5QYXVzZVNjaGVkdWxlUmVzcG9uc2UiA5ACAhJqCg5EZWxldGVTY2hlZHVsZRIoLnRhc2ttZXNoLnRhc2tzLnYxLkRlbGV0ZVNjaGVkdWxlUmVxdWVzdBopLnRhc2ttZXNoLnRhc2tzLnYxLkRlbGV0ZVNjaGVkdWxlUmVzcG9uc2UiA5ACAhJ5ChNDb25maWd1cmVMaW1pdEdyb3VwEi0udGFza21lc2gudGFza3MudjEuQ29uZmlndXJlTGltaXRHcm91cFJlcXVlc3QaLi50YXNrbWVzaC50YXNrcy52MS5Db25maWd1cmVMaW1pdEdyb3VwUmVzcG9uc2UiA5ACAhJtCg9MaXN0TGltaXRHcm91cHMSKS50YXNrbWVzaC50YXNrcy52MS5MaXN0TGltaXRHcm91cHNSZXF1ZXN0GioudGFza21lc2gudGFza3MudjEuTGlzdExpbWl0R3JvdXBzUmVzcG9uc2UiA5ACARJ5ChNTZXRUYXNrVHlwZURlZmF1bHRzEi0udGFza21lc2gudGFza3MudjEuU2V0VGFza1R5cGVEZWZhdWx0c1JlcXVlc3QaLi50YXNrbWVzaC50YXNrcy52MS5TZXRUYXNrVHlwZURlZmF1bHRzUmVzcG9uc2UiA5ACAhJ8ChRMaXN0VGFza1R5cGVEZWZhdWx0cxIuLnRhc2ttZXNoLnRhc2tzLnYxLkxpc3RUYXNrVHlwZURlZmF1bHRzUmVxdWVzdBovLnRhc2ttZXNoLnRhc2tzLnYxLkxpc3RUYXNrVHlwZURlZmF1bHRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Backoff shapes retry delays: min(max_delay, initial_delay × multiplier^(attempt−1)),
@@ -156,6 +156,14 @@ export type TaskSpec = Message<"taskmesh.tasks.v1.TaskSpec"> & {
    * @generated from field: taskmesh.tasks.v1.DependencyCondition dependency_condition = 14;
    */
   dependencyCondition: DependencyCondition;
+
+  /**
+   * Limit group this task counts against (e.g. a campaign id or an SMTP domain), whose
+   * limits ConfigureLimitGroup sets; empty for none. 1–128 of [A-Za-z0-9_.:@+-].
+   *
+   * @generated from field: string limit_group = 15;
+   */
+  limitGroup: string;
 };
 
 /**
@@ -326,7 +334,8 @@ export type Task = Message<"taskmesh.tasks.v1.Task"> & {
   state: TaskState;
 
   /**
-   * Attempts made so far.
+   * Attempts made so far over the task's whole life (a manual retry does not reset it):
+   * the number of the latest attempt in `attempts`.
    *
    * @generated from field: int32 attempt_count = 4;
    */
@@ -838,6 +847,328 @@ export const QueueInfoSchema: GenMessage<QueueInfo> = /*@__PURE__*/
   messageDesc(file_taskmesh_tasks_v1_tasks, 18);
 
 /**
+ * LimitGroup is a group key's limits and live figures.
+ *
+ * @generated from message taskmesh.tasks.v1.LimitGroup
+ */
+export type LimitGroup = Message<"taskmesh.tasks.v1.LimitGroup"> & {
+  /**
+   * Group key, as tasks name it in TaskSpec.limit_group.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Most of the group's tasks running at once across all workers; 0 means no limit.
+   *
+   * @generated from field: int32 concurrency_limit = 2;
+   */
+  concurrencyLimit: number;
+
+  /**
+   * Most starts of the group's tasks per second (token bucket); 0 means no limit.
+   *
+   * @generated from field: double rate_limit_per_second = 3;
+   */
+  rateLimitPerSecond: number;
+
+  /**
+   * Bucket size of the rate limit.
+   *
+   * @generated from field: int32 rate_limit_burst = 4;
+   */
+  rateLimitBurst: number;
+
+  /**
+   * The group's tasks running now (as the broker counts them).
+   *
+   * @generated from field: int64 running = 5;
+   */
+  running: bigint;
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.LimitGroup.
+ * Use `create(LimitGroupSchema)` to create a new message.
+ */
+export const LimitGroupSchema: GenMessage<LimitGroup> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_tasks, 19);
+
+/**
+ * ConfigureLimitGroupRequest sets a limit group's limits.
+ *
+ * @generated from message taskmesh.tasks.v1.ConfigureLimitGroupRequest
+ */
+export type ConfigureLimitGroupRequest = Message<"taskmesh.tasks.v1.ConfigureLimitGroupRequest"> & {
+  /**
+   * Group key: 1–128 of [A-Za-z0-9_.:@+-].
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * Most tasks running at once, 0–1,000,000; 0 removes the limit.
+   *
+   * @generated from field: int32 concurrency_limit = 2;
+   */
+  concurrencyLimit: number;
+
+  /**
+   * Most starts per second, 0–1,000,000; 0 removes the limit.
+   *
+   * @generated from field: double rate_limit_per_second = 3;
+   */
+  rateLimitPerSecond: number;
+
+  /**
+   * Bucket size, 0–1,000,000 (0: one second's worth, at least 1).
+   *
+   * @generated from field: int32 rate_limit_burst = 4;
+   */
+  rateLimitBurst: number;
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.ConfigureLimitGroupRequest.
+ * Use `create(ConfigureLimitGroupRequestSchema)` to create a new message.
+ */
+export const ConfigureLimitGroupRequestSchema: GenMessage<ConfigureLimitGroupRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_tasks, 20);
+
+/**
+ * ConfigureLimitGroupResponse returns the group.
+ *
+ * @generated from message taskmesh.tasks.v1.ConfigureLimitGroupResponse
+ */
+export type ConfigureLimitGroupResponse = Message<"taskmesh.tasks.v1.ConfigureLimitGroupResponse"> & {
+  /**
+   * The group with its new limits.
+   *
+   * @generated from field: taskmesh.tasks.v1.LimitGroup group = 1;
+   */
+  group?: LimitGroup | undefined;
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.ConfigureLimitGroupResponse.
+ * Use `create(ConfigureLimitGroupResponseSchema)` to create a new message.
+ */
+export const ConfigureLimitGroupResponseSchema: GenMessage<ConfigureLimitGroupResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_tasks, 21);
+
+/**
+ * ListLimitGroupsRequest pages limit groups.
+ *
+ * @generated from message taskmesh.tasks.v1.ListLimitGroupsRequest
+ */
+export type ListLimitGroupsRequest = Message<"taskmesh.tasks.v1.ListLimitGroupsRequest"> & {
+  /**
+   * Maximum groups to return (default 50, capped at 1000).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.ListLimitGroupsRequest.
+ * Use `create(ListLimitGroupsRequestSchema)` to create a new message.
+ */
+export const ListLimitGroupsRequestSchema: GenMessage<ListLimitGroupsRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_tasks, 22);
+
+/**
+ * ListLimitGroupsResponse is one page of limit groups.
+ *
+ * @generated from message taskmesh.tasks.v1.ListLimitGroupsResponse
+ */
+export type ListLimitGroupsResponse = Message<"taskmesh.tasks.v1.ListLimitGroupsResponse"> & {
+  /**
+   * The groups, by name.
+   *
+   * @generated from field: repeated taskmesh.tasks.v1.LimitGroup groups = 1;
+   */
+  groups: LimitGroup[];
+
+  /**
+   * Token for the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.ListLimitGroupsResponse.
+ * Use `create(ListLimitGroupsResponseSchema)` to create a new message.
+ */
+export const ListLimitGroupsResponseSchema: GenMessage<ListLimitGroupsResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_tasks, 23);
+
+/**
+ * TaskTypeDefaults is what an Enqueue of one task type gets for the fields it leaves unset.
+ *
+ * @generated from message taskmesh.tasks.v1.TaskTypeDefaults
+ */
+export type TaskTypeDefaults = Message<"taskmesh.tasks.v1.TaskTypeDefaults"> & {
+  /**
+   * The task type, as in TaskSpec.type.
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * Default queue; empty for none (then "default").
+   *
+   * @generated from field: string queue = 2;
+   */
+  queue: string;
+
+  /**
+   * Default max attempts, 1–100; 0 for none (then 5).
+   *
+   * @generated from field: int32 max_attempts = 3;
+   */
+  maxAttempts: number;
+
+  /**
+   * Default backoff; unset for none (then 1s / 1h / 2.0).
+   *
+   * @generated from field: taskmesh.tasks.v1.Backoff backoff = 4;
+   */
+  backoff?: Backoff | undefined;
+
+  /**
+   * Default timeout, 1s to 24h; unset for none (then 5m).
+   *
+   * @generated from field: google.protobuf.Duration timeout = 5;
+   */
+  timeout?: Duration | undefined;
+
+  /**
+   * When they were last set (ignored in requests).
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 6;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.TaskTypeDefaults.
+ * Use `create(TaskTypeDefaultsSchema)` to create a new message.
+ */
+export const TaskTypeDefaultsSchema: GenMessage<TaskTypeDefaults> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_tasks, 24);
+
+/**
+ * SetTaskTypeDefaultsRequest sets one type's defaults; every field unset removes them.
+ *
+ * @generated from message taskmesh.tasks.v1.SetTaskTypeDefaultsRequest
+ */
+export type SetTaskTypeDefaultsRequest = Message<"taskmesh.tasks.v1.SetTaskTypeDefaultsRequest"> & {
+  /**
+   * The defaults.
+   *
+   * @generated from field: taskmesh.tasks.v1.TaskTypeDefaults defaults = 1;
+   */
+  defaults?: TaskTypeDefaults | undefined;
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.SetTaskTypeDefaultsRequest.
+ * Use `create(SetTaskTypeDefaultsRequestSchema)` to create a new message.
+ */
+export const SetTaskTypeDefaultsRequestSchema: GenMessage<SetTaskTypeDefaultsRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_tasks, 25);
+
+/**
+ * SetTaskTypeDefaultsResponse returns them.
+ *
+ * @generated from message taskmesh.tasks.v1.SetTaskTypeDefaultsResponse
+ */
+export type SetTaskTypeDefaultsResponse = Message<"taskmesh.tasks.v1.SetTaskTypeDefaultsResponse"> & {
+  /**
+   * The defaults as stored.
+   *
+   * @generated from field: taskmesh.tasks.v1.TaskTypeDefaults defaults = 1;
+   */
+  defaults?: TaskTypeDefaults | undefined;
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.SetTaskTypeDefaultsResponse.
+ * Use `create(SetTaskTypeDefaultsResponseSchema)` to create a new message.
+ */
+export const SetTaskTypeDefaultsResponseSchema: GenMessage<SetTaskTypeDefaultsResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_tasks, 26);
+
+/**
+ * ListTaskTypeDefaultsRequest pages task type defaults.
+ *
+ * @generated from message taskmesh.tasks.v1.ListTaskTypeDefaultsRequest
+ */
+export type ListTaskTypeDefaultsRequest = Message<"taskmesh.tasks.v1.ListTaskTypeDefaultsRequest"> & {
+  /**
+   * Maximum entries to return (default 50, capped at 1000).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.ListTaskTypeDefaultsRequest.
+ * Use `create(ListTaskTypeDefaultsRequestSchema)` to create a new message.
+ */
+export const ListTaskTypeDefaultsRequestSchema: GenMessage<ListTaskTypeDefaultsRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_tasks, 27);
+
+/**
+ * ListTaskTypeDefaultsResponse is one page of task type defaults.
+ *
+ * @generated from message taskmesh.tasks.v1.ListTaskTypeDefaultsResponse
+ */
+export type ListTaskTypeDefaultsResponse = Message<"taskmesh.tasks.v1.ListTaskTypeDefaultsResponse"> & {
+  /**
+   * The defaults, by type.
+   *
+   * @generated from field: repeated taskmesh.tasks.v1.TaskTypeDefaults defaults = 1;
+   */
+  defaults: TaskTypeDefaults[];
+
+  /**
+   * Token for the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.ListTaskTypeDefaultsResponse.
+ * Use `create(ListTaskTypeDefaultsResponseSchema)` to create a new message.
+ */
+export const ListTaskTypeDefaultsResponseSchema: GenMessage<ListTaskTypeDefaultsResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_tasks, 28);
+
+/**
  * ListQueuesRequest asks for every queue.
  *
  * @generated from message taskmesh.tasks.v1.ListQueuesRequest
@@ -863,7 +1194,7 @@ export type ListQueuesRequest = Message<"taskmesh.tasks.v1.ListQueuesRequest"> &
  * Use `create(ListQueuesRequestSchema)` to create a new message.
  */
 export const ListQueuesRequestSchema: GenMessage<ListQueuesRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 19);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 29);
 
 /**
  * ListQueuesResponse is one page of queues.
@@ -891,7 +1222,7 @@ export type ListQueuesResponse = Message<"taskmesh.tasks.v1.ListQueuesResponse">
  * Use `create(ListQueuesResponseSchema)` to create a new message.
  */
 export const ListQueuesResponseSchema: GenMessage<ListQueuesResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 20);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 30);
 
 /**
  * PauseQueueRequest pauses a queue.
@@ -912,7 +1243,7 @@ export type PauseQueueRequest = Message<"taskmesh.tasks.v1.PauseQueueRequest"> &
  * Use `create(PauseQueueRequestSchema)` to create a new message.
  */
 export const PauseQueueRequestSchema: GenMessage<PauseQueueRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 21);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 31);
 
 /**
  * PauseQueueResponse returns the queue.
@@ -933,7 +1264,7 @@ export type PauseQueueResponse = Message<"taskmesh.tasks.v1.PauseQueueResponse">
  * Use `create(PauseQueueResponseSchema)` to create a new message.
  */
 export const PauseQueueResponseSchema: GenMessage<PauseQueueResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 22);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 32);
 
 /**
  * ResumeQueueRequest resumes a queue.
@@ -954,7 +1285,7 @@ export type ResumeQueueRequest = Message<"taskmesh.tasks.v1.ResumeQueueRequest">
  * Use `create(ResumeQueueRequestSchema)` to create a new message.
  */
 export const ResumeQueueRequestSchema: GenMessage<ResumeQueueRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 23);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 33);
 
 /**
  * ResumeQueueResponse returns the queue.
@@ -975,7 +1306,7 @@ export type ResumeQueueResponse = Message<"taskmesh.tasks.v1.ResumeQueueResponse
  * Use `create(ResumeQueueResponseSchema)` to create a new message.
  */
 export const ResumeQueueResponseSchema: GenMessage<ResumeQueueResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 24);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 34);
 
 /**
  * ConfigureQueueRequest sets limits.
@@ -991,21 +1322,21 @@ export type ConfigureQueueRequest = Message<"taskmesh.tasks.v1.ConfigureQueueReq
   queue: string;
 
   /**
-   * Most tasks running at once; 0 removes the limit.
+   * Most tasks running at once, 0–1,000,000; 0 removes the limit.
    *
    * @generated from field: int32 concurrency_limit = 2;
    */
   concurrencyLimit: number;
 
   /**
-   * Most starts per second; 0 removes the limit.
+   * Most starts per second, 0–1,000,000; 0 removes the limit.
    *
    * @generated from field: double rate_limit_per_second = 3;
    */
   rateLimitPerSecond: number;
 
   /**
-   * Bucket size (default: one second's worth).
+   * Bucket size, 0–1,000,000 (0: one second's worth, at least 1).
    *
    * @generated from field: int32 rate_limit_burst = 4;
    */
@@ -1017,7 +1348,7 @@ export type ConfigureQueueRequest = Message<"taskmesh.tasks.v1.ConfigureQueueReq
  * Use `create(ConfigureQueueRequestSchema)` to create a new message.
  */
 export const ConfigureQueueRequestSchema: GenMessage<ConfigureQueueRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 25);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 35);
 
 /**
  * ConfigureQueueResponse returns the queue.
@@ -1038,7 +1369,7 @@ export type ConfigureQueueResponse = Message<"taskmesh.tasks.v1.ConfigureQueueRe
  * Use `create(ConfigureQueueResponseSchema)` to create a new message.
  */
 export const ConfigureQueueResponseSchema: GenMessage<ConfigureQueueResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 26);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 36);
 
 /**
  * ListDeadLettersRequest pages dead tasks.
@@ -1073,7 +1404,7 @@ export type ListDeadLettersRequest = Message<"taskmesh.tasks.v1.ListDeadLettersR
  * Use `create(ListDeadLettersRequestSchema)` to create a new message.
  */
 export const ListDeadLettersRequestSchema: GenMessage<ListDeadLettersRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 27);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 37);
 
 /**
  * ListDeadLettersResponse is one page of dead tasks.
@@ -1101,7 +1432,7 @@ export type ListDeadLettersResponse = Message<"taskmesh.tasks.v1.ListDeadLetters
  * Use `create(ListDeadLettersResponseSchema)` to create a new message.
  */
 export const ListDeadLettersResponseSchema: GenMessage<ListDeadLettersResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 28);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 38);
 
 /**
  * RequeueDeadLettersRequest selects dead tasks to queue again.
@@ -1136,7 +1467,7 @@ export type RequeueDeadLettersRequest = Message<"taskmesh.tasks.v1.RequeueDeadLe
  * Use `create(RequeueDeadLettersRequestSchema)` to create a new message.
  */
 export const RequeueDeadLettersRequestSchema: GenMessage<RequeueDeadLettersRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 29);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 39);
 
 /**
  * RequeueDeadLettersResponse counts what was requeued.
@@ -1157,7 +1488,7 @@ export type RequeueDeadLettersResponse = Message<"taskmesh.tasks.v1.RequeueDeadL
  * Use `create(RequeueDeadLettersResponseSchema)` to create a new message.
  */
 export const RequeueDeadLettersResponseSchema: GenMessage<RequeueDeadLettersResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 30);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 40);
 
 /**
  * PurgeDeadLettersRequest selects dead tasks to delete.
@@ -1192,7 +1523,7 @@ export type PurgeDeadLettersRequest = Message<"taskmesh.tasks.v1.PurgeDeadLetter
  * Use `create(PurgeDeadLettersRequestSchema)` to create a new message.
  */
 export const PurgeDeadLettersRequestSchema: GenMessage<PurgeDeadLettersRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 31);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 41);
 
 /**
  * PurgeDeadLettersResponse counts what was deleted.
@@ -1213,7 +1544,7 @@ export type PurgeDeadLettersResponse = Message<"taskmesh.tasks.v1.PurgeDeadLette
  * Use `create(PurgeDeadLettersResponseSchema)` to create a new message.
  */
 export const PurgeDeadLettersResponseSchema: GenMessage<PurgeDeadLettersResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 32);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 42);
 
 /**
  * WatchTasksRequest filters the live task stream.
@@ -1248,7 +1579,7 @@ export type WatchTasksRequest = Message<"taskmesh.tasks.v1.WatchTasksRequest"> &
  * Use `create(WatchTasksRequestSchema)` to create a new message.
  */
 export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 33);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 43);
 
 /**
  * WatchTasksResponse is one change of one task.
@@ -1283,7 +1614,7 @@ export type WatchTasksResponse = Message<"taskmesh.tasks.v1.WatchTasksResponse">
  * Use `create(WatchTasksResponseSchema)` to create a new message.
  */
 export const WatchTasksResponseSchema: GenMessage<WatchTasksResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 34);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 44);
 
 /**
  * WatchQueuesRequest opens the live queue stream.
@@ -1305,7 +1636,7 @@ export type WatchQueuesRequest = Message<"taskmesh.tasks.v1.WatchQueuesRequest">
  * Use `create(WatchQueuesRequestSchema)` to create a new message.
  */
 export const WatchQueuesRequestSchema: GenMessage<WatchQueuesRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 35);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 45);
 
 /**
  * WatchQueuesResponse is a snapshot of every queue.
@@ -1333,7 +1664,7 @@ export type WatchQueuesResponse = Message<"taskmesh.tasks.v1.WatchQueuesResponse
  * Use `create(WatchQueuesResponseSchema)` to create a new message.
  */
 export const WatchQueuesResponseSchema: GenMessage<WatchQueuesResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 36);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 46);
 
 /**
  * Schedule fires a task on a cron expression.
@@ -1417,7 +1748,7 @@ export type Schedule = Message<"taskmesh.tasks.v1.Schedule"> & {
  * Use `create(ScheduleSchema)` to create a new message.
  */
 export const ScheduleSchema: GenMessage<Schedule> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 37);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 47);
 
 /**
  * CreateScheduleRequest registers a schedule.
@@ -1438,7 +1769,7 @@ export type CreateScheduleRequest = Message<"taskmesh.tasks.v1.CreateScheduleReq
  * Use `create(CreateScheduleRequestSchema)` to create a new message.
  */
 export const CreateScheduleRequestSchema: GenMessage<CreateScheduleRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 38);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 48);
 
 /**
  * CreateScheduleResponse returns it.
@@ -1459,7 +1790,7 @@ export type CreateScheduleResponse = Message<"taskmesh.tasks.v1.CreateScheduleRe
  * Use `create(CreateScheduleResponseSchema)` to create a new message.
  */
 export const CreateScheduleResponseSchema: GenMessage<CreateScheduleResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 39);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 49);
 
 /**
  * GetScheduleRequest names a schedule.
@@ -1480,7 +1811,7 @@ export type GetScheduleRequest = Message<"taskmesh.tasks.v1.GetScheduleRequest">
  * Use `create(GetScheduleRequestSchema)` to create a new message.
  */
 export const GetScheduleRequestSchema: GenMessage<GetScheduleRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 40);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 50);
 
 /**
  * GetScheduleResponse returns it.
@@ -1501,7 +1832,7 @@ export type GetScheduleResponse = Message<"taskmesh.tasks.v1.GetScheduleResponse
  * Use `create(GetScheduleResponseSchema)` to create a new message.
  */
 export const GetScheduleResponseSchema: GenMessage<GetScheduleResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 41);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 51);
 
 /**
  * ListSchedulesRequest pages schedules.
@@ -1529,7 +1860,7 @@ export type ListSchedulesRequest = Message<"taskmesh.tasks.v1.ListSchedulesReque
  * Use `create(ListSchedulesRequestSchema)` to create a new message.
  */
 export const ListSchedulesRequestSchema: GenMessage<ListSchedulesRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 42);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 52);
 
 /**
  * ListSchedulesResponse is one page of schedules.
@@ -1557,7 +1888,7 @@ export type ListSchedulesResponse = Message<"taskmesh.tasks.v1.ListSchedulesResp
  * Use `create(ListSchedulesResponseSchema)` to create a new message.
  */
 export const ListSchedulesResponseSchema: GenMessage<ListSchedulesResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 43);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 53);
 
 /**
  * PauseScheduleRequest pauses or resumes a schedule.
@@ -1585,7 +1916,7 @@ export type PauseScheduleRequest = Message<"taskmesh.tasks.v1.PauseScheduleReque
  * Use `create(PauseScheduleRequestSchema)` to create a new message.
  */
 export const PauseScheduleRequestSchema: GenMessage<PauseScheduleRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 44);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 54);
 
 /**
  * PauseScheduleResponse returns it.
@@ -1606,7 +1937,7 @@ export type PauseScheduleResponse = Message<"taskmesh.tasks.v1.PauseScheduleResp
  * Use `create(PauseScheduleResponseSchema)` to create a new message.
  */
 export const PauseScheduleResponseSchema: GenMessage<PauseScheduleResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 45);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 55);
 
 /**
  * DeleteScheduleRequest removes a schedule.
@@ -1627,7 +1958,7 @@ export type DeleteScheduleRequest = Message<"taskmesh.tasks.v1.DeleteScheduleReq
  * Use `create(DeleteScheduleRequestSchema)` to create a new message.
  */
 export const DeleteScheduleRequestSchema: GenMessage<DeleteScheduleRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 46);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 56);
 
 /**
  * DeleteScheduleResponse is empty.
@@ -1642,7 +1973,7 @@ export type DeleteScheduleResponse = Message<"taskmesh.tasks.v1.DeleteScheduleRe
  * Use `create(DeleteScheduleResponseSchema)` to create a new message.
  */
 export const DeleteScheduleResponseSchema: GenMessage<DeleteScheduleResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_tasks, 47);
+  messageDesc(file_taskmesh_tasks_v1_tasks, 57);
 
 /**
  * TaskState is where a task is in its life.
@@ -2071,6 +2402,49 @@ export const TaskService: GenService<{
     methodKind: "unary";
     input: typeof DeleteScheduleRequestSchema;
     output: typeof DeleteScheduleResponseSchema;
+  },
+  /**
+   * ConfigureLimitGroup sets a limit group's concurrency and rate limits. Tasks name
+   * their group in TaskSpec.limit_group; the limits hold across every queue, worker and
+   * server instance, on top of their queue's own.
+   *
+   * @generated from rpc taskmesh.tasks.v1.TaskService.ConfigureLimitGroup
+   */
+  configureLimitGroup: {
+    methodKind: "unary";
+    input: typeof ConfigureLimitGroupRequestSchema;
+    output: typeof ConfigureLimitGroupResponseSchema;
+  },
+  /**
+   * ListLimitGroups pages the configured limit groups, by name.
+   *
+   * @generated from rpc taskmesh.tasks.v1.TaskService.ListLimitGroups
+   */
+  listLimitGroups: {
+    methodKind: "unary";
+    input: typeof ListLimitGroupsRequestSchema;
+    output: typeof ListLimitGroupsResponseSchema;
+  },
+  /**
+   * SetTaskTypeDefaults sets what an Enqueue of a task type gets when it leaves a field
+   * unset (queue, max attempts, backoff, timeout). Admins only.
+   *
+   * @generated from rpc taskmesh.tasks.v1.TaskService.SetTaskTypeDefaults
+   */
+  setTaskTypeDefaults: {
+    methodKind: "unary";
+    input: typeof SetTaskTypeDefaultsRequestSchema;
+    output: typeof SetTaskTypeDefaultsResponseSchema;
+  },
+  /**
+   * ListTaskTypeDefaults pages the task types that have defaults, by type.
+   *
+   * @generated from rpc taskmesh.tasks.v1.TaskService.ListTaskTypeDefaults
+   */
+  listTaskTypeDefaults: {
+    methodKind: "unary";
+    input: typeof ListTaskTypeDefaultsRequestSchema;
+    output: typeof ListTaskTypeDefaultsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_taskmesh_tasks_v1_tasks, 0);

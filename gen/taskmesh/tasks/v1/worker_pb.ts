@@ -58,7 +58,8 @@ export type Hello = Message<"taskmesh.tasks.v1.Hello"> & {
   version: string;
 
   /**
-   * Task types this worker has handlers for, at most 256; empty means any type.
+   * Task types this worker has handlers for, at most 256; empty means any type. The
+   * server assigns only tasks of these types; others wait for a worker that has them.
    *
    * @generated from field: repeated string task_types = 6;
    */

@@ -5,14 +5,17 @@
 -- KEYS[1]  ready ZSET (task id → ready score)
 -- KEYS[2]  delayed ZSET (task id → runAt)
 -- KEYS[3]  delayed-order HASH (task id → the ready score it gets when promoted)
+-- KEYS[4]  task-types HASH (task id → type): what a claim routes by
+-- KEYS[5]  task-groups HASH (task id → limit group): what a claim counts against
 -- ARGV[1]  now, epoch ms
--- ARGV[2..] triples: task id, ready score, runAt (epoch ms)
+-- ARGV[2..] quintuples: task id, ready score, runAt (epoch ms), type ('' for any
+--           worker), limit group ('' for none)
 --
 -- Returns the number of tasks that went to ready.
 local now = tonumber(ARGV[1])
 local ready = 0
-for i = 2, #ARGV, 3 do
-  local id, score, run_at = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 2, #ARGV, 5 do
+  local id, score, run_at, task_type, group = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   if tonumber(run_at) <= now then
     redis.call('ZREM', KEYS[2], id)
     redis.call('HDEL', KEYS[3], id)
@@ -22,6 +25,14 @@ for i = 2, #ARGV, 3 do
     redis.call('ZREM', KEYS[1], id)
     redis.call('ZADD', KEYS[2], run_at, id)
     redis.call('HSET', KEYS[3], id, score)
+  end
+  if task_type ~= '' then
+    redis.call('HSET', KEYS[4], id, task_type)
+  else
+    redis.call('HDEL', KEYS[4], id)
+  end
+  if group ~= '' then
+    redis.call('HSET', KEYS[5], id, group)
   end
 end
 return ready
