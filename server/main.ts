@@ -9,7 +9,8 @@ import { type Config, loadConfig } from "./load_config.ts";
 import { createLogger } from "./log.ts";
 import { openStorage } from "./storage.ts";
 import type { Deps } from "./deps.ts";
-import { ensureFirstAdmin } from "./auth/first_admin.ts";
+import { ensureFirstAdmin, type FirstAdminCredentials } from "./auth/first_admin.ts";
+import { refoldTagNames } from "./tags/mod.ts";
 
 export interface RunningServer {
   url: string;
@@ -26,6 +27,8 @@ export async function runServer(env: Record<string, string | undefined>): Promis
   try {
     const deps: Deps = { config, sql: storage.sql, redis: storage.redis, clock: systemClock, log };
     const admin = await ensureFirstAdmin(deps);
+    // Name keys stored before migration 0006 that SQL could not fold (server/tags/refold.ts).
+    await refoldTagNames(storage.sql, log.child({ component: "tags" }));
     const app = await startApp(deps);
     printBanner(app.url, config, storage.describe, admin);
     return {
@@ -47,7 +50,7 @@ function printBanner(
   url: string,
   config: Config,
   storage: string[],
-  admin: { email: string; password: string } | null,
+  admin: FirstAdminCredentials | null,
 ) {
   const embedded = storage.some((line) => line.includes("EMBEDDED"));
   const lines = [
@@ -60,9 +63,12 @@ function printBanner(
     "",
     ...(admin
       ? [
-        `  FIRST ADMIN created: ${admin.email}`,
+        admin.replaced
+          ? `  FIRST ADMIN ${admin.email} never signed in: its earlier one-time password no longer works`
+          : `  FIRST ADMIN created: ${admin.email}`,
         `  one-time password:  ${admin.password}`,
-        "  (shown once, never again: log in and change it, or create another admin with deno task admin:create)",
+        "  (shown once, never again: log in and change it with ChangePassword, the only thing it allows;",
+        "   or create another admin with deno task admin:create)",
         "",
       ]
       : []),

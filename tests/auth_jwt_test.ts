@@ -127,6 +127,40 @@ Deno.test("JWT attacks are refused as Unauthenticated", async (t) => {
       );
     });
 
+    await t.step("issued in the future beyond the skew, even with a valid nbf and exp", async () => {
+      const now = Math.floor(tb.clock.now() / 1000);
+      const skew = tb.config.clockSkewSeconds;
+      const future = await refused(
+        tb,
+        await signWithCurrent(tb, claims(tb, { iat: now + skew + 60, nbf: now })),
+      );
+      assert.equal(future.reason, "issued in the future");
+      await tb.runtime.verifyToken(await signWithCurrent(tb, claims(tb, { iat: now + skew - 1, nbf: now })));
+    });
+
+    await t.step("a lifetime longer than the access TTL, however fresh", async () => {
+      const now = Math.floor(tb.clock.now() / 1000);
+      const ttl = tb.config.accessTtlSeconds;
+      const skew = tb.config.clockSkewSeconds;
+      const year = await refused(tb, await signWithCurrent(tb, claims(tb, { exp: now + 365 * 86_400 })));
+      assert.match(year.reason, /^lifetime of \d+ s is longer than the access TTL$/);
+      await refused(tb, await signWithCurrent(tb, claims(tb, { exp: now + ttl + skew + 1 })));
+      // Backdated iat to shorten the apparent age does not help: the lifetime is exp − iat.
+      await refused(tb, await signWithCurrent(tb, claims(tb, { iat: now - 3600, exp: now + ttl })));
+      await tb.runtime.verifyToken(await signWithCurrent(tb, claims(tb, { exp: now + ttl + skew })));
+      // Refused by every verifier, also one that reads keys from a JWKS elsewhere.
+      const jwt = await signWithCurrent(tb, claims(tb, { exp: now + 2 * ttl }));
+      const other = createTokenVerifier({
+        keys: { keyFor: (kid) => tb.runtime.keys.keyFor(kid) },
+        issuer: tb.config.issuer,
+        audience: tb.config.audience,
+        clock: tb.clock,
+        clockSkewSeconds: skew,
+        accessTtlSeconds: ttl,
+      });
+      await assert.rejects(other(jwt), TokenError);
+    });
+
     await t.step("missing or wrong claims", async () => {
       const { role: _, ...noRole } = claims(tb);
       await refused(tb, await signWithCurrent(tb, noRole));
@@ -208,6 +242,7 @@ Deno.test("a service elsewhere verifies from the JWKS over HTTP, and picks up a 
       issuer: tb.config.issuer,
       audience: tb.config.audience,
       clock: tb.clock,
+      accessTtlSeconds: tb.config.accessTtlSeconds,
       clockSkewSeconds: tb.config.clockSkewSeconds,
     });
     const user = await tb.createUser("viewer");
@@ -296,6 +331,7 @@ Deno.test("with the JWKS unreachable and no keys cached, verification says so in
       issuer: tb.config.issuer,
       audience: tb.config.audience,
       clock: tb.clock,
+      accessTtlSeconds: tb.config.accessTtlSeconds,
       clockSkewSeconds: 0,
     });
     const user = await tb.createUser("member");

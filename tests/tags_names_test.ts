@@ -1,10 +1,19 @@
 /**
- * Tag names are unique case-insensitively across names and aliases, compared after trimming
- * and NFC normalisation — for create, lookup, suggest and alias — on the real Postgres.
+ * Tag names are unique under full Unicode case folding across names and aliases, compared
+ * after trimming and NFC/NFKC normalisation — for create, lookup, suggest and alias — on the
+ * real Postgres; slugs keep the letters of every script; and names stored before folding
+ * (migration 0006) are re-keyed.
  */
 import assert from "node:assert/strict";
 import { Code } from "@connectrpc/connect";
 import { TagType } from "../gen/taskmesh/tags/v1/tags_pb.ts";
+import { readMigrations } from "../server/db/migrate.ts";
+import { migrate } from "../server/db/migrate.ts";
+import { createEmptyTestSchema, dropTestSchema } from "../server/db/testing.ts";
+import { createMemoryLogger } from "../server/log.ts";
+import { refoldTagNames } from "../server/tags/refold.ts";
+import { selectTagByNameKey } from "../server/tags/queries.ts";
+import { nameKey } from "../server/tags/_names.ts";
 import { assertConnectError, startTagHarness } from "../server/tags/testing.ts";
 
 const COMPOSED = "Caf\u00e9"; // é as one code point
@@ -210,8 +219,170 @@ Deno.test("slugs spell out symbols and stay unique", async () => {
       const { tag } = await admin.createTag({ name, type: TagType.LANGUAGE });
       slugs.push(tag!.slug);
     }
-    assert.deepEqual(slugs, ["c", "c-plus-plus", "c-sharp", "node-js", "node-js-2", "node-js-3", "tag"]);
+    assert.deepEqual(slugs, [
+      "c",
+      "c-plus-plus",
+      "c-sharp",
+      "node-js",
+      "node-js-2",
+      "node-js-3",
+      "\u65e5\u672c\u8a9e",
+    ]);
   } finally {
     await h.close();
+  }
+});
+
+Deno.test("names are unique under full case folding, not just lower-casing", async () => {
+  const h = await startTagHarness();
+  const admin = h.clientFor("admin").client;
+  const member = h.clientFor("member").client;
+  try {
+    const pairs: [string, string[]][] = [
+      ["Straße", ["STRASSE", "strasse", "STRA\u1e9eE", "Stra\u00adße"]],
+      ["İstanbul", ["istanbul", "ISTANBUL", "ıstanbul"]],
+      ["ΟΔΟΣ", ["οδος", "Οδός".normalize("NFD").replace(/\u0301/g, "")]],
+      ["\ufb01le systems", ["FILE SYSTEMS", "ﬁle Systems"]],
+    ];
+    for (const [name, twins] of pairs) {
+      const { tag } = await admin.createTag({ name, type: TagType.TOPIC });
+      for (const twin of twins) {
+        await assertConnectError(admin.createTag({ name: twin, type: TagType.TOPIC }), Code.AlreadyExists);
+        const { tag: found } = await member.getTag({ key: { case: "name", value: twin } });
+        assert.equal(found?.id, tag?.id, `${twin} finds ${name}`);
+        const suggested = await member.suggestTag({ name: twin, type: TagType.TOPIC });
+        assert.equal(suggested.result.case, "existingTag", twin);
+      }
+    }
+    // Prefixes fold the same way.
+    for (const prefix of ["STRAß", "stras", "ıSTAN", "οδοσ"]) {
+      const { tags } = await member.listTags({ namePrefix: prefix });
+      assert.equal(tags.length, 1, `prefix ${prefix}`);
+    }
+    // Aliases share the folded namespace.
+    const { tag: roads } = await admin.createTag({ name: "Roads", type: TagType.TOPIC });
+    await assertConnectError(admin.addTagAlias({ id: roads!.id, alias: "STRASSE" }), Code.AlreadyExists);
+    await admin.addTagAlias({ id: roads!.id, alias: "Gasse" });
+    await assertConnectError(admin.createTag({ name: "GASSE", type: TagType.TOPIC }), Code.AlreadyExists);
+    // Renames too.
+    await assertConnectError(admin.updateTag({ id: roads!.id, name: "strasse" }), Code.AlreadyExists);
+    // Nothing but ignorable characters is no name.
+    await assertConnectError(
+      admin.createTag({ name: "\u00ad\u200d", type: TagType.TOPIC }),
+      Code.InvalidArgument,
+      /^name has no visible character/,
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("slugs keep the letters of every script, readable and unique", async () => {
+  const h = await startTagHarness();
+  const admin = h.clientFor("admin").client;
+  const member = h.clientFor("member").client;
+  try {
+    const slugs: Record<string, string> = {};
+    for (const name of ["日本語", "日本語!", "Straße", "Ελληνικά", "한국어", "Русский язык", "\u{1F980}"]) {
+      const { tag } = await admin.createTag({ name, type: TagType.LANGUAGE });
+      slugs[name] = tag!.slug;
+    }
+    assert.deepEqual(slugs, {
+      "日本語": "日本語",
+      "日本語!": "日本語-2",
+      "Straße": "strasse",
+      "Ελληνικά": "ελληνικά",
+      "한국어": "한국어",
+      "Русский язык": "русский-язык",
+      "\u{1F980}": "tag",
+    });
+    for (const [name, slug] of Object.entries(slugs)) {
+      const { tag } = await member.getTag({ key: { case: "slug", value: slug.toUpperCase() } });
+      assert.equal(tag?.name, name, `slug ${slug}`);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("migration 0006 and the start-up refold re-key names stored before folding", async () => {
+  const { sql, schema } = await createEmptyTestSchema();
+  const dir = await Deno.makeTempDir();
+  const log = createMemoryLogger("info");
+  try {
+    // The schema as it was before 0006, with rows keyed the old way (trim + NFC + lower-case).
+    for (const file of await readMigrations()) {
+      if (file.version < "0006") await Deno.writeTextFile(`${dir}/${file.file}`, file.sql);
+    }
+    await migrate(sql, { dir: new URL(`file://${dir}/`) });
+    const legacy = (name: string) => name.normalize("NFC").toLowerCase().normalize("NFC");
+    const at = new Date(Date.UTC(2026, 0, 1));
+    const tags: [string, string][] = [
+      ["STRASSE", "strasse"],
+      ["Straße", "stra-e"],
+      ["日本語", "tag"],
+      ["İstanbul", "i-stanbul"],
+      ["Python", "python"],
+    ];
+    const ids: Record<string, string> = {};
+    for (const [i, [name, slug]] of tags.entries()) {
+      const [{ id }] = await sql<{ id: string }[]>`
+        insert into tags (name, name_key, slug, type, created_by, updated_by, created_at, updated_at)
+        values (${name}, ${legacy(name)}, ${slug}, 'topic', 'seed', 'seed', ${new Date(at.getTime() + i)},
+                ${at}) returning id`;
+      ids[name] = id;
+      await sql`insert into tag_names (name_key, tag_id, name, is_alias, created_at)
+                values (${legacy(name)}, ${id}, ${name}, false, ${at})`;
+    }
+    await sql`insert into tag_names (name_key, tag_id, name, is_alias, created_at)
+              values (${legacy("ΟΔΟΣ")}, ${ids["Python"]}, 'ΟΔΟΣ', true, ${at})`;
+    await sql`insert into tag_suggestions (name, name_key, type, created_at)
+              values ('Größe', ${legacy("Größe")}, 'topic', ${at})`;
+
+    await migrate(sql);
+    // SQL folded the ASCII names exactly; the rest waits for the server.
+    const folded = await sql<{ name: string; name_key_folded: boolean }[]>`
+      select name, name_key_folded from tags order by created_at`;
+    assert.deepEqual(folded.map((r) => [r.name, r.name_key_folded]), [
+      ["STRASSE", true],
+      ["Straße", false],
+      ["日本語", false],
+      ["İstanbul", false],
+      ["Python", true],
+    ]);
+
+    const first = await refoldTagNames(sql, log);
+    assert.deepEqual(first, { refolded: 4, collisions: 1 });
+    const rows = await sql<{ name: string; name_key: string; slug: string }[]>`
+      select name, name_key, slug from tags order by created_at`;
+    assert.deepEqual(rows.map((r) => [r.name, r.name_key, r.slug]), [
+      ["STRASSE", "strasse", "strasse"],
+      ["Straße", "straße", "stra-e"], // collides with STRASSE: kept as it was, and reported
+      ["日本語", "日本語", "日本語"], // readable slug instead of the fallback
+      ["İstanbul", "istanbul", "i-stanbul"], // a readable slug is kept: links survive
+      ["Python", "python", "python"],
+    ]);
+    assert.ok(
+      log.lines.some((l) => /same as another under case folding/.test(String(l.msg)) && l.name === "Straße"),
+    );
+    assert.equal((await selectTagByNameKey(sql, nameKey("ISTANBUL")))?.id, ids["İstanbul"]);
+    assert.equal(
+      (await selectTagByNameKey(sql, nameKey("οδος")))?.id,
+      ids["Python"],
+      "the alias is re-keyed",
+    );
+    assert.equal((await selectTagByNameKey(sql, nameKey("Straße")))?.id, ids["STRASSE"]);
+    const [suggestion] = await sql`select name_key from tag_suggestions`;
+    assert.equal(suggestion.name_key, "grösse");
+
+    // Running again changes nothing and still names the collision.
+    assert.deepEqual(await refoldTagNames(sql, log), { refolded: 0, collisions: 1 });
+    // Once an admin renames it, the next start folds it.
+    await sql`update tags set name = 'Straße (Verkehr)' where id = ${ids["Straße"]}`;
+    assert.deepEqual(await refoldTagNames(sql, log), { refolded: 1, collisions: 0 });
+  } finally {
+    await sql.end();
+    await dropTestSchema(schema);
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -3,7 +3,7 @@
  * (server/authz/token_verifier.ts) with the published keys.
  */
 import { SignJWT } from "jose";
-import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYPE } from "../authz/token_verifier.ts";
+import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYPE, PASSWORD_CHANGE_CLAIM } from "../authz/token_verifier.ts";
 import type { Role } from "./caller.ts";
 import { randomToken } from "./secrets.ts";
 import type { SigningKey } from "./signing_keys.ts";
@@ -14,6 +14,8 @@ export interface AccessTokenClaims {
   scopes: readonly string[];
   /** The refresh family, so a session's tokens can be told apart in logs. */
   sessionId?: string;
+  /** The user must change their password first: the interceptor lets only a few methods through. */
+  passwordChangeRequired?: boolean;
 }
 
 export interface IssuedAccessToken {
@@ -32,6 +34,7 @@ export async function signAccessToken(
     role: claims.role,
     scopes: [...claims.scopes],
     ...(claims.sessionId ? { sid: claims.sessionId } : {}),
+    ...(claims.passwordChangeRequired ? { [PASSWORD_CHANGE_CLAIM]: true } : {}),
   })
     .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(options.issuer)

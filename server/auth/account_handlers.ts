@@ -2,7 +2,8 @@
  * Accounts and the mails that prove who owns them: Register, VerifyEmail,
  * ResendVerification, RequestPasswordReset, ResetPassword.
  *
- * Resend and reset answer before doing anything that depends on whether the email
+ * Register answers a taken email exactly as a new one (and mails the owner instead);
+ * resend and reset answer before doing anything that depends on whether the email
  * exists (the lookup, the token, the mail run in the background), so neither the
  * answer nor its timing tells an attacker which emails have accounts.
  */
@@ -12,7 +13,7 @@ import { enforceRateLimits } from "../ratelimit/limiter.ts";
 import { userToProto } from "./convert.ts";
 import { consumeEmailToken, issueEmailToken } from "./email_tokens.ts";
 import { audit, callFacts, emailKey } from "./handler_support.ts";
-import { resetMail, verificationMail } from "./mails.ts";
+import { existingAccountMail, resetMail, verificationMail } from "./mails.ts";
 import { hashPassword, passwordProblem } from "./passwords.ts";
 import { type AuthRuntime, sendAuthMail } from "./runtime.ts";
 import { revokeUserRefreshFamilies } from "./session_queries.ts";
@@ -21,7 +22,8 @@ import {
   findUserById,
   insertUser,
   markEmailVerified,
-  updatePasswordHash,
+  setPassword,
+  type UserRow,
 } from "./user_queries.ts";
 import { invalidArgument, requireEmail, requireName, requireNonEmpty } from "./validate.ts";
 
@@ -35,6 +37,27 @@ const TOKEN_PROBLEMS = {
   expired: "has expired",
   used: "has already been used",
 } as const;
+
+/** What Register answers for a taken email: the same shape as a new, unverified member. */
+function unsavedMember(
+  id: string,
+  email: string,
+  displayName: string,
+  now: Date,
+): Omit<UserRow, "password_hash"> {
+  return {
+    id,
+    email,
+    display_name: displayName,
+    role: "member",
+    email_verified_at: null,
+    disabled_at: null,
+    created_at: now,
+    last_login_at: null,
+    password_change_required: false,
+    one_time_password_at: null,
+  };
+}
 
 export function accountHandlers(runtime: AuthRuntime): Handlers {
   const { sql, clock, auth, publicUrl } = runtime.options;
@@ -63,11 +86,13 @@ export function accountHandlers(runtime: AuthRuntime): Handlers {
         { bucket: "register_ip", id: facts.ip, rule: auth.rateLimits.registerIp },
       ]);
 
+      // Hashed whether or not the email is taken, so the answer takes the same time either way.
       const passwordHash = await hashPassword(req.password);
       const now = clock.now();
+      const id = crypto.randomUUID();
       const user = await sql.begin(async (tx) => {
         const user = await insertUser(tx, {
-          id: crypto.randomUUID(),
+          id,
           email,
           displayName,
           passwordHash,
@@ -75,20 +100,22 @@ export function accountHandlers(runtime: AuthRuntime): Handlers {
           verifiedAt: null,
           now: new Date(now),
         });
-        if (user) {
-          await audit(runtime, tx, facts, {
-            action: "auth.register",
-            target: `user:${user.id}`,
-            details: { ip: facts.ip },
-          });
-        }
+        await audit(runtime, tx, facts, {
+          action: user ? "auth.register" : "auth.register.existing_email",
+          target: user ? `user:${user.id}` : undefined,
+          details: { ip: facts.ip },
+        });
         return user;
       });
       if (!user) {
-        throw new ConnectError(
-          "email is already registered: log in, or reset the password",
-          Code.AlreadyExists,
-        );
+        // The owner hears of it; the caller gets the answer a new account gets, so no email is confirmed taken.
+        runtime.background("existing account mail", async () => {
+          const owner = await findUserByEmail(sql, email);
+          if (owner && !owner.disabled_at) {
+            await sendAuthMail(runtime, existingAccountMail(publicUrl, owner.email, owner.display_name));
+          }
+        });
+        return { user: userToProto(unsavedMember(id, email, displayName, new Date(now))) };
       }
       runtime.background("verification mail", () => sendVerification(user));
       return { user: userToProto(user) };
@@ -174,7 +201,8 @@ export function accountHandlers(runtime: AuthRuntime): Handlers {
         // Throwing rolls the transaction back: the token stays usable for a better password.
         const problem = passwordProblem(req.newPassword, user.email);
         if (problem) throw invalidArgument("new_password", problem);
-        await updatePasswordHash(tx, userId, passwordHash);
+        // A password the user chose: a required change (the first admin's) is done with it.
+        await setPassword(tx, userId, passwordHash);
         // Receiving the mail proves the address, as a verification mail would.
         await markEmailVerified(tx, userId, new Date(now));
         const sessions = await revokeUserRefreshFamilies(tx, userId, "password_reset", new Date(now));

@@ -8,7 +8,15 @@ export type Role = "member" | "viewer" | "operator" | "admin";
 
 export type Caller =
   | { kind: "anonymous" }
-  | { kind: "user"; userId: string; role: Role; scopes: readonly string[]; sessionId?: string }
+  | {
+    kind: "user";
+    userId: string;
+    role: Role;
+    scopes: readonly string[];
+    sessionId?: string;
+    /** From the token: until ChangePassword, only the methods in server/authz/password_change_gate.ts. */
+    passwordChangeRequired?: true;
+  }
   | { kind: "api_key"; keyId: string; ownerId: string; scopes: readonly string[] };
 
 export const ANONYMOUS: Caller = { kind: "anonymous" };

@@ -26,6 +26,7 @@ export function userToProto(row: Omit<UserRow, "password_hash">): User {
     disabled: row.disabled_at !== null,
     createTime: timestampFromMs(row.created_at.getTime()),
     lastLoginTime: row.last_login_at ? timestampFromMs(row.last_login_at.getTime()) : undefined,
+    passwordChangeRequired: row.password_change_required,
   });
 }
 

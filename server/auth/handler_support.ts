@@ -49,13 +49,19 @@ export function userScopes(user: Pick<UserRow, "role">): string[] {
 
 export async function issueTokenPair(
   runtime: AuthRuntime,
-  user: Pick<UserRow, "id" | "role">,
+  user: Pick<UserRow, "id" | "role" | "password_change_required">,
   refresh: IssuedRefreshToken,
 ): Promise<TokenPair> {
   const { auth, clock } = runtime.options;
   const access = await signAccessToken(
     await runtime.keys.currentKey(),
-    { userId: user.id, role: user.role, scopes: userScopes(user), sessionId: refresh.familyId },
+    {
+      userId: user.id,
+      role: user.role,
+      scopes: userScopes(user),
+      sessionId: refresh.familyId,
+      passwordChangeRequired: user.password_change_required,
+    },
     { issuer: auth.issuer, audience: auth.audience, ttlSeconds: auth.accessTtlSeconds, now: clock.now() },
   );
   return tokenPair(access, refresh);

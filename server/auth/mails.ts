@@ -71,3 +71,31 @@ export function resetMail(
 <p>If you did not ask for this, ignore this mail: your password stays as it is.</p>`,
   };
 }
+
+/**
+ * Sent instead of an error when someone registers with an address that has an account,
+ * so Register never tells a stranger which addresses are taken. It carries no token.
+ */
+export function existingAccountMail(publicUrl: string, to: string, displayName: string): EmailMessage {
+  const base = publicUrl.endsWith("/") ? publicUrl : publicUrl + "/";
+  const login = new URL("login", base).href;
+  const reset = new URL("reset-password", base).href;
+  return {
+    to,
+    subject: "Someone tried to sign up to taskmesh with your address",
+    text: [
+      `Hello ${displayName},`,
+      "",
+      "Someone tried to create a taskmesh account with your email address, which already has one.",
+      `If it was you, log in instead: ${login}`,
+      `Forgot your password? Reset it: ${reset}`,
+      "",
+      "If it was not you, ignore this mail: your account has not changed.",
+    ].join("\n"),
+    html: `<p>Hello ${escapeHtml(displayName)},</p>
+<p>Someone tried to create a taskmesh account with your email address, which already has one.</p>
+<p>If it was you, <a href="${escapeHtml(login)}">log in</a> instead. Forgot your password?
+<a href="${escapeHtml(reset)}">Reset it</a>.</p>
+<p>If it was not you, ignore this mail: your account has not changed.</p>`,
+  };
+}

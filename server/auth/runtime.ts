@@ -99,6 +99,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     audience: auth.audience,
     clock,
     clockSkewSeconds: auth.clockSkewSeconds,
+    accessTtlSeconds: auth.accessTtlSeconds,
   });
   const apiKeys = createApiKeyAuthenticator({ sql, clock });
   const pending = new Set<Promise<void>>();

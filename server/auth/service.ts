@@ -9,6 +9,7 @@ import type { RouteFn } from "../deps.ts";
 import { accountHandlers } from "./account_handlers.ts";
 import { adminHandlers } from "./admin_handlers.ts";
 import { apiKeyHandlers } from "./api_key_handlers.ts";
+import { passwordChangeHandler } from "./password_change_handler.ts";
 import { type AuthRuntime, authRuntimeFor } from "./runtime.ts";
 import { sessionHandlers } from "./session_handlers.ts";
 
@@ -19,6 +20,7 @@ export function registerAuthServiceWith(router: ConnectRouter, runtime: AuthRunt
     ...sessionHandlers(runtime),
     ...adminHandlers(runtime),
     ...apiKeyHandlers(runtime),
+    ...passwordChangeHandler(runtime),
   });
 }
 

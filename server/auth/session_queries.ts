@@ -3,7 +3,13 @@
  */
 import type { Db } from "./user_queries.ts";
 
-export type RevokeReason = "logout" | "logout_all" | "reuse" | "password_reset" | "user_disabled";
+export type RevokeReason =
+  | "logout"
+  | "logout_all"
+  | "reuse"
+  | "password_reset"
+  | "password_change"
+  | "user_disabled";
 
 export interface RefreshTokenRow {
   id: string;

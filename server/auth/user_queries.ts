@@ -17,6 +17,10 @@ export interface UserRow {
   disabled_at: Date | null;
   created_at: Date;
   last_login_at: Date | null;
+  /** Set for a password someone else chose (the first admin's): ChangePassword must come first. */
+  password_change_required: boolean;
+  /** When a start printed the one-time password this user still has, if any. */
+  one_time_password_at: Date | null;
 }
 
 export type EmailTokenPurpose = "verify_email" | "reset_password";
@@ -38,11 +42,15 @@ export async function insertUser(db: Db, user: {
   role: Role;
   verifiedAt: Date | null;
   now: Date;
+  /** A one-time password (printed by a start): the user must change it first. */
+  oneTimePassword?: boolean;
 }): Promise<UserRow | undefined> {
+  const oneTime = user.oneTimePassword ?? false;
   const [row] = await db<UserRow[]>`
-    insert into users (id, email, display_name, password_hash, role, email_verified_at, created_at)
+    insert into users (id, email, display_name, password_hash, role, email_verified_at, created_at,
+                       password_change_required, one_time_password_at)
     values (${user.id}, ${user.email}, ${user.displayName}, ${user.passwordHash}, ${user.role},
-            ${user.verifiedAt}, ${user.now})
+            ${user.verifiedAt}, ${user.now}, ${oneTime}, ${oneTime ? user.now : null})
     on conflict do nothing
     returning *`;
   return row;
@@ -64,6 +72,31 @@ export async function countUsers(db: Db): Promise<number> {
 }
 
 /**
+ * The admin a start created with a one-time password that nobody has used: still to be
+ * changed, never signed in, not disabled. There is at most one (only an empty database gets one).
+ */
+export async function findUnusedFirstAdmin(db: Db): Promise<UserRow | undefined> {
+  const [row] = await db<UserRow[]>`
+    select * from users
+    where role = 'admin' and password_change_required and last_login_at is null and disabled_at is null
+    order by created_at limit 1`;
+  return row;
+}
+
+/** Replaces a one-time password with another; the change stays required. */
+export async function replaceOneTimePassword(
+  db: Db,
+  id: string,
+  passwordHash: string,
+  now: Date,
+): Promise<void> {
+  await db`
+    update users set password_hash = ${passwordHash}, password_change_required = true,
+                     one_time_password_at = ${now}
+    where id = ${id}`;
+}
+
+/**
  * Admins who can still sign in, with their rows locked: two admins demoting each other
  * at once take turns, and the second sees the first's change, so one admin always remains.
  */
@@ -81,6 +114,15 @@ export async function findUserByIdForUpdate(db: Db, id: string): Promise<UserRow
 
 export async function updatePasswordHash(db: Db, id: string, passwordHash: string): Promise<void> {
   await db`update users set password_hash = ${passwordHash} where id = ${id}`;
+}
+
+/** Sets a password the user chose themselves, which ends a required change; returns the updated row. */
+export async function setPassword(db: Db, id: string, passwordHash: string): Promise<UserRow> {
+  const [row] = await db<UserRow[]>`
+    update users set password_hash = ${passwordHash}, password_change_required = false,
+                     one_time_password_at = null
+    where id = ${id} returning *`;
+  return row;
 }
 
 export async function recordLogin(db: Db, id: string, now: Date): Promise<UserRow> {

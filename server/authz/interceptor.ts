@@ -14,6 +14,7 @@ import { API_KEY_PREFIX } from "../auth/api_keys.ts";
 import { ANONYMOUS, type Caller, callerKey } from "../auth/caller.ts";
 import type { Logger } from "../log.ts";
 import type { OpenStreams } from "./open_streams.ts";
+import { checkPasswordChangeGate } from "./password_change_gate.ts";
 import { decide, type Rule, ruleFor } from "./table.ts";
 import { KeysUnavailableError, TokenError, type TokenVerifier } from "./token_verifier.ts";
 
@@ -57,6 +58,7 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
           role: claims.role,
           scopes: claims.scopes,
           ...(claims.sessionId ? { sessionId: claims.sessionId } : {}),
+          ...(claims.passwordChangeRequired ? { passwordChangeRequired: true } : {}),
         },
       };
     } catch (error) {
@@ -102,6 +104,8 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
 
     switch (decide(rule, caller)) {
       case "allow":
+        // Public methods answer as they would to anyone; the others wait for the password change.
+        if (!("public" in rule)) checkPasswordChangeGate(caller, req.service.typeName, req.method.name);
         // A stream outlives the check above: it ends when its credential is revoked.
         if (req.stream && streams) {
           return await streams.guard(caller, req, next as (r: StreamRequest) => Promise<StreamResponse>);

@@ -11,6 +11,8 @@ import type { Clock } from "../clock.ts";
 
 export const ACCESS_TOKEN_ALG = "EdDSA";
 export const ACCESS_TOKEN_TYPE = "at+jwt";
+/** Private claim: true while the user must change their password before anything else. */
+export const PASSWORD_CHANGE_CLAIM = "pcr";
 
 export interface JwksSource {
   /** The public key that verifies tokens with this `kid`, or undefined when unknown. */
@@ -23,6 +25,8 @@ export interface AccessClaims {
   scopes: string[];
   /** The refresh family the token was issued for. */
   sessionId?: string;
+  /** The user must call ChangePassword before anything else. */
+  passwordChangeRequired: boolean;
   expiresAt: number;
 }
 
@@ -48,12 +52,18 @@ export interface TokenVerifierOptions {
   audience: string;
   clock: Clock;
   clockSkewSeconds: number;
+  /**
+   * The longest lifetime (exp − iat) a token may claim; longer is refused, plus the skew.
+   * The auth service never signs longer ones, so one that does was signed by a key that leaked
+   * or by a misconfigured issuer, and must not outlive the TTL everyone relies on.
+   */
+  accessTtlSeconds: number;
 }
 
 export type TokenVerifier = (token: string) => Promise<AccessClaims>;
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const { keys, issuer, audience, clock, clockSkewSeconds } = options;
+  const { keys, issuer, audience, clock, clockSkewSeconds, accessTtlSeconds } = options;
   return async (token) => {
     let payload;
     try {
@@ -86,7 +96,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (error instanceof errors.JOSEError) throw new TokenError(error.code);
       throw new TokenError("malformed");
     }
-    const { sub, role, scopes, sid, exp } = payload as Record<string, unknown>;
+    const { sub, role, scopes, sid, exp, iat } = payload as Record<string, unknown>;
+    // jose checks iat only with maxTokenAge, and then only its age: both bounds are checked here.
+    if (typeof iat !== "number" || typeof exp !== "number") {
+      throw new TokenError("iat or exp is not a number");
+    }
+    if (iat > clock.now() / 1000 + clockSkewSeconds) throw new TokenError("issued in the future");
+    if (exp - iat > accessTtlSeconds + clockSkewSeconds) {
+      throw new TokenError(`lifetime of ${exp - iat} s is longer than the access TTL`);
+    }
     if (typeof sub !== "string" || !isRole(role)) {
       throw new TokenError("claims sub and role are missing or wrong");
     }
@@ -98,7 +116,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       role,
       scopes,
       sessionId: typeof sid === "string" ? sid : undefined,
-      expiresAt: (exp as number) * 1000,
+      passwordChangeRequired: payload[PASSWORD_CHANGE_CLAIM] === true,
+      expiresAt: exp * 1000,
     };
   };
 }

@@ -124,11 +124,13 @@ create table tag_names (
   name text not null,
   is_alias boolean not null,
   created_at timestamp with time zone not null,
+  name_key_folded boolean default true not null,
   constraint tag_names_pkey PRIMARY KEY (name_key),
   constraint tag_names_tag_id_fkey FOREIGN KEY (tag_id) REFERENCES tags(id) ON DELETE CASCADE
 );
 CREATE UNIQUE INDEX tag_names_primary_idx ON tag_names USING btree (tag_id) WHERE (NOT is_alias);
 CREATE INDEX tag_names_tag_idx ON tag_names USING btree (tag_id);
+CREATE INDEX tag_names_unfolded_idx ON tag_names USING btree (tag_id) WHERE (NOT name_key_folded);
 
 create table tag_subscriptions (
   user_id text not null,
@@ -165,6 +167,7 @@ create table tag_suggestions (
   rejection_reason text,
   created_at timestamp with time zone not null,
   decided_at timestamp with time zone,
+  name_key_folded boolean default true not null,
   constraint tag_suggestions_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES tags(id) ON DELETE SET NULL,
   constraint tag_suggestions_pkey PRIMARY KEY (id),
   constraint tag_suggestions_seq_key UNIQUE (seq),
@@ -174,6 +177,7 @@ create table tag_suggestions (
 );
 CREATE UNIQUE INDEX tag_suggestions_pending_name_idx ON tag_suggestions USING btree (name_key) WHERE (status = 'pending'::text);
 CREATE INDEX tag_suggestions_status_idx ON tag_suggestions USING btree (status, seq);
+CREATE INDEX tag_suggestions_unfolded_idx ON tag_suggestions USING btree (id) WHERE (NOT name_key_folded);
 
 create table tags (
   id uuid default gen_random_uuid() not null,
@@ -187,6 +191,7 @@ create table tags (
   updated_by text not null,
   created_at timestamp with time zone not null,
   updated_at timestamp with time zone not null,
+  name_key_folded boolean default true not null,
   constraint tags_check CHECK (parent_id IS DISTINCT FROM id),
   constraint tags_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES tags(id),
   constraint tags_pkey PRIMARY KEY (id),
@@ -196,6 +201,7 @@ CREATE UNIQUE INDEX tags_name_key_idx ON tags USING btree (name_key);
 CREATE INDEX tags_parent_idx ON tags USING btree (parent_id, name_key);
 CREATE UNIQUE INDEX tags_slug_idx ON tags USING btree (slug);
 CREATE INDEX tags_type_idx ON tags USING btree (type, name_key);
+CREATE INDEX tags_unfolded_idx ON tags USING btree (id) WHERE (NOT name_key_folded);
 
 create table task_attempts (
   task_id uuid not null,
@@ -294,6 +300,8 @@ create table users (
   disabled_reason text,
   created_at timestamp with time zone not null,
   last_login_at timestamp with time zone,
+  password_change_required boolean default false not null,
+  one_time_password_at timestamp with time zone,
   constraint users_pkey PRIMARY KEY (id),
   constraint users_role_check CHECK (role = ANY (ARRAY['member'::text, 'viewer'::text, 'operator'::text, 'admin'::text]))
 );

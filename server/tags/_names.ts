@@ -17,7 +17,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export interface ValidName {
   /** Trimmed and NFC-normalised: what is stored and shown. */
   name: string;
-  /** The comparison key: the name lower-cased, unique across names and aliases. */
+  /** The comparison key (nameKey): unique across names and aliases. */
   key: string;
 }
 
@@ -36,12 +36,45 @@ export function normaliseName(raw: string): string {
   return raw.normalize("NFC").trim();
 }
 
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
+const FINAL_SIGMA = /\u03c2/g;
+const I_WITH_DOT_ABOVE = /i\u0307/g;
+
 /**
- * The case-insensitive comparison key. Lower-casing can leave a string that is no longer
- * in NFC (a few letters decompose), hence the second normalisation.
+ * Full Unicode case folding of text, in the spirit of Unicode's NFKC_Casefold:
+ * 1. NFKC, so compatibility forms are one (ﬁ = fi, the Kelvin sign K = K, full-width Ａ = A);
+ * 2. default-ignorable characters removed (soft hyphen, zero-width joiners);
+ * 3. upper-case then lower-case, repeated until nothing changes: JavaScript has no case
+ *    fold, but the full mappings of toUpperCase expand what lower-casing alone keeps
+ *    (ß → SS → ss; ẞ → ß → ss; ŉ → ʼN → ʼn; ﬀ → FF → ff);
+ * 4. final sigma ς folded to σ (lower-casing picks ς by position, folding does not);
+ * 5. the dotted capital İ (lower-cased to i + U+0307) and the dotless ı (upper-cased to I)
+ *    both end as plain i, so Turkish and non-Turkish spellings of a name are one name;
+ * 6. NFKC again, because case mapping can leave text unnormalised.
+ * Locale-free, deterministic, and idempotent (every code point checked in _names_test.ts).
+ */
+export function foldCase(text: string): string {
+  let folded = text.normalize("NFKC").replace(IGNORABLE, "");
+  for (let round = 0; round < 4; round++) {
+    const next = folded.toUpperCase().toLowerCase();
+    if (next === folded) break;
+    folded = next;
+  }
+  return folded.replace(FINAL_SIGMA, "\u03c3").replace(I_WITH_DOT_ABOVE, "i").normalize("NFKC");
+}
+
+/**
+ * The comparison key of a tag name: trimmed and fully case-folded (foldCase), so "Straße"
+ * and "STRASSE", "İstanbul" and "istanbul", "Café" composed or decomposed are one name.
+ * Accents still count: "Cafe" and "Café" are two.
  */
 export function nameKey(name: string): string {
-  return normaliseName(name).toLowerCase().normalize("NFC");
+  return foldCase(normaliseName(name)).trim();
+}
+
+/** A name prefix folded like a name key, but only the start is trimmed: "web " is a meaningful prefix. */
+export function namePrefixKey(raw: string): string {
+  return foldCase(raw.normalize("NFC").trimStart());
 }
 
 /** Validates a tag name or alias; `field` names the request field in the error. */
@@ -59,7 +92,11 @@ export function validateName(field: string, raw: string): ValidName {
       `${field} contains a control character: remove line breaks, tabs and other control characters`,
     );
   }
-  return { name, key: nameKey(name) };
+  const key = nameKey(name);
+  if (key === "") {
+    throw invalid(`${field} has no visible character: give a name of 1 to ${NAME_MAX_CHARS} characters`);
+  }
+  return { name, key };
 }
 
 /** Validates optional free text (descriptions, reasons). */
@@ -92,22 +129,26 @@ export function validateOptionalId(field: string, raw: string): string | null {
 
 // Characters that would otherwise vanish from a slug and make "C", "C++" and "C#" collide.
 const SLUG_WORDS: Record<string, string> = { "+": " plus ", "#": " sharp ", "&": " and ", "@": " at " };
+const SLUG_MAX_CHARS = 60;
+const LATIN_ACCENTS = /(\p{Script=Latin})\p{M}+/gu;
+const NOT_SLUG = /[^\p{L}\p{N}\p{M}]+/gu;
 
 /**
- * The URL-safe base of a slug: ASCII letters, digits and single hyphens. Accents are
- * dropped (Café → cafe); a name with nothing left (all non-Latin) falls back to "tag".
- * Uniqueness suffixes (-2, -3…) are added by the caller that knows which slugs are taken.
+ * The readable base of a slug: the name's letters and digits, of any script, case-folded
+ * (foldCase), with single hyphens between words. Accents on Latin letters are dropped
+ * (Café → cafe, İstanbul → istanbul), as ASCII-minded URLs expect; the marks of other
+ * scripts are part of their spelling and stay (日本語 → 日本語, Ελληνικά → ελληνικά,
+ * हिन्दी → हिन्दी). At most 60 characters; a name with no letter or digit at all falls back
+ * to "tag". Uniqueness suffixes (-2, -3…) are added by the caller that knows which slugs
+ * are taken. A slug holds only letters, digits, marks and "-", never % or _.
  */
 export function slugBase(name: string): string {
   const spelled = normaliseName(name).replace(/[+#&@]/g, (c) => SLUG_WORDS[c]);
-  const slug = spelled
-    .normalize("NFKD")
-    .replace(/\p{M}/gu, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 60)
-    .replace(/-+$/, "");
+  const words = foldCase(spelled.normalize("NFKD").replace(LATIN_ACCENTS, "$1"))
+    .replace(NOT_SLUG, "-")
+    .replace(/^-+|-+$/g, "");
+  // Cut by characters, never inside a surrogate pair, and without a trailing hyphen.
+  const slug = [...words].slice(0, SLUG_MAX_CHARS).join("").replace(/-+$/, "").normalize("NFC");
   return slug === "" ? "tag" : slug;
 }
 
@@ -121,7 +162,7 @@ export function pickSlug(base: string, taken: Iterable<string>): string {
   }
 }
 
-/** A slug as a client may type it: lower-case, no surrounding blanks. */
+/** A slug as a client may type it (any case, any Unicode form, blanks around): the stored form. */
 export function normaliseSlug(raw: string): string {
-  return raw.trim().toLowerCase();
+  return foldCase(raw.trim()).normalize("NFC");
 }

@@ -5,7 +5,7 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { tagFromRow, typeFilterWord } from "./_convert.ts";
-import { normaliseSlug, validateId, validateName, validateOptionalId } from "./_names.ts";
+import { namePrefixKey, normaliseSlug, validateId, validateName, validateOptionalId } from "./_names.ts";
 import { decodePageToken, LIST_PAGE, pageOf, pageSize } from "./_paging.ts";
 import { notFound, reading, type TagHandlerDeps } from "./_shared.ts";
 import {
@@ -72,8 +72,7 @@ export function tagReadHandlers(deps: TagHandlerDeps): TagReadImpl {
         type: typeFilterWord("type", req.type),
         parentId: validateOptionalId("parent_id", req.parentId),
         rootsOnly: req.rootsOnly,
-        // Like a name key, but only the start is trimmed: "web " is a meaningful prefix.
-        prefix: req.namePrefix.normalize("NFC").trimStart().toLowerCase(),
+        prefix: namePrefixKey(req.namePrefix),
       };
       const after = decodePageToken(req.pageToken, filters, ["string"]);
       const rows = await reading(() => listTags(sql, filters, (after?.[0] as string) ?? null, limit));

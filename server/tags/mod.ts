@@ -16,3 +16,4 @@ export {
   type SuggestionEvent,
 } from "./suggestion_feed.ts";
 export { type CatalogueEntry, readCatalogue, seedCatalogue, type SeedResult } from "./seed.ts";
+export { type RefoldResult, refoldTagNames } from "./refold.ts";

@@ -69,7 +69,7 @@ export async function selectNameOwner(db: Db, key: string): Promise<NameOwner | 
   return row;
 }
 
-/** Slugs that are `base` or `base-<something>`; slugs hold only [a-z0-9-], so LIKE needs no escaping. */
+/** Slugs that are `base` or `base-<something>`; slugs hold only letters, digits, marks and "-", so LIKE needs no escaping. */
 export async function selectTakenSlugs(db: Db, base: string, exceptTagId: string | null): Promise<string[]> {
   const rows = await db<{ slug: string }[]>`
     select slug from tags

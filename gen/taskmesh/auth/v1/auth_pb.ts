@@ -1227,7 +1227,9 @@ export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
 export const AuthService: GenService<{
   /**
    * Register creates an unverified member account and sends a verification mail.
-   * Public. Emails are unique case-insensitively; a taken email answers ALREADY_EXISTS.
+   * Public, rate-limited. Emails are unique case-insensitively; a taken email gets the
+   * same answer, in the same time, as a new one (nothing is created, and the owner of
+   * the address is mailed instead), so Register never tells which emails have accounts.
    *
    * @generated from rpc taskmesh.auth.v1.AuthService.Register
    */
