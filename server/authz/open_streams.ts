@@ -215,5 +215,8 @@ function reach(caller: Credentialed, r: Revocation): string | undefined {
       if (caller.kind !== "user" || caller.userId !== r.userId) return undefined;
       if (r.familyIds && !(caller.sessionId && r.familyIds.includes(caller.sessionId))) return undefined;
       return SIGNED_OUT;
+    case "role":
+      // A stream keeps the scopes it was opened with; only cached keys are narrowed.
+      return undefined;
   }
 }

@@ -3,7 +3,8 @@
  * disabling a user or signing sessions out is announced here after its transaction has
  * committed, and every instance hears it: over Redis pub/sub (`{auth}:revocations`,
  * server/redis/keys.ts) when REDIS_URL is set, in process in embedded mode. Open streams
- * (open_streams.ts) end on it; anything that caches credentials listens to it too.
+ * (open_streams.ts) end on it; the verified API-key cache (server/auth/api_key_cache.ts)
+ * forgets what it reaches.
  */
 import type { Redis } from "ioredis";
 import { type Logger, rateLimitedLogger } from "../log.ts";
@@ -15,7 +16,9 @@ export type Revocation =
   /** The user was disabled: their tokens and every key they own are dead. */
   | { kind: "user"; userId: string }
   /** Sessions were signed out: those families' access tokens (all of the user's without ids). */
-  | { kind: "sessions"; userId: string; familyIds?: string[] };
+  | { kind: "sessions"; userId: string; familyIds?: string[] }
+  /** The user's role changed: what their API keys may do changed with it (no stream ends). */
+  | { kind: "role"; userId: string };
 
 export type RevocationListener = (revocation: Revocation) => void;
 
@@ -40,6 +43,7 @@ export function parseRevocation(text: string): Revocation | undefined {
   const str = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 64;
   if (value?.kind === "api_key" && str(value.keyId)) return { kind: "api_key", keyId: value.keyId };
   if (value?.kind === "user" && str(value.userId)) return { kind: "user", userId: value.userId };
+  if (value?.kind === "role" && str(value.userId)) return { kind: "role", userId: value.userId };
   if (value?.kind === "sessions" && str(value.userId)) {
     const ids = value.familyIds;
     if (ids === undefined) return { kind: "sessions", userId: value.userId };
