@@ -5,17 +5,32 @@
  * cache when A revokes it, disables its owner or demotes them.
  */
 import assert from "node:assert/strict";
-import { type CallOptions, Code, ConnectError, createClient } from "@connectrpc/connect";
+import {
+  type CallOptions,
+  Code,
+  ConnectError,
+  createClient,
+  type StreamRequest,
+  type StreamResponse,
+} from "@connectrpc/connect";
 import { AuthService, Role } from "../gen/taskmesh/auth/v1/auth_pb.ts";
 import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { authRuntimeFor } from "../server/auth/runtime.ts";
 import { hashPassword } from "../server/auth/passwords.ts";
 import { as, createAuthTestbed } from "../server/auth/testing.ts";
 import { insertUser } from "../server/auth/user_queries.ts";
-import { countingPool } from "../server/db/testing.ts";
-import { API_KEY_CACHE_TTL_MS } from "../server/auth/api_key_cache.ts";
+import { countingPool, createTestDatabase } from "../server/db/testing.ts";
+import { insertApiKey } from "../server/auth/api_key_queries.ts";
+import { newApiKeySecret } from "../server/auth/api_keys.ts";
+import { OpenStreams } from "../server/authz/open_streams.ts";
+import { ManualClock } from "../server/clock.ts";
+import { API_KEY_CACHE_TTL_MS, VerifiedKeyCache } from "../server/auth/api_key_cache.ts";
+import { createRedisRevocationBus } from "../server/authz/revocations.ts";
+import { createMemoryLogger } from "../server/log.ts";
+import { connectRedis } from "../server/redis/connection.ts";
+import { Redis } from "ioredis";
 import { bearer, credentials } from "./_support/raw_worker.ts";
-import { startTestServer, type TestServer } from "./_support/server.ts";
+import { startTestServer, TEST_REDIS_URL, type TestServer } from "./_support/server.ts";
 
 const OPTS = { sanitizeOps: false, sanitizeResources: false };
 
@@ -222,3 +237,120 @@ Deno.test("a warm API key costs no Postgres statement per call; refused secrets 
     await counted.end();
   }
 });
+
+/** A key straight into the database, and a stream opened with it that runs until its signal aborts. */
+async function openStreamOfKey(sql: TestServer["deps"]["sql"], streams: OpenStreams) {
+  const ownerId = (await insertUser(sql, {
+    id: crypto.randomUUID(),
+    email: `owner-${crypto.randomUUID().slice(0, 8)}@example.com`,
+    displayName: "owner",
+    passwordHash: "unused",
+    role: "admin",
+    verifiedAt: new Date(),
+    now: new Date(),
+  }))!.id;
+  const { prefix, hash } = await newApiKeySecret();
+  const key = await insertApiKey(sql, {
+    id: crypto.randomUUID(),
+    ownerId,
+    name: "streamer",
+    scopes: ["tasks:read"],
+    prefix,
+    secretHash: hash,
+    now: new Date(),
+    expiresAt: null,
+  });
+  const res = await streams.guard(
+    { kind: "api_key", keyId: key.id, ownerId, scopes: ["tasks:read"] },
+    { signal: new AbortController().signal } as StreamRequest,
+    (req) =>
+      Promise.resolve({
+        message: (async function* () {
+          await new Promise((resolve) => req.signal.addEventListener("abort", resolve));
+        })(),
+      } as unknown as StreamResponse),
+  );
+  const ended = (async () => {
+    try {
+      for await (const _ of res.message) { /* nothing is sent */ }
+      return null;
+    } catch (error) {
+      return ConnectError.from(error);
+    }
+  })();
+  return { keyId: key.id, ended };
+}
+
+Deno.test(
+  "while the revocation subscription is down, no cached key is trusted; once back, streams are re-checked",
+  OPTS,
+  async () => {
+    const db = await createTestDatabase();
+    const log = createMemoryLogger("warn");
+    const name = `kc-${crypto.randomUUID().slice(0, 8)}`;
+    const prefix = `test:${name}`;
+    const redis = connectRedis(TEST_REDIS_URL, { log, name });
+    const other = connectRedis(TEST_REDIS_URL, { log });
+    const raw = new Redis(TEST_REDIS_URL);
+    const bus = createRedisRevocationBus({ redis, prefix, log });
+    const announcer = createRedisRevocationBus({ redis: other, prefix, log });
+    const cache = new VerifiedKeyCache({ bus });
+    // A manual clock that never moves: the periodic re-check never runs on its own.
+    const streams = new OpenStreams({ bus, sql: db.sql, clock: new ManualClock(), log });
+    const heard: boolean[] = [];
+    let wake: (() => void) | undefined;
+    bus.watchHearing((hearing) => (heard.push(hearing), wake?.()));
+    const until = async (n: number) => {
+      while (heard.length < n) await new Promise<void>((r) => wake = r);
+    };
+    const caller = { kind: "api_key" as const, keyId: "k1", ownerId: "u1", scopes: ["tasks:read"] };
+    try {
+      await bus.start();
+      const stream = await openStreamOfKey(db.sql, streams);
+      cache.set("h1", caller, null, cache.epoch, 0);
+      assert.equal(cache.get("h1", 0)?.keyId, "k1");
+
+      // Cut the subscriber's connection, as a Redis restart or a network blip would.
+      const clients = (await raw.call("CLIENT", "LIST", "TYPE", "pubsub")) as string;
+      const id = clients.split("\n").find((line) => line.includes(` name=${name} `))?.match(/^id=(\d+)/)?.[1];
+      assert.ok(id, clients);
+      await raw.call("CLIENT", "KILL", "ID", id);
+      await until(1);
+      assert.deepEqual(heard, [false]);
+      assert.equal(cache.get("h1", 0), undefined, "what was kept before the gap is gone");
+      cache.set("h2", caller, null, cache.epoch, 0);
+      assert.equal(cache.get("h2", 0), undefined, "nothing is kept during the gap");
+      // Revoked during the gap, its announcement lost: the stream ends as soon as the bus hears again.
+      await db.sql`update api_keys set revoked_at = now() where id = ${stream.keyId}`;
+
+      await until(2);
+      assert.deepEqual(heard, [false, true]);
+      // A guard against a hang, not a wait: the re-check starts as the bus hears again.
+      let guard: ReturnType<typeof setTimeout> | undefined;
+      const ended = await Promise.race([
+        stream.ended,
+        new Promise<"not ended">((resolve) => guard = setTimeout(() => resolve("not ended"), 3_000)),
+      ]);
+      clearTimeout(guard);
+      assert.ok(ended instanceof ConnectError, `the stream ended with ${ended}`);
+      assert.equal(ended.code, Code.Unauthenticated);
+      assert.equal(streams.size, 0);
+      cache.set("h3", caller, null, cache.epoch, 0);
+      assert.equal(cache.get("h3", 0)?.keyId, "k1");
+      // Subscribed again: another instance's announcement arrives.
+      const forgotten = new Promise<void>((resolve) => bus.subscribe(() => resolve()));
+      await announcer.announce({ kind: "api_key", keyId: "k1" });
+      await forgotten;
+      assert.equal(cache.get("h3", 0), undefined);
+    } finally {
+      streams.close();
+      cache.close();
+      await bus.close();
+      await announcer.close();
+      redis.disconnect();
+      other.disconnect();
+      raw.disconnect();
+      await db.drop();
+    }
+  },
+);

@@ -9,7 +9,8 @@
  * every instance: the key revoked, every key of a user disabled, every key of a user whose
  * role changed (a key's scopes are narrowed by its owner's role). A lookup that was in
  * flight while a revocation was heard is not kept, so it cannot put back what was removed.
- * An announcement that never arrived (Redis down) is bounded by the TTL.
+ * While the bus's subscription is down nothing is kept or trusted (every call asks
+ * Postgres, as without the cache); an announcement lost some other way is bounded by the TTL.
  */
 import type { Revocation, RevocationBus } from "../authz/revocations.ts";
 import type { Caller } from "./caller.ts";
@@ -33,12 +34,19 @@ export class VerifiedKeyCache {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #off: () => void;
+  readonly #offHearing: () => void;
   #epoch = 0;
+  /** False while the bus may be missing revocations: nothing is kept or trusted then. */
+  #trusting = true;
 
   constructor(options: { bus: RevocationBus; ttlMs?: number; maxEntries?: number }) {
     this.#ttlMs = options.ttlMs ?? API_KEY_CACHE_TTL_MS;
     this.#maxEntries = options.maxEntries ?? API_KEY_CACHE_MAX_ENTRIES;
     this.#off = options.bus.subscribe((r) => this.forget(r));
+    this.#offHearing = options.bus.watchHearing((hearing) => {
+      this.clear();
+      this.#trusting = hearing;
+    });
   }
 
   get size(): number {
@@ -56,7 +64,7 @@ export class VerifiedKeyCache {
   /** The caller of a verified key, or undefined when it is not (or no longer) kept. */
   get(hash: string, now: number): ApiKeyCaller | undefined {
     const entry = this.#entries.get(hash);
-    if (!entry) return undefined;
+    if (!entry || !this.#trusting) return undefined;
     this.#entries.delete(hash);
     if (now >= entry.until) return undefined;
     this.#entries.set(hash, entry);
@@ -65,7 +73,7 @@ export class VerifiedKeyCache {
 
   /** Keeps a key that verified at `epoch`, until the TTL or `expiresAt` (ms), whichever is first. */
   set(hash: string, caller: ApiKeyCaller, expiresAt: number | null, epoch: number, now: number): void {
-    if (epoch !== this.#epoch || this.#ttlMs <= 0) return;
+    if (epoch !== this.#epoch || !this.#trusting || this.#ttlMs <= 0) return;
     const until = Math.min(now + this.#ttlMs, expiresAt ?? Number.POSITIVE_INFINITY);
     this.#entries.delete(hash);
     this.#entries.set(hash, { caller, until });
@@ -99,6 +107,7 @@ export class VerifiedKeyCache {
 
   close(): void {
     this.#off();
+    this.#offHearing();
     this.clear();
   }
 }
