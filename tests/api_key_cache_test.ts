@@ -265,6 +265,7 @@ async function openStreamOfKey(sql: TestServer["deps"]["sql"], streams: OpenStre
     { signal: new AbortController().signal } as StreamRequest,
     (req) =>
       Promise.resolve({
+        // deno-lint-ignore require-yield
         message: (async function* () {
           await new Promise((resolve) => req.signal.addEventListener("abort", resolve));
         })(),
