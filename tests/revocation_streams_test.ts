@@ -315,3 +315,56 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "ChangePassword on one instance ends the other sessions' watches on the other within 1 s; the new session works",
+  OPTS,
+  async () => {
+    const d = await twoInstances();
+    try {
+      const email = `changer-${crypto.randomUUID().slice(0, 8)}@example.com`;
+      const password = "correct horse battery staple";
+      await insertUser(d.a.deps.sql, {
+        id: crypto.randomUUID(),
+        email,
+        displayName: "changer",
+        passwordHash: await hashPassword(password),
+        role: "viewer",
+        verifiedAt: new Date(),
+        now: new Date(),
+      });
+      const authA = createClient(AuthService, d.a.connect());
+      const here = (await authA.login({ email, password })).tokens!;
+      const elsewhere = (await authA.login({ email, password })).tokens!;
+      const old = watch(d.b, bearer(elsewhere.accessToken));
+      const own = watch(d.b, bearer(here.accessToken));
+      // WatchTasks streams what its own instance changes: the tasks are enqueued on B.
+      const tasksB = createClient(TaskService, d.b.grpc());
+      const { task } = await tasksB.enqueue({ task: { queue: "rq", type: "t" } }, bearer(d.admin));
+      await Promise.all([old.saw(task!.id), own.saw(task!.id)]);
+
+      const started = performance.now();
+      const { tokens } = await authA.changePassword(
+        { currentPassword: password, newPassword: "a brand new passphrase" },
+        bearer(here.accessToken),
+      );
+      const [oldError, ownError] = await Promise.all([old.ended, own.ended]);
+      const elapsed = Math.max(old.endedAt(), own.endedAt()) - started;
+      for (const error of [oldError, ownError]) {
+        assert.equal(codeOf(error), Code.Unauthenticated, String(error));
+        assert.match((error as ConnectError).rawMessage, /session was signed out/);
+      }
+      assert.ok(elapsed < 1000, `the watches ended after ${elapsed} ms`);
+
+      // The fresh session keeps working on both instances, streams included.
+      const fresh = watch(d.b, bearer(tokens!.accessToken));
+      const { task: next } = await tasksB.enqueue({ task: { queue: "rq", type: "t" } }, bearer(d.admin));
+      await fresh.saw(next!.id);
+      assert.equal(fresh.endedAt(), 0);
+      const me = await createClient(AuthService, d.b.connect()).getMe({}, bearer(tokens!.accessToken));
+      assert.equal(me.user?.email, email);
+    } finally {
+      await d.close();
+    }
+  },
+);

@@ -90,9 +90,11 @@ export function adminHandlers(runtime: AuthRuntime): Handlers {
             details: { from: before.role, to: role },
           });
         }
-        return after!;
+        return { after: after!, changed: before.role !== role };
       });
-      return { user: userToProto(user) };
+      // Committed: a key's scopes follow its owner's role, so no instance goes on trusting the old ones.
+      if (user.changed) await runtime.revoked({ kind: "role", userId });
+      return { user: userToProto(user.after) };
     },
 
     async disableUser(req, ctx) {

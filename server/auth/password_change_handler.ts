@@ -10,7 +10,7 @@ import { requireUser } from "./caller.ts";
 import { audit, callFacts, issueTokenPair } from "./handler_support.ts";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords.ts";
 import type { AuthRuntime } from "./runtime.ts";
-import { revokeUserRefreshFamilies } from "./session_queries.ts";
+import { revokeUserRefreshFamilyIds } from "./session_queries.ts";
 import { startSession } from "./sessions.ts";
 import { findUserById, findUserByIdForUpdate, setPassword } from "./user_queries.ts";
 import { invalidArgument, requireNonEmpty } from "./validate.ts";
@@ -64,20 +64,30 @@ export function passwordChangeHandler(runtime: AuthRuntime): Handlers {
       const passwordHash = await hashPassword(req.newPassword);
 
       const now = clock.now();
-      const { changed, refresh } = await sql.begin(async (tx) => {
+      const { changed, refresh, revoked } = await sql.begin(async (tx) => {
         // Locked, so two changes at once take turns and both revoke what the other started.
         await findUserByIdForUpdate(tx, user.id);
         const changed = await setPassword(tx, user.id, passwordHash);
-        const revoked = await revokeUserRefreshFamilies(tx, user.id, "password_change", new Date(now));
+        const revoked = await revokeUserRefreshFamilyIds(tx, user.id, "password_change", new Date(now));
         const refresh = await startSession(tx, user.id, now, auth);
         await audit(runtime, tx, facts, {
           action: "auth.password_change",
           actor: `user:${user.id}`,
           target: `user:${user.id}`,
-          details: { sessions_revoked: revoked, ip: facts.ip, session: refresh.familyId },
+          details: { sessions_revoked: revoked.length, ip: facts.ip, session: refresh.familyId },
         });
-        return { changed, refresh };
+        return { changed, refresh, revoked };
       });
+      // Committed: every instance ends the streams of the ended sessions' access tokens. The ids
+      // name them, so the fresh session's first stream is never caught by a late announcement
+      // (past a thousand, the message would be too big: all of the user's sessions are named).
+      if (revoked.length > 0) {
+        await runtime.revoked({
+          kind: "sessions",
+          userId: user.id,
+          ...(revoked.length <= 1000 ? { familyIds: revoked } : {}),
+        });
+      }
       return { tokens: await issueTokenPair(runtime, changed, refresh) };
     },
   };

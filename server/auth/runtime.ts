@@ -22,6 +22,7 @@ import {
   type RevocationBus,
 } from "../authz/revocations.ts";
 import { createTokenVerifier, remoteJwks, type TokenVerifier } from "../authz/token_verifier.ts";
+import { VerifiedKeyCache } from "./api_key_cache.ts";
 import { type ApiKeyAuthenticator, createApiKeyAuthenticator } from "./api_keys.ts";
 import type { AuthConfig } from "./config.ts";
 import { jwksRoute } from "./jwks_http.ts";
@@ -56,6 +57,8 @@ export interface AuthRuntime {
   readonly limiter: RateLimiter;
   readonly verifyToken: TokenVerifier;
   readonly apiKeys: ApiKeyAuthenticator;
+  /** Verified API keys kept in this process; the revocation bus empties what it reaches. */
+  readonly apiKeyCache: VerifiedKeyCache;
   /** Where revocations are announced, to every instance (server/authz/revocations.ts). */
   readonly revocations: RevocationBus;
   /** This instance's streaming calls by credential: a revocation ends them. */
@@ -101,12 +104,13 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     clockSkewSeconds: auth.clockSkewSeconds,
     accessTtlSeconds: auth.accessTtlSeconds,
   });
-  const apiKeys = createApiKeyAuthenticator({ sql, clock });
   const pending = new Set<Promise<void>>();
   const busLog = log.child({ component: "revocations" });
   const revocations = options.redis.kind === "redis"
     ? createRedisRevocationBus({ redis: options.redis.client, log: busLog })
     : createMemoryRevocationBus(busLog);
+  const apiKeyCache = new VerifiedKeyCache({ bus: revocations });
+  const apiKeys = createApiKeyAuthenticator({ sql, clock, cache: apiKeyCache });
   const streams = new OpenStreams({
     bus: revocations,
     sql,
@@ -121,6 +125,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     limiter,
     verifyToken,
     apiKeys,
+    apiKeyCache,
     revocations,
     streams,
     async revoked(revocation) {
@@ -131,6 +136,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     start: () => revocations.start(),
     async close() {
       streams.close();
+      apiKeyCache.close();
       await revocations.close();
     },
     interceptor: () =>

@@ -99,9 +99,19 @@ export async function revokeUserRefreshFamilies(
   reason: RevokeReason,
   now: Date,
 ): Promise<number> {
-  const rows = await db`
+  return (await revokeUserRefreshFamilyIds(db, userId, reason, now)).length;
+}
+
+/** Revokes every live session of a user; returns their family ids (to announce on the revocation bus). */
+export async function revokeUserRefreshFamilyIds(
+  db: Db,
+  userId: string,
+  reason: RevokeReason,
+  now: Date,
+): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`
     update refresh_families set revoked_at = ${now}, revoke_reason = ${reason}
     where user_id = ${userId} and revoked_at is null
     returning id`;
-  return rows.length;
+  return rows.map((r) => r.id);
 }

@@ -15,6 +15,7 @@ import {
 import { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
 import { ManualClock } from "../clock.ts";
 import { EnvReader } from "../config.ts";
+import type { Sql } from "../db/postgres.ts";
 import { createTestDatabase, type TestDatabase } from "../db/testing.ts";
 import { createMemoryLogger } from "../log.ts";
 import type { EmailMessage, MailConfig } from "../../mail/mod.ts";
@@ -40,6 +41,8 @@ export interface AuthTestbedOptions {
   mail?: MailConfig;
   /** More routes on the same router, behind the same interceptor (the matrix test's stubs). */
   routes?: Parameters<typeof createRouterTransport>[0];
+  /** The runtime's pool on the testbed's schema instead of the schema's own (a counting pool). */
+  sql?: (url: string) => Sql;
 }
 
 export interface AuthTestbed {
@@ -85,7 +88,7 @@ export async function createAuthTestbed(options: AuthTestbedOptions = {}): Promi
   if (reader.problems.length > 0) throw new Error(reader.problems.join("; "));
   const mails: EmailMessage[] = [];
   const runtime = createAuthRuntime({
-    sql: db.sql,
+    sql: options.sql?.(db.url) ?? db.sql,
     clock,
     log,
     redis: options.redis ?? { kind: "embedded" },

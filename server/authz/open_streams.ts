@@ -31,6 +31,7 @@ const SIGNED_OUT = "the session was signed out: this stream has ended; log in ag
 export class OpenStreams {
   readonly #open = new Set<Open>();
   readonly #off: () => void;
+  readonly #offHearing: () => void;
   #recheck?: AbortController;
 
   constructor(
@@ -43,6 +44,15 @@ export class OpenStreams {
     },
   ) {
     this.#off = options.bus.subscribe((r) => this.revoke(r));
+    // Hearing again after a gap: what was announced meanwhile is lost, so look now, not at the next tick.
+    this.#offHearing = options.bus.watchHearing((hearing) => {
+      if (!hearing || this.#open.size === 0) return;
+      this.recheck().catch((error) =>
+        options.log.warn("could not re-check the credentials of open streams: trying again later", {
+          error: String(error),
+        })
+      );
+    });
   }
 
   get size(): number {
@@ -199,6 +209,7 @@ export class OpenStreams {
 
   close(): void {
     this.#off();
+    this.#offHearing();
     this.#recheck?.abort();
   }
 }
@@ -215,5 +226,8 @@ function reach(caller: Credentialed, r: Revocation): string | undefined {
       if (caller.kind !== "user" || caller.userId !== r.userId) return undefined;
       if (r.familyIds && !(caller.sessionId && r.familyIds.includes(caller.sessionId))) return undefined;
       return SIGNED_OUT;
+    case "role":
+      // A stream keeps the scopes it was opened with; only cached keys are narrowed.
+      return undefined;
   }
 }

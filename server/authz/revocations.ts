@@ -3,7 +3,8 @@
  * disabling a user or signing sessions out is announced here after its transaction has
  * committed, and every instance hears it: over Redis pub/sub (`{auth}:revocations`,
  * server/redis/keys.ts) when REDIS_URL is set, in process in embedded mode. Open streams
- * (open_streams.ts) end on it; anything that caches credentials listens to it too.
+ * (open_streams.ts) end on it; the verified API-key cache (server/auth/api_key_cache.ts)
+ * forgets what it reaches.
  */
 import type { Redis } from "ioredis";
 import { type Logger, rateLimitedLogger } from "../log.ts";
@@ -15,7 +16,9 @@ export type Revocation =
   /** The user was disabled: their tokens and every key they own are dead. */
   | { kind: "user"; userId: string }
   /** Sessions were signed out: those families' access tokens (all of the user's without ids). */
-  | { kind: "sessions"; userId: string; familyIds?: string[] };
+  | { kind: "sessions"; userId: string; familyIds?: string[] }
+  /** The user's role changed: what their API keys may do changed with it (no stream ends). */
+  | { kind: "role"; userId: string };
 
 export type RevocationListener = (revocation: Revocation) => void;
 
@@ -24,6 +27,12 @@ export interface RevocationBus {
   announce(revocation: Revocation): Promise<void>;
   /** Listens until the returned function is called. */
   subscribe(listener: RevocationListener): () => void;
+  /**
+   * Told `false` when this instance may be missing other instances' revocations (its
+   * subscription dropped) and `true` once it hears them again; never told in embedded mode.
+   * Whoever keeps credentials stops trusting what it kept meanwhile.
+   */
+  watchHearing(listener: (hearing: boolean) => void): () => void;
   /** Resolves once revocations from other instances are heard. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -40,6 +49,7 @@ export function parseRevocation(text: string): Revocation | undefined {
   const str = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 64;
   if (value?.kind === "api_key" && str(value.keyId)) return { kind: "api_key", keyId: value.keyId };
   if (value?.kind === "user" && str(value.userId)) return { kind: "user", userId: value.userId };
+  if (value?.kind === "role" && str(value.userId)) return { kind: "role", userId: value.userId };
   if (value?.kind === "sessions" && str(value.userId)) {
     const ids = value.familyIds;
     if (ids === undefined) return { kind: "sessions", userId: value.userId };
@@ -81,6 +91,7 @@ export function createMemoryRevocationBus(log: Logger): RevocationBus {
       return Promise.resolve();
     },
     subscribe: (listener) => listeners.add(listener),
+    watchHearing: () => () => {},
     start: () => Promise.resolve(),
     close() {
       listeners.clear();
@@ -104,6 +115,38 @@ export function createRedisRevocationBus(
   const listeners = new Listeners(options.log);
   let subscriber: Redis | undefined;
   let started: Promise<void> | undefined;
+  const hearingListeners = new Set<(hearing: boolean) => void>();
+  let deaf = false;
+  const tell = (hearing: boolean) => {
+    for (const listener of [...hearingListeners]) {
+      try {
+        listener(hearing);
+      } catch (error) {
+        options.log.error("a revocation hearing listener failed", { error });
+      }
+    }
+  };
+  // The subscriber's connection dropped: what is published until it is back is lost to us.
+  const onClose = () => {
+    if (deaf) return;
+    deaf = true;
+    log.warn("the revocation subscription dropped: cached credentials are not trusted until it is back");
+    tell(false);
+  };
+  // Reconnected: ioredis subscribes again by itself; hearing resumes once Redis confirmed it.
+  const onReady = () => {
+    const s = subscriber;
+    if (!deaf || !s) return;
+    s.subscribe(channel).then(
+      () => {
+        if (subscriber !== s || !deaf) return;
+        deaf = false;
+        options.log.info("the revocation subscription is back");
+        tell(true);
+      },
+      (error) => log.warn("could not subscribe to revocations again", { error: String(error) }),
+    );
+  };
   const onMessage = (from: string, text: string) => {
     if (from !== channel) return;
     const revocation = parseRevocation(text);
@@ -122,6 +165,10 @@ export function createRedisRevocationBus(
       }
     },
     subscribe: (listener) => listeners.add(listener),
+    watchHearing(listener) {
+      hearingListeners.add(listener);
+      return () => void hearingListeners.delete(listener);
+    },
     start() {
       return started ??= (async () => {
         subscriber = redis.duplicate();
@@ -132,15 +179,21 @@ export function createRedisRevocationBus(
         subscriber.on("message", onMessage);
         // Resolves once Redis confirmed: an announcement sent after this reaches us.
         await subscriber.subscribe(channel);
+        subscriber.on("close", onClose);
+        subscriber.on("ready", onReady);
       })();
     },
     async close() {
       listeners.clear();
+      hearingListeners.clear();
       const s = subscriber;
       subscriber = undefined;
       started = undefined;
+      deaf = false;
       if (!s) return;
       s.off("message", onMessage);
+      s.off("close", onClose);
+      s.off("ready", onReady);
       try {
         await s.quit();
       } catch {
