@@ -49,8 +49,7 @@ function graphileSystem(adminUrl: string, databaseUrl: string, utils: WorkerUtil
     note:
       `graphile-worker ${GRAPHILE_VERSION}: its own database; the producer is WorkerUtils (addJob per task, addJobs per batch) in the bench process; the worker a runner in its own Deno process (bench/queue/graphile_worker.ts) with the settings of its performance page's "quick stats": concurrentJobs = the concurrency, maxPoolSize 25, localQueue.size 500, completeJobBatchDelay 0, failJobBatchDelay 0, prepared statements on; its logger prints warnings and errors only. It deletes a job once it completes, so "processed" runs from the worker's first handler start to the bench first seeing its jobs table empty (polled every 20 ms, so up to 20 ms late), and it has no recorded start.`,
     skips: {
-      requeue:
-        "a killed worker's jobs stay locked until graphile-worker's lock timeout (4 hours) or a restart of that same worker id",
+      requeue: "a killed worker's jobs stay locked until graphile-worker's lock timeout (4 hours by default)",
     },
     async reset() {
       workers.clear();

@@ -213,7 +213,7 @@ export function targetsLine(rows: Row[]): string {
   }`;
 }
 
-/** Why some cells say n/a, one line per system and measure kind. */
+/** Why some cells say n/a: one line per measure kind and reason, naming the systems it applies to. */
 export function notApplicableLines(run: Run): string[] {
   const what: Record<Kind, string> = {
     recorded: "recorded start",
@@ -226,10 +226,12 @@ export function notApplicableLines(run: Run): string[] {
       [Kind, Partial<Record<SystemName, string>>]
     >
   ) {
+    const byReason = new Map<string, string[]>();
     for (const s of run.systems) {
       const reason = bySystem[s];
-      if (reason) lines.push(`n/a, ${LABELS[s]}, ${what[kind]}: ${reason}`);
+      if (reason) byReason.set(reason, [...(byReason.get(reason) ?? []), LABELS[s]]);
     }
+    for (const [reason, names] of byReason) lines.push(`n/a, ${what[kind]}, ${names.join(", ")}: ${reason}`);
   }
   return lines;
 }
