@@ -7,13 +7,30 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { type Child, spawnChild, stopChild } from "./_child.ts";
-import { inFlight, poll, pollUntil, type QueueSystem, type Window, type WorkerSpec } from "./_system.ts";
+import {
+  inFlight,
+  poll,
+  pollUntil,
+  type QueueSystem,
+  type Skips,
+  type Window,
+  type WorkerSpec,
+} from "./_system.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 /** BullMQ's default key prefix: a job's hash is `bull:<queue>:<id>`. */
 const PREFIX = "bull";
 
-export async function startBullmq(redisUrl: string): Promise<QueueSystem> {
+/**
+ * `name` "bullmq" is BullMQ on the shared Redis as it runs by default; "bullmq-aof" the same
+ * against a Redis the bench started with `appendonly yes, appendfsync always` (_redis_aof.ts).
+ */
+export async function startBullmq(
+  redisUrl: string,
+  name: "bullmq" | "bullmq-aof" = "bullmq",
+  note = "",
+  skips: Skips = {},
+): Promise<QueueSystem> {
   const redis = new Redis(redisUrl, { lazyConnect: true });
   await redis.connect();
   const queues = new Map<string, Queue>();
@@ -31,7 +48,9 @@ export async function startBullmq(redisUrl: string): Promise<QueueSystem> {
   };
 
   return {
-    name: "bullmq",
+    name,
+    note,
+    skips,
     async reset() {
       await closeQueues();
       await redis.flushdb();

@@ -84,8 +84,8 @@ export interface LatencyResult {
   samples: number;
   /** Enqueue call issued (client) → handler began (the worker's own line). */
   handlerStart: Distribution;
-  /** Enqueue call issued (client) → the system recorded the attempt as started. */
-  recordedStart: Distribution;
+  /** Enqueue call issued (client) → the system recorded the attempt as started; null when it keeps no record. */
+  recordedStart: Distribution | null;
   /** Enqueue call issued → its answer (the client's own clock). */
   enqueueCall: Distribution;
 }
@@ -133,7 +133,7 @@ export async function enqueueToStart(
   return {
     samples,
     handlerStart: distribution(ids.map((id) => log.starts.get(id)![0] - sent.get(id)!)),
-    recordedStart: distribution(ids.map((id) => recorded.get(id)! - sent.get(id)!)),
+    recordedStart: recorded ? distribution(ids.map((id) => recorded.get(id)! - sent.get(id)!)) : null,
     enqueueCall: distribution(calls),
   };
 }
@@ -194,7 +194,7 @@ export async function deadWorkerRequeue(
       tasks,
       signal,
       handlerStart: spread(again.map((id) => started.starts.get(id)![0] - sentAt)),
-      recordedStart: spread(again.map((id) => recorded.get(id)! - sentAt)),
+      recordedStart: recorded ? spread(again.map((id) => recorded.get(id)! - sentAt)) : null,
       stranded,
       limitMs,
     };

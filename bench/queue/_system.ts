@@ -1,6 +1,7 @@
 /**
- * What the phases need from a queue system, so taskmesh and BullMQ go through the very
- * same steps, and the small helpers both sides use.
+ * What the phases need from a queue system, so taskmesh and its peers (BullMQ on two
+ * Redis servers, graphile-worker, pg-boss) go through the very same steps, and the small
+ * helpers every side uses.
  */
 import type { Child } from "./_child.ts";
 
@@ -25,8 +26,26 @@ export interface Timed {
   ms: number;
 }
 
+/** The systems the bench knows, in the order its table shows them. */
+export const SYSTEMS = ["taskmesh", "bullmq", "bullmq-aof", "graphile-worker", "pg-boss"] as const;
+export type SystemName = typeof SYSTEMS[number];
+
+export const LABELS: Record<SystemName, string> = {
+  taskmesh: "taskmesh",
+  bullmq: "BullMQ",
+  "bullmq-aof": "BullMQ (AOF always)",
+  "graphile-worker": "graphile-worker",
+  "pg-boss": "pg-boss",
+};
+
+/** Phases a system cannot take part in, each with the reason the table gives. */
+export type Skips = Partial<Record<"requeue", string>>;
+
 export interface QueueSystem {
-  readonly name: "taskmesh" | "bullmq";
+  readonly name: SystemName;
+  readonly skips: Skips;
+  /** How this system is set up, for the report's notes. */
+  readonly note: string;
   /** A clean slate between phases: no tasks left anywhere, the system's Redis database flushed. */
   reset(): Promise<void>;
   /** `n` noop tasks, one call each, `concurrency` calls in flight; no new call after `stopAt`. */
@@ -40,8 +59,11 @@ export interface QueueSystem {
   /** Resolves once `n` tasks of the queue have succeeded or at `stopAt`; throws on a failure. */
   waitSucceeded(queue: string, n: number, stopAt: number): Promise<void>;
   window(queue: string): Promise<Window>;
-  /** The system's own record of when each task's latest attempt started (ms since the epoch). */
-  recordedStarts(queue: string, ids: string[]): Promise<Map<string, number>>;
+  /**
+   * The system's own record of when each task's latest attempt started (ms since the epoch);
+   * null when it keeps none (graphile-worker deletes a job once it completes).
+   */
+  recordedStarts(queue: string, ids: string[]): Promise<Map<string, number> | null>;
   close(): Promise<void>;
 }
 

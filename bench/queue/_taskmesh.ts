@@ -45,8 +45,9 @@ const bearer = (token: string): Interceptor => (next) => (req) => {
   return next(req);
 };
 
-export async function createDatabase(adminUrl: string): Promise<string> {
-  const name = `taskmesh_bench_${crypto.randomUUID().slice(0, 8)}`;
+/** A database `<prefix>_<random>` made through the maintenance database; its URL. */
+export async function createDatabase(adminUrl: string, prefix = "taskmesh_bench"): Promise<string> {
+  const name = `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
   const admin = connectPostgres(adminUrl, { max: 1 });
   try {
     await admin.unsafe(`create database ${name}`);
@@ -155,6 +156,8 @@ function taskmeshSystem(r: Running): QueueSystem & { databaseUrl: string } {
 
   return {
     name: "taskmesh",
+    note: "",
+    skips: {},
     databaseUrl: r.databaseUrl,
     async reset() {
       serverAlive();

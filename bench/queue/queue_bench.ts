@@ -1,43 +1,55 @@
 /**
- * `deno task bench:queue`: taskmesh against BullMQ on the same machine, the same Redis
- * server and in the same run, doing the same work (issue 5): enqueue rate (single calls
- * and batches), tasks processed per second by one worker process at several
- * concurrencies, enqueue→start latency on an idle system, and the time from killing a
- * worker to its tasks running again on another. Phases alternate between the two
- * systems; each starts from a clean slate. Results go to bench/results/queue-bench.json
- * and queue-bench.md.
+ * `deno task bench:queue`: taskmesh against the queues users would weigh, on the same
+ * machine and in the same run, doing the same work (issues 5 and 11): BullMQ on the shared
+ * Redis as it runs by default, BullMQ on a Redis the bench starts with `appendfsync
+ * always`, and the Postgres queues graphile-worker and pg-boss, each with its documented
+ * throughput settings. Measured: enqueue rate (single calls and batches), tasks processed
+ * per second by one worker process at several concurrencies, enqueue→start latency on an
+ * idle system, and the time from killing a worker to its tasks running again on another.
+ * Phases alternate the order of the systems; each starts from a clean slate. Results go
+ * to bench/results/queue-bench.json and queue-bench.md, with the ratio taskmesh / each peer.
  *
  * Flags (all optional): --tasks=20000 --enqueue-concurrency=50 --batch=1000
  *   --concurrency=100,10,1 --limit-s=30 (an enqueue or a processing run stops there: the rate is
  *   over what was done) --latency-samples=300 --requeue-tasks=10 --requeue-limit-s=150
- *   --systems=taskmesh,bullmq --phases=throughput,latency,requeue
+ *   --systems=taskmesh,bullmq,bullmq-aof,graphile-worker,pg-boss --phases=throughput,latency,requeue
  *   --server-cpu-prof=DIR, --worker-cpu-prof=DIR (taskmesh's server or worker processes run
  *   under --cpu-prof and write their profiles there) --no-write
- * Env: BENCH_ADMIN_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; a
- *   database taskmesh_bench_<random> is created through it and dropped at the end),
- *   BENCH_TASKMESH_REDIS_URL (default redis://127.0.0.1:6379/13), BENCH_BULLMQ_REDIS_URL
- *   (default redis://127.0.0.1:6379/14). Both Redis databases are flushed: the bench
- *   refuses to start when one holds keys that are neither taskmesh's nor BullMQ's.
+ *   --quick: a smoke run in about two minutes (2,000 tasks, 50 latency samples, 10 s limits,
+ *   no requeue phase, nothing written); any flag given beside it still wins.
+ * Env: BENCH_ADMIN_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; the
+ *   databases taskmesh_bench_*, graphile_bench_* and pgboss_bench_* are created through it
+ *   and dropped at the end), BENCH_TASKMESH_REDIS_URL (default redis://127.0.0.1:6379/13),
+ *   BENCH_BULLMQ_REDIS_URL (default redis://127.0.0.1:6379/14). Both Redis databases are
+ *   flushed: the bench refuses to start when one holds keys that are neither taskmesh's nor
+ *   BullMQ's. `redis-server` must be on PATH for bullmq-aof.
  */
 import { Redis } from "ioredis";
 import { flagValue, hasFlag } from "../rpc/_flags.ts";
 import { startBullmq } from "./_bullmq.ts";
+import { startGraphile } from "./_graphile.ts";
+import { notes } from "./_notes.ts";
 import { deadWorkerRequeue, enqueueAndProcess, enqueueToStart } from "./_phases.ts";
-import { buildRows, markdown, type SideResults, targetsLine, textTable } from "./_report.ts";
-import type { QueueSystem } from "./_system.ts";
+import { startPgBoss } from "./_pgboss.ts";
+import { type AofRedis, startAofRedis } from "./_redis_aof.ts";
+import { buildRows, markdown, notApplicableLines, type Run, targetsLine, textTable } from "./_report.ts";
+import { type QueueSystem, type SystemName, SYSTEMS } from "./_system.ts";
 import { startTaskmesh } from "./_taskmesh.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const RESULTS = `${ROOT}bench/results/queue-bench`;
 
-function intFlag(name: string, fallback: number): number {
-  const value = Number(flagValue(Deno.args, name) ?? fallback);
+const QUICK = hasFlag(Deno.args, "quick");
+
+function intFlag(name: string, fallback: number, quick = fallback): number {
+  const value = Number(flagValue(Deno.args, name) ?? (QUICK ? quick : fallback));
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive whole number`);
   return value;
 }
 
-function listFlag(name: string, fallback: string[]): string[] {
-  return (flagValue(Deno.args, name) ?? fallback.join(",")).split(",").map((s) => s.trim()).filter(Boolean);
+function listFlag(name: string, fallback: string[], quick = fallback): string[] {
+  return (flagValue(Deno.args, name) ?? (QUICK ? quick : fallback).join(",")).split(",").map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function readParameters() {
@@ -45,30 +57,37 @@ function readParameters() {
   if (concurrencies.some((c) => !Number.isInteger(c) || c < 1 || c > 1000)) {
     throw new Error("--concurrency takes whole numbers from 1 to 1000");
   }
+  const systems = listFlag("systems", [...SYSTEMS]);
+  const unknown = systems.filter((s) => !(SYSTEMS as readonly string[]).includes(s));
+  if (unknown.length) {
+    throw new Error(`--systems: unknown ${unknown.join(", ")}; known: ${SYSTEMS.join(", ")}`);
+  }
   return {
-    tasks: intFlag("tasks", 20_000),
+    quick: QUICK,
+    tasks: intFlag("tasks", 20_000, 2_000),
     enqueueConcurrency: intFlag("enqueue-concurrency", 50),
     batch: Math.min(intFlag("batch", 1000), 1000),
     concurrencies,
-    latencySamples: intFlag("latency-samples", 300),
+    latencySamples: intFlag("latency-samples", 300, 50),
     latencyWarmup: 20,
     latencyGapMs: 10,
     latencyWorkerConcurrency: 10,
     requeueTasks: intFlag("requeue-tasks", 10),
     requeueLimitMs: intFlag("requeue-limit-s", 150) * 1000,
-    limitMs: intFlag("limit-s", 30) * 1000,
-    systems: listFlag("systems", ["taskmesh", "bullmq"]),
-    phases: listFlag("phases", ["throughput", "latency", "requeue"]),
+    limitMs: intFlag("limit-s", 30, 10) * 1000,
+    // taskmesh first: every ratio is taskmesh / a peer.
+    systems: SYSTEMS.filter((s) => systems.includes(s)),
+    phases: listFlag("phases", ["throughput", "latency", "requeue"], ["throughput", "latency"]),
     cpuProf: flagValue(Deno.args, "server-cpu-prof"),
     workerCpuProf: flagValue(Deno.args, "worker-cpu-prof"),
-    write: !hasFlag(Deno.args, "no-write"),
+    write: !hasFlag(Deno.args, "no-write") && !QUICK,
     adminDatabaseUrl: Deno.env.get("BENCH_ADMIN_DATABASE_URL") ??
       "postgres://postgres@127.0.0.1:5432/postgres",
     taskmeshRedis: Deno.env.get("BENCH_TASKMESH_REDIS_URL") ?? "redis://127.0.0.1:6379/13",
     bullmqRedis: Deno.env.get("BENCH_BULLMQ_REDIS_URL") ?? "redis://127.0.0.1:6379/14",
   };
 }
-type Parameters = ReturnType<typeof readParameters>;
+export type Parameters = ReturnType<typeof readParameters>;
 
 /** Refuses a Redis database that holds someone else's keys: the bench flushes it. */
 async function checkRedisDatabase(url: string, ours: string): Promise<string> {
@@ -90,71 +109,106 @@ async function checkRedisDatabase(url: string, ours: string): Promise<string> {
 
 async function machine(): Promise<Record<string, unknown>> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  const bullmq = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).imports?.bullmq ?? "";
-  const loadavg = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ").slice(0, 3).join(" ");
+  const imports = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).imports ?? {};
+  const version = (name: string) => String(imports[name] ?? "").replace(new RegExp(`^npm:${name}@`), "");
   return {
     nproc: navigator.hardwareConcurrency,
-    loadavg_before: loadavg,
+    loadavg_before: await loadavg(),
     cpu: cpuinfo.match(/model name\s*:\s*(.+)/)?.[1]?.trim(),
     os: `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`,
     deno: Deno.version.deno,
-    bullmq: bullmq.replace(/^npm:bullmq@/, ""),
+    bullmq: version("bullmq"),
+    "graphile-worker": version("graphile-worker"),
+    "pg-boss": version("pg-boss"),
   };
 }
 
-function notes(p: Parameters, redisVersion: string): string[] {
-  return [
-    `Both systems on this one machine, unpinned, against one Redis ${redisVersion} server (taskmesh on ${p.taskmeshRedis}, BullMQ on ${p.bullmqRedis}); taskmesh also on Postgres (a database made for the run). Every phase starts from a clean slate: FLUSHDB of the system's Redis database, and for taskmesh TRUNCATE of its task tables. Phases alternate between the systems.`,
-    `Tasks are no-ops: taskmesh's built-in \`noop\` handler in the real worker process (worker/main.ts), and a BullMQ Worker in its own Deno process (bench/queue/bullmq_worker.ts) whose processor returns at once. Payload \`{}\` for both. BullMQ default job options (completed jobs kept) and worker defaults apart from concurrency.`,
-    `Enqueue, single: up to ${p.tasks} calls (taskmesh Enqueue over one HTTP/2 gRPC connection with a tasks:enqueue API key; BullMQ Queue.add on one ioredis connection), ${p.enqueueConcurrency} in flight; tasks / wall time from the first call to the last answer. Batched: up to ${p.tasks} tasks as EnqueueBatch / addBulk calls of ${p.batch}, one at a time. Enqueue happens with no worker running.`,
-    `Processed per second: after the enqueue, one worker process at the given concurrency runs the tasks; the figure is tasks / (last finish − first start) as each system recorded them (taskmesh task_attempts.started_at and ended_at; BullMQ job.processedOn and finishedOn), so process start-up is not counted.`,
-    `Time limit: an enqueue run issues no new call after ${
-      p.limitMs / 1000
-    } s, and a processing run drains its worker after ${
-      p.limitMs / 1000
-    } s (what it holds finishes and counts); rates are then over the tasks done, shown in the "tasks" column. This keeps the whole run under 6 minutes however slow a side is.`,
-    `Enqueue → start: one task at a time on an idle system (worker concurrency ${p.latencyWorkerConcurrency}, ${p.latencyWarmup} warm-up tasks, then ${p.latencySamples} samples, ${p.latencyGapMs} ms pause after each start). Start = the worker's own "task started" line with its clock (taskmesh worker at --log-level=debug; the BullMQ processor prints the same line first thing), minus the client's clock just before the enqueue call; all clocks are this machine's, in whole ms. "Recorded start" uses the system's record instead: taskmesh's attempt started_at, BullMQ's job.processedOn.`,
-    `Dead worker: worker A runs ${p.requeueTasks} sleep tasks, worker B (another process, same queue) is connected and idle; A gets SIGKILL; measured from the kill to each task's handler starting on B. taskmesh: a stream that ends gives its leases back at once, and the attempt counts as failed, so the retry waits its backoff (default: full jitter under 1 s) and the promoter's tick (250 ms). BullMQ with its defaults: lockDuration 30 s, stalledInterval 30 s, maxStalledCount 1 — a job comes back when a stalled-job check finds its lock expired. SIGSTOP (taskmesh only): the connection stays open, so the server notices only by missing heartbeats (interval 1 s, lease TTL 2 s); BullMQ cannot tell a frozen worker from a dead one, so its figure is the SIGKILL one. Limit ${
-      p.requeueLimitMs / 1000
-    } s.`,
-    "Redis runs without persistence here (appendonly no, no save); Postgres with fsync and synchronous_commit on: taskmesh commits every accepted task to Postgres before answering, BullMQ's add is durable only as far as Redis is.",
-  ];
+async function loadavg(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ").slice(0, 3).join(" ");
+}
+
+/** Starts the systems asked for, in SYSTEMS order; a failure stops those already started. */
+async function startSystems(
+  p: Parameters,
+  tmp: string,
+  say: (line: string) => void,
+  started: { systems: QueueSystem[]; aof?: AofRedis },
+): Promise<void> {
+  const want = (s: SystemName) => p.systems.includes(s);
+  if (want("taskmesh")) {
+    say("starting the taskmesh server");
+    started.systems.push(
+      await startTaskmesh({
+        adminDatabaseUrl: p.adminDatabaseUrl,
+        redisUrl: p.taskmeshRedis,
+        tmp,
+        logLevel: "warn",
+        cpuProfDir: p.cpuProf,
+        workerCpuProfDir: p.workerCpuProf,
+      }),
+    );
+  }
+  if (want("bullmq")) {
+    started.systems.push(
+      await startBullmq(
+        p.bullmqRedis,
+        "bullmq",
+        `BullMQ on the shared Redis (${p.bullmqRedis}), which runs without persistence (appendonly no, no save).`,
+      ),
+    );
+  }
+  if (want("bullmq-aof")) {
+    say("starting redis-server with appendonly yes, appendfsync always");
+    started.aof = await startAofRedis(tmp);
+    started.systems.push(
+      await startBullmq(
+        started.aof.url,
+        "bullmq-aof",
+        `BullMQ (AOF always): the same producer and worker against a Redis ${started.aof.version} the bench started for the run on a free loopback port (${started.aof.url}), its files in a temporary folder, with appendonly yes, appendfsync always (every write fsynced before Redis answers) and no RDB snapshots; stopped at the end.`,
+        {
+          requeue:
+            "the same stalled-job check as BullMQ on the default Redis (lockDuration and stalledInterval 30 s); not run again",
+        },
+      ),
+    );
+  }
+  if (want("graphile-worker")) {
+    say("creating graphile-worker's database");
+    started.systems.push(await startGraphile(p.adminDatabaseUrl));
+  }
+  if (want("pg-boss")) {
+    say("creating pg-boss's database");
+    started.systems.push(await startPgBoss(p.adminDatabaseUrl));
+  }
 }
 
 async function main() {
   const p = readParameters();
-  const redisVersion = await checkRedisDatabase(p.taskmeshRedis, "tm:");
-  await checkRedisDatabase(p.bullmqRedis, "bull:");
+  if (p.systems.includes("taskmesh")) await checkRedisDatabase(p.taskmeshRedis, "tm:");
+  const redisVersion = await checkRedisDatabase(p.bullmqRedis, "bull:");
   if (p.taskmeshRedis === p.bullmqRedis) {
     throw new Error("taskmesh and BullMQ need different Redis databases");
   }
   // Read first: the load others put on this shared machine is part of what the figures mean.
   const info = await machine();
   const tmp = await Deno.makeTempDir({ prefix: "bench-queue-" });
-  const systems: QueueSystem[] = [];
-  const results: Record<string, SideResults> = {
-    taskmesh: { enqueueBatched: [], processed: {} },
-    bullmq: { enqueueBatched: [], processed: {} },
+  const started: { systems: QueueSystem[]; aof?: AofRedis } = { systems: [] };
+  const systems = started.systems;
+  const run: Run = {
+    systems: p.systems,
+    results: Object.fromEntries(p.systems.map((s) => [s, { enqueueBatched: [], processed: {} }])),
+    notApplicable: {},
   };
+  const results = run.results as Record<SystemName, NonNullable<Run["results"][SystemName]>>;
   const began = Date.now();
   const say = (line: string) =>
     console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(3)} s] ${line}`);
+  say(
+    `load average ${info.loadavg_before}; systems: ${p.systems.join(", ")}${p.quick ? " (quick run)" : ""}`,
+  );
   try {
-    if (p.systems.includes("taskmesh")) {
-      say("starting the taskmesh server");
-      systems.push(
-        await startTaskmesh({
-          adminDatabaseUrl: p.adminDatabaseUrl,
-          redisUrl: p.taskmeshRedis,
-          tmp,
-          logLevel: "warn",
-          cpuProfDir: p.cpuProf,
-          workerCpuProfDir: p.workerCpuProf,
-        }),
-      );
-    }
-    if (p.systems.includes("bullmq")) systems.push(await startBullmq(p.bullmqRedis));
-    // Alternate which system goes first, so neither always runs on a machine the other just warmed.
+    await startSystems(p, tmp, say, started);
+    // Alternate which system goes first, so none always runs on a machine another just warmed.
     const inTurn = (i: number) => i % 2 === 0 ? systems : [...systems].reverse();
 
     if (p.phases.includes("throughput")) {
@@ -185,6 +239,10 @@ async function main() {
           p.latencyWorkerConcurrency,
         );
         results[sys.name].latency = r;
+        if (!r.recordedStart) {
+          (run.notApplicable.recorded ??= {})[sys.name] =
+            "it deletes a job once it completes: no start is left to read";
+        }
         say(
           `${sys.name}: enqueue → handler start p50 ${r.handlerStart.p50} ms, p99 ${r.handlerStart.p99} ms`,
         );
@@ -192,6 +250,15 @@ async function main() {
     }
     if (p.phases.includes("requeue")) {
       for (const sys of systems) {
+        if (sys.name !== "taskmesh") {
+          (run.notApplicable.stop ??= {})[sys.name] =
+            "run for taskmesh only: a peer that cannot tell a frozen worker from a dead one has its SIGKILL figure";
+        }
+        if (sys.skips.requeue) {
+          (run.notApplicable.requeue ??= {})[sys.name] = sys.skips.requeue;
+          say(`${sys.name}: no requeue run (${sys.skips.requeue})`);
+          continue;
+        }
         say(
           `${sys.name}: SIGKILL of a worker holding ${p.requeueTasks} tasks (limit ${
             p.requeueLimitMs / 1000
@@ -213,27 +280,28 @@ async function main() {
     }
   } finally {
     for (const sys of systems) await sys.close().catch((e) => console.error(`closing ${sys.name}: ${e}`));
+    await started.aof?.stop().catch((e) => console.error(`stopping the AOF redis-server: ${e}`));
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 
-  const rows = buildRows(results.taskmesh, results.bullmq, p);
+  info.loadavg_after = await loadavg();
+  const rows = buildRows(run, p);
+  const allNotes = notes(p, redisVersion, systems.map((s) => s.note).filter(Boolean));
   console.log("");
-  console.log(textTable(rows, results.taskmesh, results.bullmq));
+  console.log(textTable(rows, run));
   console.log(`\n${targetsLine(rows)}`);
-  console.log(`\nwhole run: ${((Date.now() - began) / 1000).toFixed(0)} s`);
+  for (const line of notApplicableLines(run)) console.log(line);
+  console.log(
+    `\nload average before ${info.loadavg_before}, after ${info.loadavg_after} (${info.nproc} cores)`,
+  );
+  console.log(`whole run: ${((Date.now() - began) / 1000).toFixed(0)} s`);
   if (!p.write) return;
   const date = new Date(began).toISOString();
-  info.loadavg_after = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ").slice(0, 3).join(
-    " ",
-  );
   const { adminDatabaseUrl: _a, cpuProf: _c, workerCpuProf: _wc, write: _w, ...parameters } = p;
-  const report = { date, machine: info, parameters, rows, results, notes: notes(p, redisVersion) };
+  const report = { date, machine: info, parameters, rows, results: run.results, notes: allNotes };
   await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
   await Deno.writeTextFile(`${RESULTS}.json`, JSON.stringify(report, null, 2) + "\n");
-  await Deno.writeTextFile(
-    `${RESULTS}.md`,
-    markdown(rows, results.taskmesh, results.bullmq, { date, machine: info, notes: notes(p, redisVersion) }),
-  );
+  await Deno.writeTextFile(`${RESULTS}.md`, markdown(rows, run, { date, machine: info, notes: allNotes }));
   console.log(`wrote ${RESULTS.slice(ROOT.length)}.json and .md`);
 }
 
