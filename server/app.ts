@@ -128,6 +128,8 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     handler,
     tls,
     log,
+    limits: config.server.transport,
+    metrics: metrics.registry,
   });
   health.setAll(ServingStatus.SERVING);
   const scheme = tls ? "https" : "http";

@@ -4,6 +4,7 @@
  * each naming the variable and what it expects.
  */
 import type { LogLevel } from "./log.ts";
+import { DEFAULT_LIMITS, type TransportLimits } from "./listen.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -148,6 +149,8 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** Origins allowed to call from browsers ("*" allows any). */
   corsOrigins: string[];
+  /** Timeouts and caps of the transport (server/listen.ts). */
+  transport: TransportLimits;
 }
 
 export function readServerConfig(r: EnvReader): ServerConfig {
@@ -174,5 +177,25 @@ export function readServerConfig(r: EnvReader): ServerConfig {
     maxTimeoutMs: r.int("TASKMESH_MAX_TIMEOUT_MS", 5 * 60_000, 1000, 24 * 3600_000),
     shutdownGraceMs: r.int("TASKMESH_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     corsOrigins: r.list("TASKMESH_CORS_ORIGINS", ["*"]),
+    transport: readTransportLimits(r),
   };
+}
+
+function readTransportLimits(r: EnvReader): TransportLimits {
+  const d = DEFAULT_LIMITS;
+  const limits = {
+    firstByteTimeoutMs: r.int("TASKMESH_FIRST_BYTE_TIMEOUT_MS", d.firstByteTimeoutMs, 100, 600_000),
+    http1HeadersTimeoutMs: r.int("TASKMESH_HTTP1_HEADERS_TIMEOUT_MS", d.http1HeadersTimeoutMs, 100, 600_000),
+    http2IdleTimeoutMs: r.int("TASKMESH_HTTP2_IDLE_TIMEOUT_MS", d.http2IdleTimeoutMs, 100, 86_400_000),
+    maxConnections: r.int("TASKMESH_MAX_CONNECTIONS", d.maxConnections, 1, 1_000_000),
+    maxConnectionsPerAddress: r.int(
+      "TASKMESH_MAX_CONNECTIONS_PER_ADDRESS",
+      d.maxConnectionsPerAddress,
+      1,
+      1_000_000,
+    ),
+  };
+  // One address can never hold more than all connections together.
+  limits.maxConnectionsPerAddress = Math.min(limits.maxConnectionsPerAddress, limits.maxConnections);
+  return limits;
 }
