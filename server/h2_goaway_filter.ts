@@ -50,6 +50,7 @@ export class GoawayFilter {
         const n = Math.min(this.#payloadLeft, chunk.length - i);
         this.#payloadLeft -= n;
         if (this.#dropping) {
+          changed = true;
           parts.push(chunk.subarray(segment, i));
           segment = i + n;
         }

@@ -84,7 +84,7 @@ export function openRawH2(port: number, host = "127.0.0.1"): Promise<RawH2Connec
     let ended = 0;
     let reset = 0;
     let waiter: { n: number; resolve: () => void; reject: (e: Error) => void } | undefined;
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     const closed = new Promise<void>((done) => socket.once("close", () => done()));
     socket.on("error", () => {});
     socket.once("close", () => waiter?.reject(new Error(`connection closed after ${ended} streams ended`)));
