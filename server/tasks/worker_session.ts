@@ -22,6 +22,7 @@ import { invalid, validQueue } from "./_spec.ts";
 import type { WorkerEntry } from "../broker/worker_registry.ts";
 import type { AttemptResult, TaskStore } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
+import type { Clock } from "../clock.ts";
 
 interface Held {
   leaseId: string;
@@ -391,6 +392,37 @@ export function validateHello(hello: Hello): void {
   if (Object.keys(hello.labels).length > 16) throw invalid("hello.labels", "at most 16 labels");
 }
 
+/**
+ * The stream's first message, or DeadlineExceeded when none came within `ms`: a stream that
+ * never says Hello would otherwise hold its connection forever.
+ */
+async function firstMessage<T>(
+  it: AsyncIterator<T>,
+  ms: number,
+  clock: Clock,
+  signal: AbortSignal,
+): Promise<IteratorResult<T>> {
+  const timer = new AbortController();
+  const stop = () => timer.abort();
+  signal.addEventListener("abort", stop, { once: true });
+  const next = it.next();
+  next.catch(() => {}); // awaited below; this only keeps a late rejection from going unhandled
+  try {
+    const expired = clock.sleep(ms, timer.signal).then(() => true, () => false);
+    const winner = await Promise.race([next, expired]);
+    if (winner === true) {
+      throw new ConnectError(
+        `no Hello within ${ms} ms: a worker must send Hello first, as soon as the stream opens`,
+        Code.DeadlineExceeded,
+      );
+    }
+    return winner === false ? await next : winner;
+  } finally {
+    timer.abort();
+    signal.removeEventListener("abort", stop);
+  }
+}
+
 /** WorkerService.Connect for one stream. */
 export async function* runWorkerSession(
   runtime: TasksRuntime,
@@ -399,7 +431,7 @@ export async function* runWorkerSession(
   serverId: string,
 ): AsyncGenerator<ConnectResponse> {
   const it = requests[Symbol.asyncIterator]();
-  const first = await it.next();
+  const first = await firstMessage(it, runtime.config.helloTimeoutMs ?? 10_000, runtime.clock, signal);
   if (first.done || first.value.message.case !== "hello") {
     throw new ConnectError(
       "the first message must be Hello: send worker id, queues and concurrency",
