@@ -176,6 +176,7 @@ Deno.test(
       const never = new Promise<void>((resolve) => release = resolve);
       const silent = (async function* () {
         await never;
+        yield* [];
       })();
       await assert.rejects(
         async () => {
