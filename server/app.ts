@@ -14,6 +14,9 @@ import { HealthRegistry, registerHealth, ServingStatus } from "./health/health.t
 import { Lifecycle } from "./lifecycle.ts";
 import { systemClock } from "./clock.ts";
 import { listen, type Listener } from "./listen.ts";
+import { capDeadlineHeaders } from "./deadline_cap.ts";
+import { createStreamHeadersInterceptor, nodeResponseKey } from "./stream_headers.ts";
+import { answerUnknownMethod } from "./unknown_method.ts";
 import { createServerMetrics, type ServerMetrics } from "./observability/metrics.ts";
 import { createRpcInterceptor } from "./observability/rpc_interceptor.ts";
 import { registerReflection } from "./reflection/mod.ts";
@@ -56,7 +59,9 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   const { config, log } = deps;
   const modules = config.server.services.map((name) => SERVICE_MODULES[name]);
   const descs: DescService[] = modules.flatMap((m) => m.descs);
-  const health = new HealthRegistry(descs.map((d) => d.typeName));
+  // A service still to be built answers Unimplemented to every method: NOT_SERVING, and left out of "".
+  const unbuilt = modules.filter((m) => !m.register).flatMap((m) => m.descs.map((d) => d.typeName));
+  const health = new HealthRegistry(descs.map((d) => d.typeName), unbuilt);
   const metrics = createServerMetrics(deps.clock.now());
   const lifecycle = new Lifecycle();
 
@@ -85,9 +90,12 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     ...options.httpRoutes,
   };
 
+  // The node response of each request, for interceptors that write to it (stream_headers.ts).
+  const responses = new WeakMap<NodeRequest, NodeResponse>();
   const connectHandler = connectNodeAdapter({
     routes,
     interceptors: [
+      createStreamHeadersInterceptor(),
       createRpcInterceptor({ log, metrics }),
       lifecycle.interceptor(),
       ...(options.authenticate === false ? [] : [auth.interceptor()]),
@@ -97,8 +105,13 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     writeMaxBytes: config.server.maxMessageBytes,
     maxTimeoutMs: config.server.maxTimeoutMs,
     shutdownSignal: lifecycle.shutdownSignal,
-    contextValues: (req) => createContextValues().set(remoteAddressKey, req.socket?.remoteAddress ?? ""),
-    fallback: (req, res) => handleHttpRoute(httpRoutes, req, res),
+    contextValues: (req) =>
+      createContextValues()
+        .set(remoteAddressKey, req.socket?.remoteAddress ?? "")
+        .set(nodeResponseKey, responses.get(req)),
+    fallback: (req, res) => {
+      if (!answerUnknownMethod(req, res)) handleHttpRoute(httpRoutes, req, res);
+    },
   });
 
   const handler = (req: NodeRequest, res: NodeResponse) => {
@@ -111,6 +124,8 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
         return;
       }
     }
+    capDeadlineHeaders(req.headers, config.server.maxTimeoutMs);
+    responses.set(req, res);
     connectHandler(req, res);
   };
 
