@@ -195,3 +195,18 @@ Deno.test(
     }
   },
 );
+
+Deno.test("the transport limits are validated with the rest of the configuration", async () => {
+  const { loadConfig } = await import("../server/load_config.ts");
+  assert.throws(
+    () => loadConfig({ TASKMESH_MAX_CONNECTIONS: "0", TASKMESH_HTTP2_IDLE_TIMEOUT_MS: "soon" }),
+    (e: unknown) => {
+      const message = (e as Error).message;
+      assert.match(message, /TASKMESH_MAX_CONNECTIONS must be a whole number from 1 to 1000000, got "0"/);
+      assert.match(message, /TASKMESH_HTTP2_IDLE_TIMEOUT_MS must be a whole number/);
+      return true;
+    },
+  );
+  const limits = loadConfig({ TASKMESH_MAX_CONNECTIONS: "10" }).server.transport;
+  assert.equal(limits.maxConnectionsPerAddress, 10, "one address never gets more than all together");
+});
