@@ -22,7 +22,7 @@ import { invalid, validQueue } from "./_spec.ts";
 import type { WorkerEntry } from "../broker/worker_registry.ts";
 import type { AttemptResult, TaskStore } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
-import type { Clock } from "../clock.ts";
+import { firstMessage } from "./_hello_timeout.ts";
 
 interface Held {
   leaseId: string;
@@ -390,37 +390,6 @@ export function validateHello(hello: Hello): void {
   hello.queues.forEach((q, i) => validQueue(q, `hello.queues[${i}]`));
   if (hello.concurrency < 1 || hello.concurrency > 1000) throw invalid("hello.concurrency", "must be 1–1000");
   if (Object.keys(hello.labels).length > 16) throw invalid("hello.labels", "at most 16 labels");
-}
-
-/**
- * The stream's first message, or DeadlineExceeded when none came within `ms`: a stream that
- * never says Hello would otherwise hold its connection forever.
- */
-async function firstMessage<T>(
-  it: AsyncIterator<T>,
-  ms: number,
-  clock: Clock,
-  signal: AbortSignal,
-): Promise<IteratorResult<T>> {
-  const timer = new AbortController();
-  const stop = () => timer.abort();
-  signal.addEventListener("abort", stop, { once: true });
-  const next = it.next();
-  next.catch(() => {}); // awaited below; this only keeps a late rejection from going unhandled
-  try {
-    const expired = clock.sleep(ms, timer.signal).then(() => true, () => false);
-    const winner = await Promise.race([next, expired]);
-    if (winner === true) {
-      throw new ConnectError(
-        `no Hello within ${ms} ms: a worker must send Hello first, as soon as the stream opens`,
-        Code.DeadlineExceeded,
-      );
-    }
-    return winner === false ? await next : winner;
-  } finally {
-    timer.abort();
-    signal.removeEventListener("abort", stop);
-  }
 }
 
 /** WorkerService.Connect for one stream. */
