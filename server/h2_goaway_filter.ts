@@ -64,11 +64,13 @@ export class GoawayFilter {
           i = segment = chunk.length;
           break;
         }
+        // Read in place: this runs for every frame, so it allocates nothing when the header is whole.
         const header = this.#held.length > 0
           ? Buffer.concat([this.#held, chunk.subarray(i, i + need)])
-          : chunk.subarray(i, i + need);
-        this.#payloadLeft = (header[0] << 16) | (header[1] << 8) | header[2];
-        this.#dropping = header[3] === GOAWAY;
+          : chunk;
+        const at = this.#held.length > 0 ? 0 : i;
+        this.#payloadLeft = (header[at] << 16) | (header[at + 1] << 8) | header[at + 2];
+        this.#dropping = header[at + 3] === GOAWAY;
         if (this.#dropping) {
           this.dropped++;
           changed = true;
