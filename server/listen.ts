@@ -122,6 +122,11 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       },
       handler,
     );
+    // HTTP/1.1 over TLS: the runtime reads these off the server and starts checking when it listens.
+    Object.assign(secure, {
+      headersTimeout: limits.http1HeadersTimeoutMs,
+      connectionsCheckingInterval: checkingInterval(limits.http1HeadersTimeoutMs),
+    });
     secure.on("connection", (socket: net.Socket) => {
       if (gate.admit(socket)) track(socket);
     });
@@ -140,7 +145,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       headersTimeout: limits.http1HeadersTimeoutMs,
       requestTimeout: Math.max(HTTP1_REQUEST_TIMEOUT_MS, limits.http1HeadersTimeoutMs),
       // How often the runtime looks for requests past those timeouts.
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.http1HeadersTimeoutMs / 4)),
+      connectionsCheckingInterval: checkingInterval(limits.http1HeadersTimeoutMs),
     }, handler);
     h1.keepAliveTimeout = HTTP1_KEEP_ALIVE_MS;
     // The runtime starts checking those timeouts when the server listens; this one never
@@ -229,6 +234,11 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       for (const socket of sockets) socket.destroy();
     },
   };
+}
+
+/** How often the runtime looks for HTTP/1.1 requests past their header timeout. */
+function checkingInterval(headersTimeoutMs: number): number {
+  return Math.max(50, Math.min(1000, headersTimeoutMs / 4));
 }
 
 function transportMetrics(registry: MetricsRegistry) {

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
+import tls from "node:tls";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { WorkerService } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
@@ -98,6 +99,53 @@ Deno.test(
     }
   },
 );
+
+Deno.test("over TLS too, HTTP/1.1 headers that never end are cut", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  const made = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+    ]
+      .concat(["-subj", "/CN=127.0.0.1", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`]),
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.equal(made.code, 0);
+  const server = await startTestServer({
+    env: {
+      TASKMESH_TLS_CERT_FILE: `${dir}/cert.pem`,
+      TASKMESH_TLS_KEY_FILE: `${dir}/key.pem`,
+      TASKMESH_HTTP1_HEADERS_TIMEOUT_MS: "300",
+    },
+  });
+  try {
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({
+        port: portOf(server),
+        host: "127.0.0.1",
+        rejectUnauthorized: false,
+        ALPNProtocols: ["http/1.1"],
+      });
+      s.once("secureConnect", () => resolve(s));
+      s.once("error", reject);
+    });
+    const started = performance.now();
+    socket.write("GET /healthz HTTP/1.1\r\nhost: x\r\nx-one: 1\r\n");
+    assert.match(await closedByServer(socket), /^HTTP\/1\.1 408 /);
+    assert.ok(performance.now() - started < 10_000, "cut at the configured timeout, not the runtime's 60 s");
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test(
   "an HTTP/2 connection with no open stream is closed after TASKMESH_HTTP2_IDLE_TIMEOUT_MS, one with a stream is not",
