@@ -28,14 +28,22 @@ function connect(port: number, localAddress?: string): Promise<net.Socket> {
   });
 }
 
-/** Resolves with what the server sent, once it closed the connection. */
-function closedByServer(socket: net.Socket): Promise<string> {
-  return new Promise((resolve) => {
+/** Resolves with what the server sent, once it closed the connection; rejects if it has not within `ms`. */
+function closedByServer(socket: net.Socket, ms = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
     let got = "";
+    const timer = setTimeout(
+      () => reject(new Error(`the server did not close the connection within ${ms} ms`)),
+      ms,
+    );
     socket.on("data", (chunk) => got += chunk);
     socket.on("error", () => {});
-    if (socket.destroyed) resolve(got);
-    socket.once("close", () => resolve(got));
+    const done = () => {
+      clearTimeout(timer);
+      resolve(got);
+    };
+    if (socket.destroyed) done();
+    else socket.once("close", done);
   });
 }
 
@@ -228,7 +236,7 @@ Deno.test(
       })();
       await assert.rejects(
         async () => {
-          for await (const _ of workers.connect(silent)) { /* nothing arrives */ }
+          for await (const _ of workers.connect(silent, { timeoutMs: 10_000 })) { /* nothing arrives */ }
         },
         (e: unknown) => {
           assert.ok(e instanceof ConnectError);
