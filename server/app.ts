@@ -18,6 +18,9 @@ import { healthRoutes } from "./health/http.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { systemClock } from "./clock.ts";
 import { listen, type Listener } from "./listen.ts";
+import { capDeadlineHeaders } from "./deadline_cap.ts";
+import { createStreamHeadersInterceptor, nodeResponseKey } from "./stream_headers.ts";
+import { answerUnknownMethod } from "./unknown_method.ts";
 import { createServerMetrics, type ServerMetrics } from "./observability/metrics.ts";
 import { createRpcInterceptor } from "./observability/rpc_interceptor.ts";
 import { registerReflection } from "./reflection/mod.ts";
@@ -66,7 +69,9 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   const { config, log } = deps;
   const modules = config.server.services.map((name) => SERVICE_MODULES[name]);
   const descs: DescService[] = modules.flatMap((m) => m.descs);
-  const health = new HealthRegistry(descs.map((d) => d.typeName));
+  // A service still to be built answers Unimplemented to every method: NOT_SERVING, and left out of "".
+  const unbuilt = modules.filter((m) => !m.register).flatMap((m) => m.descs.map((d) => d.typeName));
+  const health = new HealthRegistry(descs.map((d) => d.typeName), unbuilt);
   const metrics = createServerMetrics(deps.clock.now());
   const lifecycle = new Lifecycle();
   const dependencies = new DependencyMonitor({
@@ -99,9 +104,12 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   };
 
   const web = createWebHandler(options.webDist ?? WEB_DIST);
+  // The node response of each request, for interceptors that write to it (stream_headers.ts).
+  const responses = new WeakMap<NodeRequest, NodeResponse>();
   const connectHandler = connectNodeAdapter({
     routes,
     interceptors: [
+      createStreamHeadersInterceptor(),
       createRpcInterceptor({ log, metrics }),
       lifecycle.interceptor(),
       dependencies.interceptor(),
@@ -113,8 +121,13 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     writeMaxBytes: config.server.maxMessageBytes,
     maxTimeoutMs: config.server.maxTimeoutMs,
     shutdownSignal: lifecycle.shutdownSignal,
-    contextValues: (req) => createContextValues().set(remoteAddressKey, req.socket?.remoteAddress ?? ""),
+    contextValues: (req) =>
+      createContextValues()
+        .set(remoteAddressKey, req.socket?.remoteAddress ?? "")
+        .set(nodeResponseKey, responses.get(req)),
     fallback: async (req, res) => {
+      // An RPC to a method nobody serves gets its protocol's Unimplemented; pages and plain routes the rest.
+      if (answerUnknownMethod(req, res)) return;
       if (!(await web(req, res))) await handleHttpRoute(httpRoutes, req, res);
     },
   });
@@ -130,6 +143,8 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
         return;
       }
     }
+    capDeadlineHeaders(req.headers, config.server.maxTimeoutMs);
+    responses.set(req, res);
     connectHandler(req, res);
   };
 
@@ -148,6 +163,8 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     handler,
     tls,
     log,
+    limits: config.server.transport,
+    metrics: metrics.registry,
   });
   health.setAll(ServingStatus.SERVING);
   dependencies.start();

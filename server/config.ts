@@ -4,6 +4,7 @@
  * each naming the variable and what it expects.
  */
 import type { LogLevel } from "./log.ts";
+import { DEFAULT_LIMITS, type TransportLimits } from "./listen.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -150,6 +151,8 @@ export interface ServerConfig {
   corsOrigins: string[];
   /** How often Postgres and Redis are probed for health and readiness. */
   dependencyCheckMs: number;
+  /** Timeouts and caps of the transport (server/listen.ts). */
+  transport: TransportLimits;
 }
 
 export function readServerConfig(r: EnvReader): ServerConfig {
@@ -177,6 +180,7 @@ export function readServerConfig(r: EnvReader): ServerConfig {
     shutdownGraceMs: r.int("TASKMESH_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     corsOrigins: corsOrigins(r),
     dependencyCheckMs: r.int("TASKMESH_DEPENDENCY_CHECK_MS", 1000, 100, 60_000),
+    transport: readTransportLimits(r),
   };
 }
 
@@ -201,4 +205,23 @@ function corsOrigins(r: EnvReader): string[] {
     );
   }
   return origins.filter((o) => !bad.includes(o));
+}
+
+function readTransportLimits(r: EnvReader): TransportLimits {
+  const d = DEFAULT_LIMITS;
+  const limits = {
+    firstByteTimeoutMs: r.int("TASKMESH_FIRST_BYTE_TIMEOUT_MS", d.firstByteTimeoutMs, 100, 600_000),
+    http1HeadersTimeoutMs: r.int("TASKMESH_HTTP1_HEADERS_TIMEOUT_MS", d.http1HeadersTimeoutMs, 100, 600_000),
+    http2IdleTimeoutMs: r.int("TASKMESH_HTTP2_IDLE_TIMEOUT_MS", d.http2IdleTimeoutMs, 100, 86_400_000),
+    maxConnections: r.int("TASKMESH_MAX_CONNECTIONS", d.maxConnections, 1, 1_000_000),
+    maxConnectionsPerAddress: r.int(
+      "TASKMESH_MAX_CONNECTIONS_PER_ADDRESS",
+      d.maxConnectionsPerAddress,
+      1,
+      1_000_000,
+    ),
+  };
+  // One address can never hold more than all connections together.
+  limits.maxConnectionsPerAddress = Math.min(limits.maxConnectionsPerAddress, limits.maxConnections);
+  return limits;
 }

@@ -19,8 +19,11 @@ type Listener = (status: Status) => void;
 export class HealthRegistry {
   #statuses = new Map<string, Status>();
   #listeners = new Map<string, Set<Listener>>();
+  /** Services whose every method answers Unimplemented: always NOT_SERVING, and not part of "". */
+  readonly #unbuilt: ReadonlySet<string>;
 
-  constructor(services: readonly string[]) {
+  constructor(services: readonly string[], unbuilt: readonly string[] = []) {
+    this.#unbuilt = new Set(unbuilt);
     this.#statuses.set("", Status.NOT_SERVING);
     for (const name of services) this.#statuses.set(name, Status.NOT_SERVING);
   }
@@ -33,13 +36,14 @@ export class HealthRegistry {
   set(service: string, status: Status): void {
     this.#update(service, status);
     if (service !== "") {
-      const all = [...this.#statuses].filter(([name]) => name !== "").every(([, s]) => s === Status.SERVING);
+      const all = [...this.#statuses].filter(([name]) => name !== "" && !this.#unbuilt.has(name))
+        .every(([, s]) => s === Status.SERVING);
       this.#update("", all ? Status.SERVING : Status.NOT_SERVING);
     }
   }
 
   setAll(status: Status): void {
-    for (const name of this.#statuses.keys()) this.#update(name, status);
+    for (const name of this.#statuses.keys()) if (!this.#unbuilt.has(name)) this.#update(name, status);
   }
 
   #update(service: string, status: Status) {
@@ -105,6 +109,8 @@ export function registerHealth(router: ConnectRouter, registry: HealthRegistry, 
     },
     async *watch(req, ctx) {
       for await (const status of registry.watch(req.service, ctx.signal, drain)) yield response(status);
+      // Ended by the call's own signal (its deadline, or the client gone): say why, not OK.
+      ctx.signal.throwIfAborted();
     },
   });
 }

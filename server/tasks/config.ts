@@ -8,6 +8,8 @@ export interface TasksConfig {
   leaseTtlMs: number;
   /** How often delayed tasks are promoted and the broker is checked for lost state. */
   tickMs: number;
+  /** A WorkerService.Connect stream that has not sent Hello within this is ended (default 10 s). */
+  helloTimeoutMs?: number;
 }
 
 export function readTasksConfig(r: EnvReader): TasksConfig {
@@ -16,5 +18,6 @@ export function readTasksConfig(r: EnvReader): TasksConfig {
     heartbeatMs,
     leaseTtlMs: 2 * heartbeatMs,
     tickMs: r.int("TASKMESH_TASKS_TICK_MS", 250, 10, 10_000),
+    helloTimeoutMs: r.int("TASKMESH_WORKER_HELLO_TIMEOUT_MS", 10_000, 100, 600_000),
   };
 }

@@ -25,6 +25,7 @@ import type { AttemptResult, TaskStore } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import { idleWait } from "./queue_limits.ts";
 import { attemptTimedOut } from "./_attempt_outcome.ts";
+import { firstMessage } from "./_hello_timeout.ts";
 
 interface Held {
   leaseId: string;
@@ -427,7 +428,7 @@ export async function* runWorkerSession(
   ownerId?: string,
 ): AsyncGenerator<ConnectResponse> {
   const it = requests[Symbol.asyncIterator]();
-  const first = await it.next();
+  const first = await firstMessage(it, runtime.config.helloTimeoutMs ?? 10_000, runtime.clock, signal);
   if (first.done || first.value.message.case !== "hello") {
     throw new ConnectError(
       "the first message must be Hello: send worker id, queues and concurrency",
