@@ -1,0 +1,236 @@
+/**
+ * Chaos under load, with real processes: 10,000 tasks, two worker processes, and in the
+ * middle of the run either the server is SIGKILLed and restarted, or its Redis loses
+ * everything (FLUSHALL). The handler records every execution in a table of the test's own
+ * schema, so what really ran is counted apart from what the server says.
+ *
+ * The rule checked (docs/ARCHITECTURE.md, "Delivery"): delivery is at least once, and a
+ * task runs more than once only when an attempt of it ended without its Result being
+ * committed — here, an attempt whose lease was live at the crash: started before it, ended
+ * `lease_expired` after it. Every re-run is printed with its reason. Postgres must show each
+ * task succeeded exactly once, whatever ran.
+ *
+ * The server process has no Redis key prefix, so each test starts its own redis-server
+ * (tests/_support/redis_server.ts): its FLUSHALL cannot touch the machine's Redis.
+ */
+import assert from "node:assert/strict";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Redis } from "ioredis";
+import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import { systemClock } from "../server/clock.ts";
+import { createTestDatabase, type TestDatabase } from "../server/db/testing.ts";
+import { createExecutionsTable, spawnCountingWorker } from "./_support/counting_worker.ts";
+import { type ServerProcess, startServerProcess } from "./_support/process.ts";
+import { bearer, credentialsOn } from "./_support/raw_worker.ts";
+import { freePort, type RedisServer, startRedisServer } from "./_support/redis_server.ts";
+import { eventually } from "./_support/until.ts";
+
+const TASKS = 10_000;
+const BATCH = 1000;
+const QUEUE = "chaos";
+/** The crash comes once this many executions are recorded: well into the run, far from its end. */
+const CRASH_AFTER = 2500;
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const enc = new TextEncoder();
+
+interface Run {
+  db: TestDatabase;
+  redis: RedisServer;
+  env: Record<string, string>;
+  server: ServerProcess;
+  workers: Deno.ChildProcess[];
+  ids: string[];
+}
+
+/** Our own Redis and schema, a server process on a fixed port, 10,000 tasks accepted, two workers. */
+async function startRun(): Promise<Run> {
+  const redis = await startRedisServer();
+  const db = await createTestDatabase();
+  await createExecutionsTable(db.sql);
+  const env = {
+    DATABASE_URL: db.url,
+    REDIS_URL: redis.url,
+    // A fixed port, so a restarted server is where the workers reconnect.
+    TASKMESH_PORT: String(freePort()),
+    TASKMESH_DATA_DIR: await Deno.makeTempDir({ prefix: "taskmesh-chaos-" }),
+    TASKMESH_WORKER_HEARTBEAT_MS: "500",
+    TASKMESH_TASKS_TICK_MS: "100",
+  };
+  const server = await startServerProcess(env);
+  const transport = createGrpcTransport({ baseUrl: server.url });
+  const { admin, workerKey } = await credentialsOn({ sql: db.sql, clock: systemClock }, transport);
+  const tasks = createClient(TaskService, transport);
+  const ids: string[] = [];
+  for (let i = 0; i < TASKS; i += BATCH) {
+    const specs = Array.from({ length: BATCH }, () => ({
+      queue: QUEUE,
+      type: "count",
+      payload: enc.encode("{}"),
+      maxAttempts: 5,
+      backoff: { initialDelay: { nanos: 100_000_000 } },
+    }));
+    ids.push(...(await tasks.enqueueBatch({ tasks: specs }, bearer(admin))).tasks.map((t) => t.id));
+  }
+  const workers = ["w1", "w2"].map((workerId) =>
+    spawnCountingWorker({
+      url: server.url,
+      apiKey: workerKey,
+      databaseUrl: db.url,
+      workerId,
+      queue: QUEUE,
+      concurrency: 50,
+    })
+  );
+  return { db, redis, env, server, workers, ids };
+}
+
+async function endRun(run: Run): Promise<void> {
+  for (const w of run.workers) {
+    try {
+      w.kill("SIGKILL");
+    } catch { /* gone */ }
+  }
+  await Promise.all(run.workers.map((w) => w.status));
+  try {
+    run.server.child.kill("SIGKILL");
+  } catch { /* gone */ }
+  await run.server.exited;
+  await run.db.drop();
+  await run.redis.stop();
+}
+
+async function executions(run: Run): Promise<number> {
+  const [{ n }] = await run.db.sql<{ n: number }[]>`select count(*)::int as n from executions`;
+  return n;
+}
+
+/** Waits until every accepted task has succeeded in Postgres. */
+async function allSucceeded(run: Run): Promise<void> {
+  await eventually("every accepted task succeeds", async () => {
+    const [{ n }] = await run.db.sql<{ n: number }[]>`
+      select count(*)::int as n from tasks where queue = ${QUEUE} and state = 'succeeded'`;
+    return n === TASKS ? true : undefined;
+  }, { timeoutMs: 120_000, everyMs: 250 });
+}
+
+interface Rerun {
+  task_id: string;
+  attempts: number[];
+  outcomes: (string | null)[];
+  started: string[];
+  ended: (string | null)[];
+}
+
+/**
+ * Asserts the delivery rule against the crash at `crashAt`, prints every re-run with its
+ * reason, and returns how many tasks ran more than once.
+ */
+async function checkDelivery(run: Run, crash: string, crashAt: Date): Promise<number> {
+  const { sql } = run.db;
+  assert.equal(new Set(run.ids).size, TASKS, "every task was accepted with its own id");
+  // Postgres's view: each accepted task succeeded, by exactly one attempt.
+  const [{ tasks, succeeded }] = await sql<{ tasks: number; succeeded: number }[]>`
+    select count(*)::int as tasks, count(*) filter (where state = 'succeeded')::int as succeeded
+      from tasks where id = any(${run.ids}::uuid[])`;
+  assert.equal(tasks, TASKS, "no accepted task is missing");
+  assert.equal(succeeded, TASKS, "every accepted task succeeded");
+  const notOnce = await sql<{ task_id: string; n: number }[]>`
+    select t.id as task_id, count(a.*) filter (where a.outcome = 'succeeded')::int as n
+      from tasks t left join task_attempts a on a.task_id = t.id
+     where t.queue = ${QUEUE}
+     group by t.id having count(a.*) filter (where a.outcome = 'succeeded') <> 1`;
+  assert.deepEqual([...notOnce], [], "each task has exactly one succeeded attempt");
+  // The handler's view: every task ran at least once, and every run belongs to an attempt.
+  const [{ ran }] = await sql<{ ran: number }[]>`
+    select count(distinct task_id)::int as ran from executions`;
+  assert.equal(ran, TASKS, "every task was executed at least once");
+  const orphans = await sql`
+    select e.task_id, e.attempt from executions e
+      left join task_attempts a on a.task_id = e.task_id and a.number = e.attempt
+     where a.task_id is null`;
+  assert.deepEqual([...orphans], [], "every execution is an attempt Postgres knows");
+  const sameAttemptTwice = await sql`
+    select task_id, attempt, count(*)::int as n from executions
+     group by task_id, attempt having count(*) > 1`;
+  assert.deepEqual([...sameAttemptTwice], [], "no attempt was executed twice");
+  // Every execution that did not count: its attempt's lease was live at the crash.
+  const reruns = await sql<Rerun[]>`
+    select e.task_id,
+           array_agg(e.attempt order by e.attempt) as attempts,
+           array_agg(a.outcome order by e.attempt) as outcomes,
+           array_agg(a.started_at::text order by e.attempt) as started,
+           array_agg(a.ended_at::text order by e.attempt) as ended
+      from executions e join task_attempts a on a.task_id = e.task_id and a.number = e.attempt
+     group by e.task_id having count(*) > 1
+     order by e.task_id`;
+  const unexplained: Rerun[] = [];
+  for (const r of reruns) {
+    const earlier = r.attempts.slice(0, -1).map((_, i) => i);
+    const explained = r.outcomes.at(-1) === "succeeded" &&
+      earlier.every((i) =>
+        r.outcomes[i] === "lease_expired" && new Date(r.started[i]) <= crashAt &&
+        new Date(r.ended[i]!) >= crashAt
+      );
+    console.log(
+      `${crash}: task ${r.task_id} executed ${r.attempts.length} times, attempts ${r.attempts.join(", ")} ` +
+        `(${r.outcomes.join(", ")}): ` +
+        (explained
+          ? `attempt ${r.attempts[0]} held a live lease at the ${crash} and its Result was never committed`
+          : "UNEXPLAINED"),
+    );
+    if (!explained) unexplained.push(r);
+  }
+  assert.deepEqual(unexplained, [], "every re-run had a lease live at the crash");
+  console.log(`${crash}: ${TASKS} tasks, ${reruns.length} executed more than once, none lost`);
+  return reruns.length;
+}
+
+Deno.test(
+  "the server SIGKILLed and restarted in the middle of 10,000 tasks: none lost, re-runs only of live leases",
+  opts,
+  async () => {
+    const run = await startRun();
+    try {
+      await eventually(
+        "the run is under way",
+        async () => await executions(run) >= CRASH_AFTER ? true : undefined,
+      );
+      run.server.child.kill("SIGKILL");
+      const crashAt = new Date();
+      await run.server.exited;
+      const atCrash = await executions(run);
+      // The same Postgres, the same Redis, the same port: the workers reconnect on their own.
+      run.server = await startServerProcess(run.env);
+      await allSucceeded(run);
+      assert.ok(atCrash < TASKS, `the crash came before the end (${atCrash} executions)`);
+      await checkDelivery(run, "server kill", crashAt);
+    } finally {
+      await endRun(run);
+    }
+  },
+);
+
+Deno.test(
+  "Redis flushed (FLUSHALL) in the middle of 10,000 tasks: none lost, re-runs only of live leases",
+  opts,
+  async () => {
+    const run = await startRun();
+    const redis = new Redis(run.redis.url);
+    try {
+      await eventually(
+        "the run is under way",
+        async () => await executions(run) >= CRASH_AFTER ? true : undefined,
+      );
+      const crashAt = new Date();
+      await redis.flushall();
+      const atCrash = await executions(run);
+      await allSucceeded(run);
+      assert.ok(atCrash < TASKS, `the flush came before the end (${atCrash} executions)`);
+      await checkDelivery(run, "FLUSHALL", crashAt);
+    } finally {
+      redis.disconnect();
+      await endRun(run);
+    }
+  },
+);
