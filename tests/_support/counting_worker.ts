@@ -1,14 +1,14 @@
 /**
  * A worker process built with the SDK whose one handler, `count`, records each execution
- * (task id, attempt, worker id) in the `executions` table of the test's own schema before it
- * succeeds, so a test counts what really ran rather than what the server says. The table has
+ * (task id, attempt, worker id) in the `executions` table of the test's own schema as it
+ * starts (then waits the payload's `ms`, if any, and succeeds), so a test counts what really ran rather than what the server says. The table has
  * no unique key on purpose: a task run twice shows as two rows.
  *
  * Run as a script by `spawnCountingWorker`; it reconnects quickly (backoff capped at 1 s)
  * so a restarted server gets its workers back within a second or so.
  */
 import { connectPostgres, type Sql } from "../../server/db/postgres.ts";
-import { createLogger, createWorker } from "../../worker/mod.ts";
+import { createLogger, createWorker, json } from "../../worker/mod.ts";
 
 /** Creates the table the handler writes to, in the schema `sql` is confined to. */
 export async function createExecutionsTable(sql: Sql): Promise<void> {
@@ -65,9 +65,12 @@ if (import.meta.main) {
     backoff: { initialMs: 100, maxMs: 1000 },
     log: createLogger({ level: "error" }),
     handlers: {
-      count: async (_payload, ctx) => {
+      // Recorded as it starts, so a run that is aborted later still counts as a run.
+      count: async (payload, ctx) => {
         await sql`insert into executions (task_id, attempt, worker_id)
                   values (${ctx.taskId}, ${ctx.attempt}, ${workerId})`;
+        const { ms } = json<{ ms?: number }>(payload);
+        if (ms) await ctx.clock.sleep(ms, ctx.signal);
       },
     },
   });
