@@ -61,7 +61,6 @@ async function startRun(serverEnv: Record<string, string> = {}): Promise<Run> {
     // A fixed port, so a restarted server is where the workers reconnect.
     TASKMESH_PORT: String(freePort()),
     TASKMESH_DATA_DIR: await Deno.makeTempDir({ prefix: "taskmesh-chaos-" }),
-    TASKMESH_WORKER_HEARTBEAT_MS: "500",
     TASKMESH_TASKS_TICK_MS: "100",
     ...serverEnv,
   };
@@ -111,6 +110,15 @@ async function endRun(run: Run): Promise<void> {
 async function executions(run: Run): Promise<number> {
   const [{ n }] = await run.db.sql<{ n: number }[]>`select count(*)::int as n from executions`;
   return n;
+}
+
+/** Waits until the workers have run CRASH_AFTER tasks (their start takes seconds on a busy machine). */
+async function underWay(run: Run): Promise<void> {
+  await eventually(
+    "the run is under way",
+    async () => await executions(run) >= CRASH_AFTER ? true : undefined,
+    { timeoutMs: 120_000 },
+  );
 }
 
 /** Waits until every accepted task has succeeded in Postgres. */
