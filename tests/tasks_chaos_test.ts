@@ -210,10 +210,7 @@ Deno.test(
   async () => {
     const run = await startRun();
     try {
-      await eventually(
-        "the run is under way",
-        async () => await executions(run) >= CRASH_AFTER ? true : undefined,
-      );
+      await underWay(run);
       run.server.child.kill("SIGKILL");
       const crashAt = new Date();
       await run.server.exited;
@@ -239,10 +236,7 @@ Deno.test(
     const redis = new Redis(run.redis.url);
     const rebuilds = () => run.server.lines.filter((l) => l.msg === "broker rebuilt from Postgres").length;
     try {
-      await eventually(
-        "the run is under way",
-        async () => await executions(run) >= CRASH_AFTER ? true : undefined,
-      );
+      await underWay(run);
       const before = rebuilds();
       const crashAt = new Date();
       await redis.flushall();
