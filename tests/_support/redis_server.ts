@@ -22,7 +22,7 @@ export function freePort(): number {
 export async function startRedisServer(): Promise<RedisServer> {
   const dir = await Deno.makeTempDir({ prefix: "taskmesh-redis-" });
   const port = freePort();
-  const child = new Deno.Command("redis-server", {
+  const command = new Deno.Command("redis-server", {
     args: [
       "--port",
       String(port),
@@ -40,7 +40,19 @@ export async function startRedisServer(): Promise<RedisServer> {
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).spawn();
+  });
+  let child: Deno.ChildProcess;
+  try {
+    child = command.spawn();
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true });
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(
+        "redis-server is not on PATH: install it (apt-get install redis-server) to run this test",
+      );
+    }
+    throw error;
+  }
   const stderr = new Response(child.stderr).text();
   // redis-server logs this line once it listens; reading until it (or the end) is the wait.
   let seen = "";
