@@ -16,7 +16,7 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
  */
 export async function eventually<T>(
   what: string,
-  check: () => Promise<T | undefined>,
+  check: () => Promise<T | undefined> | T | undefined,
   { timeoutMs = 60_000, everyMs = 100 } = {},
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
