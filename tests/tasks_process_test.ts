@@ -10,6 +10,7 @@ import { Redis } from "ioredis";
 import { TaskService, TaskState } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { bearer, credentials, openRawWorker } from "./_support/raw_worker.ts";
 import { startTestServer, TEST_REDIS_URL, type TestServer } from "./_support/server.ts";
+import { until } from "./_support/until.ts";
 
 const WORKER = new URL("../worker/main.ts", import.meta.url).pathname;
 const enc = new TextEncoder();
@@ -31,15 +32,6 @@ function spawnWorker(server: TestServer, apiKey: string, id: string, queue: stri
     stdout: "null",
     stderr: "piped",
   }).spawn();
-}
-
-/** Re-checks a condition after each server round trip, up to a bound; no timers. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, tries = 2000): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-  }
-  throw new Error(`${what}: never happened`);
 }
 
 Deno.test(

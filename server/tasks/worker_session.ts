@@ -259,6 +259,9 @@ export class WorkerSession {
     this.load = Number.isFinite(beat.load) ? Math.min(1, Math.max(0, beat.load)) : 0;
     const mine = beat.leases.filter((l) => this.held.get(l.taskId)?.leaseId === l.leaseId);
     const extended = await runtime.broker.extend(mine, runtime.config.leaseTtlMs, now);
+    // A broker that lost its state (FLUSHALL, a restart without persistence) lost only its copy of
+    // the leases: the rebuild restores them from Postgres and the next heartbeat extends them.
+    const brokerLost = extended.size < mine.length && await runtime.broker.needsRebuild();
     // Set after the leases are extended, so ListWorkers showing it means the heartbeat took effect.
     this.lastHeartbeat = now;
     runtime.workerSeen(this);
@@ -271,7 +274,7 @@ export class WorkerSession {
           value: { taskId: lease.taskId, leaseId: lease.leaseId, reason: "lease_lost" },
         });
       } else if (!extended.has(lease.leaseId)) {
-        this.leaseLost(lease.taskId, lease.leaseId);
+        if (!brokerLost) this.leaseLost(lease.taskId, lease.leaseId);
       } else if (now > held.deadline + DEADLINE_GRACE_MS) {
         this.held.delete(lease.taskId);
         this.send({

@@ -12,16 +12,26 @@ import {
   WorkerService,
 } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
 import { createAdmin } from "../../server/auth/first_admin.ts";
+import type { Clock } from "../../server/clock.ts";
+import type { Sql } from "../../server/db/postgres.ts";
 import type { TestServer } from "./server.ts";
 
 export const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 /** An admin token and a `worker` API key on a test server. */
-export async function credentials(server: TestServer): Promise<{ admin: string; workerKey: string }> {
+export function credentials(server: TestServer): Promise<{ admin: string; workerKey: string }> {
+  return credentialsOn(server.deps, server.connect());
+}
+
+/** The same on any server: one in another process, reached through `transport`, on the database `sql` opens. */
+export async function credentialsOn(
+  db: { sql: Sql; clock: Clock },
+  transport: Transport,
+): Promise<{ admin: string; workerKey: string }> {
   const email = `admin-${crypto.randomUUID().slice(0, 8)}@example.com`;
   const password = "correct horse battery staple";
-  await createAdmin(server.deps, { email, password });
-  const auth = createClient(AuthService, server.connect());
+  await createAdmin(db, { email, password });
+  const auth = createClient(AuthService, transport);
   const admin = (await auth.login({ email, password })).tokens!.accessToken;
   const { secret } = await auth.createApiKey({ name: "worker", scopes: ["worker"] }, bearer(admin));
   return { admin, workerKey: secret };
