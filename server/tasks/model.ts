@@ -205,6 +205,8 @@ export interface TaskStore {
     before: number,
   ): AsyncIterable<{ task: BrokerTask; lease: { leaseId: string; workerId: string } | null }>;
   pausedQueues(): Promise<string[]>;
+  /** Every queue Postgres knows a paused flag for, paused or not. */
+  queueFlags(): Promise<{ name: string; paused: boolean }[]>;
   /** Every queue and limit group that has a limit, for a broker rebuild. */
   limits(): Promise<{ queues: NamedLimits[]; groups: NamedLimits[] }>;
 }

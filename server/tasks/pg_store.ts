@@ -33,7 +33,12 @@ import type {
   TaskStore,
   Transition,
 } from "./model.ts";
-import { selectPausedQueues, selectQueueStats, upsertQueuePaused } from "./queue_queries.ts";
+import {
+  selectPausedQueues,
+  selectQueueFlags,
+  selectQueueStats,
+  upsertQueuePaused,
+} from "./queue_queries.ts";
 import {
   type AttemptEnd,
   type ChangedTaskRow,
@@ -422,6 +427,7 @@ export function createTaskStore(sql: Sql): PgTaskStore {
     pausedQueues() {
       return selectPausedQueues(sql);
     },
+    queueFlags: () => selectQueueFlags(sql),
     limits: () => selectAllLimits(sql),
   };
   return store;

@@ -237,6 +237,15 @@ export class TasksRuntime {
     await Promise.all([...queues].map((queue) => this.broker.notify(queue)));
   }
 
+  /** Pauses or resumes a queue: Postgres, then the broker (rebuilt from Postgres if that fails). */
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    await this.store.setPaused(queue, paused, this.clock.now());
+    await this.mirror(paused ? "pausing a queue" : "resuming a queue", async () => {
+      await this.broker.setPaused(queue, paused);
+      if (!paused) await this.broker.notify(queue);
+    });
+  }
+
   // --- dispatcher wake-ups ------------------------------------------------------------
 
   /** Resolves when one of the queues may have work, after `ms`, or when the signal aborts. */
@@ -293,7 +302,8 @@ export class TasksRuntime {
     let tasks = 0;
     let leases = 0;
     await restoreLimits(this.broker, await this.store.limits());
-    for (const queue of await this.store.pausedQueues()) await this.broker.setPaused(queue, true);
+    // Both ways: a resume whose broker write failed must not leave the queue paused in Redis.
+    for (const q of await this.store.queueFlags()) await this.broker.setPaused(q.name, q.paused);
     let batch: BrokerTask[] = [];
     let held: Lease[] = [];
     const flush = async () => {

@@ -183,15 +183,12 @@ function taskServiceImpl(
     },
     async pauseQueue(req) {
       const queue = validQueue(req.queue);
-      await rt.store.setPaused(queue, true, rt.clock.now());
-      await rt.broker.setPaused(queue, true);
+      await rt.setPaused(queue, true);
       return { queue: await queueInfo(rt, queue) };
     },
     async resumeQueue(req) {
       const queue = validQueue(req.queue);
-      await rt.store.setPaused(queue, false, rt.clock.now());
-      await rt.broker.setPaused(queue, false);
-      await rt.broker.notify(queue);
+      await rt.setPaused(queue, false);
       return { queue: await queueInfo(rt, queue) };
     },
     async listDeadLetters(req) {
