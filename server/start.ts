@@ -71,7 +71,7 @@ if (server.config.server.services.includes("tasks") && SERVICE_MODULES.tasks.reg
   // Ctrl-C reached it too) rather than cut off: that one is left to exit by itself.
   const runtime = tasksRuntimeFor(server.deps);
   runtime.onWorkers(() => {
-    const session = runtime.sessions.get(id);
+    const session = runtime.session(id);
     if (session) lastSession = session;
   });
   child.status.then(({ code }) => {
@@ -134,7 +134,7 @@ function firstSignal(): Promise<Deno.Signal> {
  * connected gets SIGTERM instead, unless it closed its stream draining already.
  */
 async function drainWorker({ child, id }: { child: Deno.ChildProcess; id: string }): Promise<number> {
-  const session = tasksRuntimeFor(server.deps).sessions.get(id);
+  const session = tasksRuntimeFor(server.deps).session(id);
   try {
     if (session) session.drain(WORKER_DRAIN_MS);
     else if (!lastSession?.draining) child.kill("SIGTERM");

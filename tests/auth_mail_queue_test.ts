@@ -128,7 +128,7 @@ Deno.test("auth mails go through the emails queue and survive an SMTP outage", a
       // jittered delay was ~0 may already have run (and failed) before the sink came back;
       // the loop just drives the next one.
       let cursor = events.seen.length;
-      let current = (await rt.store.get(id))!.task;
+      let current = (await rt.get(id))!.task;
       while (current.state !== "succeeded") {
         assert.notEqual(current.state, "dead", "the task must not run out of attempts here");
         if (current.state === "scheduled") {

@@ -4,6 +4,7 @@
  * delays, retries and dead letters, idempotency, pause/resume, cancel, dead and
  * silent workers with fenced leases, and bad input.
  */
+import { internalsForTests } from "../server/tasks/runtime.ts";
 import assert from "node:assert/strict";
 import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -310,9 +311,9 @@ for (const mode of ["embedded", "redis"] as const) {
         await w.nextOf("assign");
         // A server that took the expired lease and died before telling Postgres: the broker has
         // no lease, Postgres still says running, and nothing would ever expire it.
-        const taken = await rt.broker.takeExpired(clock.now() + 3_600_000, 500);
+        const taken = await internalsForTests(rt).broker.takeExpired(clock.now() + 3_600_000, 500);
         assert.ok(taken.some((l) => l.taskId === task!.id));
-        await rt.broker.restoreLeases(taken.filter((l) => l.taskId !== task!.id));
+        await internalsForTests(rt).broker.restoreLeases(taken.filter((l) => l.taskId !== task!.id));
         assert.equal(await rt.reap(), 0);
         clock.advance(2001);
         assert.ok(await rt.sweep() >= 1);

@@ -12,7 +12,6 @@
  */
 import type { EmailMessage } from "../../mail/mod.ts";
 import type { Deps } from "../deps.ts";
-import { enqueueTasks } from "../tasks/enqueue.ts";
 import { sealPayload } from "../tasks/sealed_payloads.ts";
 import type { NewTask, TaskRecord } from "../tasks/model.ts";
 import { tasksRuntimeFor } from "../tasks/setup.ts";
@@ -82,7 +81,7 @@ export function enqueueAuthMail(deps: Deps): (message: EmailMessage) => Promise<
     const rt = tasksRuntimeFor(deps);
     const now = rt.clock.now();
     const sealed = await sealPayload(deps.sql, mailBody(message, mail.from), now, now + sealForMs);
-    const { tasks } = await enqueueTasks(rt, [await mailTask(message, sealed, now)]);
+    const { tasks } = await rt.enqueue([await mailTask(message, sealed, now)]);
     return tasks[0];
   };
 }

@@ -24,8 +24,6 @@ import {
   selectGroups,
   selectTypeDefaultsPage,
   type TypeDefaults,
-  upsertGroupLimits,
-  upsertQueueLimits,
   upsertTypeDefaults,
 } from "./limit_queries.ts";
 import type { TasksRuntime } from "./runtime.ts";
@@ -92,23 +90,19 @@ export function limitsServiceImpl(
       concurrencyLimit: g.concurrency,
       rateLimitPerSecond: g.ratePerSecond,
       rateLimitBurst: g.burst,
-      running: BigInt(await rt.broker.groupRunning(g.name).catch(() => 0)),
+      running: BigInt(await rt.groupRunning(g.name).catch(() => 0)),
     });
   return {
     async configureQueue(req) {
       const queue = validQueue(req.queue);
       const limits = validLimits(req);
-      await upsertQueueLimits(sql, queue, limits, rt.clock.now());
-      await rt.mirror("configuring a queue", () => rt.broker.setLimits({ queue }, limits));
-      // A raised limit may let waiting tasks run now.
-      await rt.mirror("configuring a queue", () => rt.broker.notify(queue));
+      await rt.setLimits({ queue }, limits);
       return { queue: await queueInfo(queue) };
     },
     async configureLimitGroup(req) {
       const group = validGroup(req.group);
       const limits = validLimits(req);
-      await upsertGroupLimits(sql, group, limits, rt.clock.now());
-      await rt.mirror("configuring a limit group", () => rt.broker.setLimits({ group }, limits));
+      await rt.setLimits({ group }, limits);
       return { group: await groupToProto({ name: group, ...limits }) };
     },
     async listLimitGroups(req) {

@@ -4,7 +4,7 @@
  * change inside one transaction, fenced by the lease id, so a stale worker can never
  * complete a task twice.
  */
-import type { BrokerTask } from "../broker/broker.ts";
+import type { BrokerTask, Limits } from "../broker/broker.ts";
 import type { NamedLimits } from "./limit_queries.ts";
 
 export type TaskState =
@@ -198,6 +198,8 @@ export interface TaskStore {
   purgeDead(queue: string, taskIds: string[], all: boolean): Promise<TaskRecord[]>;
   queueStats(now: number): Promise<QueueStats[]>;
   setPaused(queue: string, paused: boolean, now: number): Promise<void>;
+  /** Stores a queue's or a limit group's limits (all zero: none). */
+  setLimits(target: { queue: string } | { group: string }, limits: Limits, now: number): Promise<void>;
   /** Every task the broker should hold: runnable ones and running ones (with their lease). */
   brokerState(): AsyncIterable<{ task: BrokerTask; lease: { leaseId: string; workerId: string } | null }>;
   /** Running tasks whose row has not changed since `before` (ms since the epoch), with their lease. */

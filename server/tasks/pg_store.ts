@@ -8,7 +8,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { BrokerTask } from "../broker/broker.ts";
 import type { Sql } from "../db/postgres.ts";
 import { enqueueTasks } from "./_pg_enqueue.ts";
-import { selectAllLimits } from "./limit_queries.ts";
+import { selectAllLimits, upsertGroupLimits, upsertQueueLimits } from "./limit_queries.ts";
 import {
   decodeTaskPageToken,
   encodeTaskPageToken,
@@ -428,6 +428,10 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       return selectPausedQueues(sql);
     },
     queueFlags: () => selectQueueFlags(sql),
+    setLimits: (target, limits, now) =>
+      "queue" in target
+        ? upsertQueueLimits(sql, target.queue, limits, now)
+        : upsertGroupLimits(sql, target.group, limits, now),
     limits: () => selectAllLimits(sql),
   };
   return store;

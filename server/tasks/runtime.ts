@@ -10,12 +10,20 @@
  *   - worker registry: writes this process's workers for the other instances to list;
  * Loops start with the first service registration and stop at shutdown, reaper last.
  */
-import type { Broker, BrokerTask, Lease } from "../broker/broker.ts";
+import type { Broker, BrokerTask, ClaimRequest, Lease, Limits } from "../broker/broker.ts";
 import type { Clock } from "../clock.ts";
 import { type Logger, rateLimitedLogger } from "../log.ts";
 import { type Loop, startLoop } from "../loop.ts";
 import type { TasksConfig } from "./config.ts";
-import type { TaskRecord, TaskStore, Transition } from "./model.ts";
+import type {
+  AttemptResult,
+  NewTask,
+  QueueStats,
+  StartedTask,
+  TaskRecord,
+  TaskStore,
+  Transition,
+} from "./model.ts";
 import type { WorkerSession } from "./worker_session.ts";
 import { restoreLimits } from "./queue_limits.ts";
 import {
@@ -31,7 +39,7 @@ export const MIRROR_TIMEOUT_MS = 500;
 export type TaskListener = (task: TaskRecord, previous: TaskRecord["state"] | undefined) => void;
 
 export class TasksRuntime {
-  readonly sessions = new Map<string, WorkerSession>();
+  readonly #sessions = new Map<string, WorkerSession>();
   /** Names this process in worker entries and in WorkerInfo.server_id. */
   readonly serverId = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
   readonly #taskListeners = new Set<TaskListener>();
@@ -51,7 +59,9 @@ export class TasksRuntime {
   readonly #mirrorLog: Logger;
 
   /** Every instance's workers; this process writes its own sessions' entries. */
-  readonly registry: WorkerRegistry;
+  readonly #registry: WorkerRegistry;
+  readonly #store: TaskStore;
+  readonly #broker: Broker;
   #stopControl?: () => void;
   /** When each session's registry entry was last written. */
   readonly #writtenAt = new WeakMap<WorkerSession, number>();
@@ -59,8 +69,8 @@ export class TasksRuntime {
   readonly #registryLog: Logger;
 
   constructor(
-    readonly store: TaskStore,
-    readonly broker: Broker,
+    store: TaskStore,
+    broker: Broker,
     readonly clock: Clock,
     readonly log: Logger,
     readonly config: TasksConfig,
@@ -71,19 +81,22 @@ export class TasksRuntime {
       mirrorTimeoutMs?: number;
     } = {},
   ) {
+    this.#store = store;
+    this.#broker = broker;
+    internals.set(this, { store, broker });
     this.random = options.random ?? Math.random;
     this.openPayloads = options.openPayloads ?? ((tasks) => Promise.resolve(tasks));
     this.mirrorTimeoutMs = options.mirrorTimeoutMs ?? MIRROR_TIMEOUT_MS;
     this.#mirrorLog = rateLimitedLogger(log, 10_000);
-    this.registry = options.registry ?? createMemoryWorkerRegistry();
+    this.#registry = options.registry ?? createMemoryWorkerRegistry();
     this.#registryLog = rateLimitedLogger(log, 30_000);
   }
 
   async start(): Promise<void> {
-    this.#unsubscribe = await this.broker.subscribe((queue) => this.#wakeLocal(queue));
+    this.#unsubscribe = await this.#broker.subscribe((queue) => this.#wakeLocal(queue));
     // DrainWorker and CancelTask on another instance reach the worker's stream here.
-    this.#stopControl = await this.registry.subscribe((control) => {
-      if (control.kind === "drain") this.sessions.get(control.workerId)?.drain(control.graceMs);
+    this.#stopControl = await this.#registry.subscribe((control) => {
+      if (control.kind === "drain") this.#sessions.get(control.workerId)?.drain(control.graceMs);
       else this.cancelRunning(control.taskId, control.leaseId);
     });
     await this.rebuildIfNeeded();
@@ -109,13 +122,13 @@ export class TasksRuntime {
     for (const loop of this.#loops) await loop.stop();
     await this.#unsubscribe?.();
     this.#stopControl?.();
-    await this.registry.close();
-    await this.broker.close();
+    await this.#registry.close();
+    await this.#broker.close();
   }
 
   /** Tells the worker running the task under this lease, if its stream is here, to stop it. */
   cancelRunning(taskId: string, leaseId: string): void {
-    for (const session of this.sessions.values()) session.leaseLost(taskId, leaseId, "cancelled");
+    for (const session of this.#sessions.values()) session.leaseLost(taskId, leaseId, "cancelled");
   }
 
   // --- the worker registry ------------------------------------------------------------
@@ -131,7 +144,7 @@ export class TasksRuntime {
    */
   workerSeen(session: WorkerSession): void {
     this.#writtenAt.set(session, this.clock.now());
-    this.registry.put(session.entry()).catch((error) =>
+    this.#registry.put(session.entry()).catch((error) =>
       this.#registryLog.warn("could not write the worker registry", {
         worker_id: session.id,
         error: String(error),
@@ -147,10 +160,10 @@ export class TasksRuntime {
     // A session that beat (or connected, or drained) within the last half interval was just
     // written: only the others, silent ones above all, need writing again.
     const recent = this.clock.now() - this.config.heartbeatMs / 2;
-    for (const session of this.sessions.values()) {
+    for (const session of this.#sessions.values()) {
       if ((this.#writtenAt.get(session) ?? -Infinity) > recent) continue;
       this.#writtenAt.set(session, this.clock.now());
-      await this.registry.put(session.entry());
+      await this.#registry.put(session.entry());
     }
   }
 
@@ -160,11 +173,11 @@ export class TasksRuntime {
    * this process's.
    */
   async workers(): Promise<WorkerEntry[]> {
-    const local = [...this.sessions.values()].map((s) => s.entry());
+    const local = [...this.#sessions.values()].map((s) => s.entry());
     const mine = new Set(local.map((e) => e.id));
     let remote: WorkerEntry[] = [];
     try {
-      remote = (await this.registry.list(this.clock.now(), this.registryStaleMs))
+      remote = (await this.#registry.list(this.clock.now(), this.registryStaleMs))
         .filter((e) => !mine.has(e.id) && e.serverId !== this.serverId);
     } catch (error) {
       this.#registryLog.warn("could not read the worker registry: showing this instance's workers", {
@@ -191,14 +204,15 @@ export class TasksRuntime {
     for (const listener of this.#workerListeners) listener();
   }
 
-  publish(task: TaskRecord, previous?: TaskRecord["state"]): void {
+  /** Tells the watchers of a task's new state; only the engine calls it, after the commit. */
+  #publish(task: TaskRecord, previous?: TaskRecord["state"]): void {
     for (const listener of this.#taskListeners) listener(task, previous);
   }
 
   /** Mirrors a store transition into the broker and tells everyone who cares. */
-  async apply(transition: Transition, previous?: TaskRecord["state"]): Promise<void> {
-    this.publish(transition.task, previous);
-    await this.mirror("a task changed", () => this.makeRunnable(transition.runnable));
+  async #apply(transition: Transition, previous?: TaskRecord["state"]): Promise<void> {
+    this.#publish(transition.task, previous);
+    await this.mirror("a task changed", () => this.#makeRunnable(transition.runnable));
   }
 
   /**
@@ -228,22 +242,255 @@ export class TasksRuntime {
     if (outcome === "slow") failed(new Error(`no answer within ${this.mirrorTimeoutMs} ms`));
   }
 
-  async makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {
+  async #makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {
     if (tasks.length === 0) return;
-    await this.broker.add(tasks, this.clock.now());
+    await this.#broker.add(tasks, this.clock.now());
     const queues = new Set(tasks.map((t) => t.queue));
     // This process's dispatchers need not wait for the round trip through the broker's channel.
     for (const queue of queues) this.#wakeLocal(queue);
-    await Promise.all([...queues].map((queue) => this.broker.notify(queue)));
+    await Promise.all([...queues].map((queue) => this.#broker.notify(queue)));
+  }
+
+  // --- state changes: Postgres, then the broker, then the event --------------------------
+
+  /** Stores validated tasks, then makes them runnable; a repeated idempotency key returns the first task. */
+  async enqueue(newTasks: NewTask[]): Promise<{ tasks: TaskRecord[]; duplicates: boolean[] }> {
+    const result = await this.#store.enqueue(newTasks, this.clock.now());
+    await this.#accept(result.tasks, result.duplicates);
+    return result;
+  }
+
+  /** Tells the broker and the watchers about tasks Postgres has just accepted (duplicates aside). */
+  async #accept(records: TaskRecord[], duplicates: boolean[]): Promise<void> {
+    const fresh = records.filter((_, i) => !duplicates[i]);
+    // Postgres has them: if the broker fails now, the next promoter tick rebuilds it from Postgres.
+    await this.mirror(
+      "enqueue",
+      () => this.#makeRunnable(fresh.map(runnable).filter((t) => t !== undefined)),
+    );
+    for (const t of fresh) this.#publish(t);
+  }
+
+  /** Cancels an unfinished task; its worker, on any instance, is told to stop it. */
+  async cancel(taskId: string, reason: string): Promise<TaskRecord> {
+    const { task, runningLease, runnable: freed } = await this.#store.cancel(
+      taskId,
+      reason,
+      this.clock.now(),
+    );
+    // Committed: a broker that fails now leaves at most a stale entry, which a claim skips and drops.
+    await this.mirror("a cancel", () => this.#broker.remove(task.id, task.queue));
+    if (runningLease) {
+      this.cancelRunning(task.id, runningLease);
+      // A worker held by another instance: that one tells it (repeated here, it changes nothing).
+      await this.#registry.send({ kind: "cancel", taskId: task.id, leaseId: runningLease }).catch((error) =>
+        this.log.warn(
+          "could not tell the other instances of a cancel: its worker learns at its next heartbeat",
+          { task_id: task.id, error: String(error) },
+        )
+      );
+    }
+    // Dependents waiting on this task with on_failure or always may run now.
+    await this.#apply({ task, runnable: freed });
+    return task;
+  }
+
+  /** Queues a failed, dead or cancelled task again with a fresh attempt budget. */
+  async retry(taskId: string): Promise<TaskRecord> {
+    const task = await this.#store.retry(taskId, this.clock.now());
+    await this.#accept([task], [false]);
+    return task;
+  }
+
+  async requeueDead(queue: string, taskIds: string[], all: boolean): Promise<TaskRecord[]> {
+    const tasks = await this.#store.requeueDead(queue, taskIds, all, this.clock.now());
+    await this.#accept(tasks, tasks.map(() => false));
+    return tasks;
+  }
+
+  /** Dead tasks leave Postgres; the broker never held them. */
+  purgeDead(queue: string, taskIds: string[], all: boolean): Promise<TaskRecord[]> {
+    return this.#store.purgeDead(queue, taskIds, all);
   }
 
   /** Pauses or resumes a queue: Postgres, then the broker (rebuilt from Postgres if that fails). */
   async setPaused(queue: string, paused: boolean): Promise<void> {
-    await this.store.setPaused(queue, paused, this.clock.now());
+    await this.#store.setPaused(queue, paused, this.clock.now());
     await this.mirror(paused ? "pausing a queue" : "resuming a queue", async () => {
-      await this.broker.setPaused(queue, paused);
-      if (!paused) await this.broker.notify(queue);
+      await this.#broker.setPaused(queue, paused);
+      if (!paused) await this.#broker.notify(queue);
     });
+  }
+
+  /** Sets a queue's or a limit group's limits: Postgres, then the broker (a rebuild sets them all again). */
+  async setLimits(target: { queue: string } | { group: string }, limits: Limits): Promise<void> {
+    await this.#store.setLimits(target, limits, this.clock.now());
+    const what = "queue" in target ? "configuring a queue" : "configuring a limit group";
+    await this.mirror(what, () => this.#broker.setLimits(target, limits));
+    // A raised limit may let waiting tasks run now.
+    if ("queue" in target) await this.mirror(what, () => this.#broker.notify(target.queue));
+  }
+
+  /**
+   * Claims up to `max` tasks for a worker and records their start. Leases claimed after the
+   * worker went (`gone`), and those Postgres would not start (cancelled or finished between
+   * the broker and Postgres: Postgres wins), are given back without counting an attempt.
+   */
+  async claimAndStart(
+    claim: Omit<ClaimRequest, "leaseTtlMs" | "now">,
+    gone: () => boolean,
+  ): Promise<{ claimed: number; started: Array<{ task: StartedTask; leaseId: string }> }> {
+    const leases = await this.#broker.claim({
+      ...claim,
+      leaseTtlMs: this.config.leaseTtlMs,
+      now: this.clock.now(),
+    });
+    if (leases.length === 0) return { claimed: 0, started: [] };
+    if (gone()) {
+      await this.#giveBack(leases);
+      return { claimed: leases.length, started: [] };
+    }
+    const started = await this.#store.startMany(leases, claim.workerId, this.clock.now());
+    if (started.length < leases.length) {
+      const ids = new Set(started.map((t) => t.id));
+      await this.#giveBack(leases.filter((l) => !ids.has(l.taskId)));
+    }
+    const leaseOf = new Map(leases.map((l) => [l.taskId, l.leaseId]));
+    return {
+      claimed: leases.length,
+      started: started.map((task) => ({ task, leaseId: leaseOf.get(task.id)! })),
+    };
+  }
+
+  /** Tells the watchers a task started; a session calls it once the task's Assign is sent. */
+  taskStarted(task: StartedTask): void {
+    this.#publish(task, task.previousState);
+  }
+
+  /** Records a worker's progress if its lease is current, and tells the watchers. */
+  async progress(taskId: string, leaseId: string, percent: number, message: string): Promise<void> {
+    if (!await this.#store.progress(taskId, leaseId, percent, message, this.clock.now())) return;
+    const found = await this.#store.get(taskId);
+    if (found) this.#publish(found.task);
+  }
+
+  /** Extends a worker's leases; returns the lease ids the broker still held. */
+  extendLeases(leases: ReadonlyArray<{ taskId: string; leaseId: string }>): Promise<Set<string>> {
+    return this.#broker.extend(leases, this.config.leaseTtlMs, this.clock.now());
+  }
+
+  /**
+   * Records a batch of results: Postgres (a batch that fails whole is retried result by
+   * result), then the leases end in the broker, then `recorded` (the worker's acks), then
+   * the events, then retries and released dependents go to the broker. `tasks` follows
+   * `batch`, null where the lease was no longer current.
+   */
+  async finish(
+    batch: ReadonlyArray<{ taskId: string; leaseId: string; result: AttemptResult }>,
+    workerId: string,
+    recorded: (tasks: Array<TaskRecord | null>) => void,
+  ): Promise<void> {
+    const { tasks, runnable } = await this.#record(batch, workerId);
+    await this.mirror("recording results", () => this.#broker.releaseMany(batch));
+    recorded(tasks);
+    for (const task of tasks) if (task) this.#publish(task, "running");
+    await this.mirror("recording results", () => this.#makeRunnable(runnable));
+  }
+
+  async #record(
+    batch: ReadonlyArray<{ taskId: string; leaseId: string; result: AttemptResult }>,
+    workerId: string,
+  ): ReturnType<TaskStore["finishMany"]> {
+    try {
+      return await this.#store.finishMany(batch, this.clock.now(), this.random);
+    } catch (error) {
+      if (batch.length === 1) throw error;
+      this.log.warn("recording a batch of results failed: recording them one by one", {
+        worker_id: workerId,
+        results: batch.length,
+        error: String(error),
+      });
+      const one = [];
+      for (const result of batch) {
+        one.push(await this.#store.finishMany([result], this.clock.now(), this.random));
+      }
+      return { tasks: one.flatMap((o) => o.tasks), runnable: one.flatMap((o) => o.runnable) };
+    }
+  }
+
+  /** A worker session gives a lease back (timeout, stream ended): the broker lease ends, the attempt is counted. */
+  async takeBack(
+    lease: Pick<Lease, "taskId" | "leaseId" | "workerId">,
+    outcome: "lease_expired" | "timed_out",
+  ) {
+    await this.#broker.release(lease.taskId, lease.leaseId);
+    await this.expireLease(lease, outcome);
+  }
+
+  // --- reads --------------------------------------------------------------------------
+
+  get(taskId: string) {
+    return this.#store.get(taskId);
+  }
+
+  list(...args: Parameters<TaskStore["list"]>) {
+    return this.#store.list(...args);
+  }
+
+  listDead(...args: Parameters<TaskStore["listDead"]>) {
+    return this.#store.listDead(...args);
+  }
+
+  queueStats(): Promise<QueueStats[]> {
+    return this.#store.queueStats(this.clock.now());
+  }
+
+  isPaused(queue: string): Promise<boolean> {
+    return this.#broker.isPaused(queue);
+  }
+
+  /** Tasks of a limit group running now, as the broker counts them. */
+  groupRunning(group: string): Promise<number> {
+    return this.#broker.groupRunning(group);
+  }
+
+  // --- worker sessions ----------------------------------------------------------------
+
+  /** How many worker streams this process holds. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** This process's session of a worker, if its stream is here. */
+  session(workerId: string): WorkerSession | undefined {
+    return this.#sessions.get(workerId);
+  }
+
+  /** Takes a new session of a worker; returns the one it replaces, which the caller closes. */
+  attach(session: WorkerSession): WorkerSession | undefined {
+    const previous = this.#sessions.get(session.id);
+    this.#sessions.set(session.id, session);
+    this.workersChanged();
+    this.workerSeen(session);
+    return previous;
+  }
+
+  /** A session ended: it leaves this process, and the registry unless a newer stream of the worker is here. */
+  async detach(session: WorkerSession): Promise<void> {
+    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    this.workersChanged();
+    if (this.#sessions.has(session.id)) return;
+    await this.#registry.remove(session.id, this.serverId).catch((error) =>
+      this.log.warn("could not remove a worker from the registry: it ages out", {
+        worker_id: session.id,
+        error: String(error),
+      })
+    );
+  }
+
+  /** Drains a worker on this instance or, through the registry, on the one holding its stream. */
+  async drainRemote(workerId: string, graceMs: number): Promise<void> {
+    await this.#registry.send({ kind: "drain", workerId, graceMs });
   }
 
   // --- dispatcher wake-ups ------------------------------------------------------------
@@ -276,7 +523,7 @@ export class TasksRuntime {
   /** One promoter iteration: rebuild if the broker lost its state, then promote due tasks. */
   async tick(): Promise<void> {
     await this.rebuildIfNeeded();
-    const moved = await this.broker.promote(this.clock.now(), 1000);
+    const moved = await this.#broker.promote(this.clock.now(), 1000);
     if (moved > 0) this.#wakeLocal(undefined);
   }
 
@@ -286,7 +533,7 @@ export class TasksRuntime {
       const wanted = this.#rebuildWanted;
       this.#rebuildWanted = false;
       try {
-        if (wanted || await this.broker.needsRebuild()) await this.#rebuild();
+        if (wanted || await this.#broker.needsRebuild()) await this.#rebuild();
       } catch (error) {
         // The broker's own marker stays until markRebuilt; a wish of this process is kept the same way.
         this.#rebuildWanted ||= wanted;
@@ -301,21 +548,21 @@ export class TasksRuntime {
     const started = this.clock.now();
     let tasks = 0;
     let leases = 0;
-    await restoreLimits(this.broker, await this.store.limits());
+    await restoreLimits(this.#broker, await this.#store.limits());
     // Both ways: a resume whose broker write failed must not leave the queue paused in Redis.
-    for (const q of await this.store.queueFlags()) await this.broker.setPaused(q.name, q.paused);
+    for (const q of await this.#store.queueFlags()) await this.#broker.setPaused(q.name, q.paused);
     let batch: BrokerTask[] = [];
     let held: Lease[] = [];
     const flush = async () => {
       // Leases first: a task added back is never claimed past a limit its running peers fill.
-      if (held.length) await this.broker.restoreLeases(held);
-      if (batch.length) await this.broker.add(batch, this.clock.now());
+      if (held.length) await this.#broker.restoreLeases(held);
+      if (batch.length) await this.#broker.add(batch, this.clock.now());
       tasks += batch.length;
       leases += held.length;
       batch = [];
       held = [];
     };
-    for await (const { task, lease } of this.store.brokerState()) {
+    for await (const { task, lease } of this.#store.brokerState()) {
       if (lease) {
         held.push({
           taskId: task.id,
@@ -331,7 +578,7 @@ export class TasksRuntime {
       if (batch.length + held.length >= 500) await flush();
     }
     await flush();
-    await this.broker.markRebuilt();
+    await this.#broker.markRebuilt();
     this.log.warn("broker rebuilt from Postgres", { tasks, leases, ms: this.clock.now() - started });
     this.#wakeLocal(undefined);
   }
@@ -347,7 +594,7 @@ export class TasksRuntime {
     const now = this.clock.now();
     let checked = 0;
     let batch: Lease[] = [];
-    for await (const { task, lease } of this.store.staleRunning(now - this.config.leaseTtlMs)) {
+    for await (const { task, lease } of this.#store.staleRunning(now - this.config.leaseTtlMs)) {
       if (!lease) continue;
       batch.push({
         taskId: task.id,
@@ -357,19 +604,19 @@ export class TasksRuntime {
         group: task.group,
       });
       if (batch.length >= 500) {
-        await this.broker.restoreLeases(batch);
+        await this.#broker.restoreLeases(batch);
         checked += batch.length;
         batch = [];
       }
     }
-    if (batch.length) await this.broker.restoreLeases(batch);
+    if (batch.length) await this.#broker.restoreLeases(batch);
     return checked + batch.length;
   }
 
   /** Ends a lease whose task never started and puts the task back as it was; no attempt is counted. */
-  async giveBack(leases: ReadonlyArray<Pick<Lease, "taskId" | "leaseId">>): Promise<void> {
+  async #giveBack(leases: ReadonlyArray<Pick<Lease, "taskId" | "leaseId">>): Promise<void> {
     if (leases.length === 0) return;
-    await this.broker.releaseMany(leases);
+    await this.#broker.releaseMany(leases);
     await this.#requeueIfRunnable(leases.map((l) => l.taskId));
   }
 
@@ -382,16 +629,16 @@ export class TasksRuntime {
   async #requeueIfRunnable(taskIds: readonly string[]): Promise<void> {
     const tasks: BrokerTask[] = [];
     for (const id of taskIds) {
-      const found = await this.store.get(id);
+      const found = await this.#store.get(id);
       const task = found && runnable(found.task);
       if (task) tasks.push(task);
     }
-    await this.makeRunnable(tasks);
+    await this.#makeRunnable(tasks);
   }
 
   /** Expires leases nobody extended in time; their tasks go back to the queue. */
   async reap(): Promise<number> {
-    const expired = await this.broker.takeExpired(this.clock.now(), 500);
+    const expired = await this.#broker.takeExpired(this.clock.now(), 500);
     for (const lease of expired) await this.expireLease(lease, "lease_expired");
     return expired.length;
   }
@@ -400,14 +647,14 @@ export class TasksRuntime {
     lease: Pick<Lease, "taskId" | "leaseId" | "workerId">,
     outcome: "lease_expired" | "timed_out",
   ) {
-    const transition = await this.store.expire(
+    const transition = await this.#store.expire(
       lease.taskId,
       lease.leaseId,
       outcome,
       this.clock.now(),
       this.random,
     );
-    this.sessions.get(lease.workerId)?.leaseLost(lease.taskId, lease.leaseId);
+    this.#sessions.get(lease.workerId)?.leaseLost(lease.taskId, lease.leaseId);
     if (!transition) await this.#requeueIfRunnable([lease.taskId]);
     else {
       this.log.info("lease expired: task goes back to its queue", {
@@ -415,7 +662,7 @@ export class TasksRuntime {
         worker_id: lease.workerId,
         state: transition.task.state,
       });
-      await this.apply(transition, "running");
+      await this.#apply(transition, "running");
     }
   }
 }
@@ -433,4 +680,11 @@ export function runnable(t: TaskRecord): BrokerTask | undefined {
       group: t.limitGroup,
     }
     : undefined;
+}
+
+const internals = new WeakMap<TasksRuntime, { store: TaskStore; broker: Broker }>();
+
+/** The store and broker behind a runtime, for tests that set up what no RPC can (tests/architecture_test.ts keeps it there). */
+export function internalsForTests(rt: TasksRuntime): { store: TaskStore; broker: Broker } {
+  return internals.get(rt)!;
 }
