@@ -28,7 +28,6 @@ import {
 } from "./_spec.ts";
 import { decodePageToken, encodePageToken, pageSize } from "../kit/paging.ts";
 import { duration, enumValue, text } from "../kit/validate.ts";
-import type { TaskRecord } from "./model.ts";
 import { tasksRuntimeFor } from "./setup.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import type { WorkerEntry } from "../broker/worker_registry.ts";
