@@ -1,19 +1,18 @@
 /**
- * The task runtime of one server process: the store (Postgres, the truth), the broker
- * (the hot path), the worker sessions this process holds, and four loops:
- *   - promoter: moves due delayed tasks to ready, and rebuilds the broker from
- *     Postgres whenever it has lost its state (start, Redis restart, FLUSHALL);
- *   - lease reaper: expires leases whose worker went silent or away; their tasks
- *     go back to their queue with the attempt counted;
- *   - lease sweeper: gives running tasks that lost their broker lease a fresh one,
- *     so the reaper can take them back (see sweep());
- *   - worker registry: writes this process's workers for the other instances to list;
- * Loops start with the first service registration and stop at shutdown, reaper last.
+ * The task engine of one server process, and the only owner of task state: every change
+ * (enqueue, cancel, retry, dead letters, pause and resume, limits, a worker's start,
+ * progress and finish, a lease's expiry) commits in Postgres (the store, the truth),
+ * then is copied to the broker (the hot path; `mirror`), then is told to the watchers
+ * (`onTask`), in that order, here. The store, the broker, the worker registry and the
+ * worker sessions are private to it and to its loops (_engine_parts.ts); TaskService,
+ * WorkerService and the worker session translate messages and call its methods.
+ *
+ * Its loops, one file each, started and stopped by the supervisor (supervisor.ts, which
+ * writes down the order): lease reaper, registry writer, lease sweeper, promoter.
  */
 import type { Broker, BrokerTask, ClaimRequest, Lease, Limits } from "../broker/broker.ts";
 import type { Clock } from "../clock.ts";
 import { type Logger, rateLimitedLogger } from "../log.ts";
-import { type Loop, startLoop } from "../loop.ts";
 import type { TasksConfig } from "./config.ts";
 import type {
   AttemptResult,
@@ -25,13 +24,18 @@ import type {
   Transition,
 } from "./model.ts";
 import type { WorkerSession } from "./worker_session.ts";
-import { restoreLimits } from "./queue_limits.ts";
 import {
   byId,
   createMemoryWorkerRegistry,
   type WorkerEntry,
   type WorkerRegistry,
 } from "../broker/worker_registry.ts";
+import type { EngineParts } from "./_engine_parts.ts";
+import { LeaseReaper } from "./lease_reaper.ts";
+import { LeaseSweeper } from "./lease_sweeper.ts";
+import { Promoter } from "./promoter.ts";
+import { RegistryWriter } from "./registry_writer.ts";
+import { Supervisor } from "./supervisor.ts";
 
 /** The default of `TasksRuntime.mirrorTimeoutMs`: well inside a client's shortest sensible deadline. */
 export const MIRROR_TIMEOUT_MS = 500;
@@ -45,11 +49,7 @@ export class TasksRuntime {
   readonly #taskListeners = new Set<TaskListener>();
   readonly #workerListeners = new Set<() => void>();
   readonly #waiters = new Set<{ queues: readonly string[]; wake: () => void }>();
-  #loops: Loop[] = [];
   #unsubscribe?: () => Promise<void>;
-  #rebuilding?: Promise<void>;
-  /** Set when a broker change after a commit failed: the next tick rebuilds even if the broker kept its state. */
-  #rebuildWanted = false;
   readonly random: () => number;
   /** The tasks as their worker receives them in an Assign: sealed payloads opened (sealed_payloads.ts). */
   readonly openPayloads: (tasks: TaskRecord[]) => Promise<TaskRecord[]>;
@@ -63,10 +63,13 @@ export class TasksRuntime {
   readonly #store: TaskStore;
   readonly #broker: Broker;
   #stopControl?: () => void;
-  /** When each session's registry entry was last written. */
-  readonly #writtenAt = new WeakMap<WorkerSession, number>();
   /** A registry that is down is said once in a while, not on every call that reads it. */
   readonly #registryLog: Logger;
+  readonly #promoter: Promoter;
+  readonly #reaper: LeaseReaper;
+  readonly #sweeper: LeaseSweeper;
+  readonly #writer: RegistryWriter;
+  readonly #supervisor: Supervisor;
 
   constructor(
     store: TaskStore,
@@ -90,6 +93,21 @@ export class TasksRuntime {
     this.#mirrorLog = rateLimitedLogger(log, 10_000);
     this.#registry = options.registry ?? createMemoryWorkerRegistry();
     this.#registryLog = rateLimitedLogger(log, 30_000);
+    const parts: EngineParts = {
+      store,
+      broker,
+      registry: this.#registry,
+      sessions: this.#sessions,
+      clock,
+      log,
+      config,
+      wake: (queue) => this.#wakeLocal(queue),
+    };
+    this.#promoter = new Promoter(parts);
+    this.#reaper = new LeaseReaper(parts, (lease, outcome) => this.expireLease(lease, outcome));
+    this.#sweeper = new LeaseSweeper(parts);
+    this.#writer = new RegistryWriter(parts);
+    this.#supervisor = new Supervisor([this.#reaper, this.#writer, this.#sweeper, this.#promoter]);
   }
 
   async start(): Promise<void> {
@@ -100,30 +118,47 @@ export class TasksRuntime {
       else this.cancelRunning(control.taskId, control.leaseId);
     });
     await this.rebuildIfNeeded();
-    const opts = { clock: this.clock, log: this.log };
-    // In the order they stop: the reaper last, so leases of streams that end during shutdown still expire.
-    this.#loops = [
-      startLoop("promoter", { ...opts, intervalMs: this.config.tickMs }, () => this.tick()),
-      startLoop("lease-sweeper", { ...opts, intervalMs: this.config.leaseTtlMs * 5 }, () => this.sweep()),
-      startLoop(
-        "worker-registry",
-        { ...opts, intervalMs: this.config.heartbeatMs },
-        () => this.writeWorkers(),
-      ),
-      startLoop(
-        "lease-reaper",
-        { ...opts, intervalMs: Math.max(50, this.config.heartbeatMs / 2) },
-        () => this.reap(),
-      ),
-    ];
+    this.#supervisor.start();
   }
 
   async stop(): Promise<void> {
-    for (const loop of this.#loops) await loop.stop();
+    await this.#supervisor.stop();
     await this.#unsubscribe?.();
     this.#stopControl?.();
     await this.#registry.close();
     await this.#broker.close();
+  }
+
+  // --- one iteration of each loop, for tests and for start ------------------------------
+
+  /** One promoter iteration: rebuild if the broker lost its state, then promote due tasks. */
+  tick(): Promise<void> {
+    return this.#promoter.tick();
+  }
+
+  /** Rebuilds the broker from Postgres when it lost its state; concurrent callers share one rebuild. */
+  rebuildIfNeeded(): Promise<void> {
+    return this.#promoter.rebuildIfNeeded();
+  }
+
+  /** One lease-reaper iteration; returns how many leases expired. */
+  reap(): Promise<number> {
+    return this.#reaper.reap();
+  }
+
+  /** One lease-sweeper iteration; returns how many running rows were checked. */
+  sweep(): Promise<number> {
+    return this.#sweeper.sweep();
+  }
+
+  /** One registry-writer iteration. */
+  writeWorkers(): Promise<void> {
+    return this.#writer.writeWorkers();
+  }
+
+  /** Writes a session's registry entry now (connect, heartbeat, drain). */
+  workerSeen(session: WorkerSession): void {
+    this.#writer.workerSeen(session);
   }
 
   /** Tells the worker running the task under this lease, if its stream is here, to stop it. */
@@ -136,35 +171,6 @@ export class TasksRuntime {
   /** An entry not written for this long belongs to an instance that is gone. */
   get registryStaleMs(): number {
     return this.config.leaseTtlMs * 5;
-  }
-
-  /**
-   * Writes a session's entry (connect, heartbeat, drain). A registry that fails is logged,
-   * not fatal: the next heartbeat writes the entry again.
-   */
-  workerSeen(session: WorkerSession): void {
-    this.#writtenAt.set(session, this.clock.now());
-    this.#registry.put(session.entry()).catch((error) =>
-      this.#registryLog.warn("could not write the worker registry", {
-        worker_id: session.id,
-        error: String(error),
-      })
-    );
-  }
-
-  /**
-   * One worker-registry iteration: writes every session's entry, so a worker that went
-   * silent still shows on other instances (as SILENT) rather than aging out there.
-   */
-  async writeWorkers(): Promise<void> {
-    // A session that beat (or connected, or drained) within the last half interval was just
-    // written: only the others, silent ones above all, need writing again.
-    const recent = this.clock.now() - this.config.heartbeatMs / 2;
-    for (const session of this.#sessions.values()) {
-      if ((this.#writtenAt.get(session) ?? -Infinity) > recent) continue;
-      this.#writtenAt.set(session, this.clock.now());
-      await this.#registry.put(session.entry());
-    }
   }
 
   /**
@@ -226,7 +232,7 @@ export class TasksRuntime {
    */
   async mirror(what: string, change: () => Promise<unknown>): Promise<void> {
     const failed = (error: unknown) => {
-      this.#rebuildWanted = true;
+      this.#promoter.wantRebuild();
       this.#mirrorLog.warn(`broker failed after ${what}: it is rebuilt from Postgres on the next tick`, {
         error: String(error),
       });
@@ -520,99 +526,6 @@ export class TasksRuntime {
 
   // --- loops --------------------------------------------------------------------------
 
-  /** One promoter iteration: rebuild if the broker lost its state, then promote due tasks. */
-  async tick(): Promise<void> {
-    await this.rebuildIfNeeded();
-    const moved = await this.#broker.promote(this.clock.now(), 1000);
-    if (moved > 0) this.#wakeLocal(undefined);
-  }
-
-  /** Rebuilds the broker from Postgres when it lost its state; concurrent callers share one rebuild. */
-  rebuildIfNeeded(): Promise<void> {
-    return this.#rebuilding ??= (async () => {
-      const wanted = this.#rebuildWanted;
-      this.#rebuildWanted = false;
-      try {
-        if (wanted || await this.#broker.needsRebuild()) await this.#rebuild();
-      } catch (error) {
-        // The broker's own marker stays until markRebuilt; a wish of this process is kept the same way.
-        this.#rebuildWanted ||= wanted;
-        throw error;
-      } finally {
-        this.#rebuilding = undefined;
-      }
-    })();
-  }
-
-  async #rebuild(): Promise<void> {
-    const started = this.clock.now();
-    let tasks = 0;
-    let leases = 0;
-    await restoreLimits(this.#broker, await this.#store.limits());
-    // Both ways: a resume whose broker write failed must not leave the queue paused in Redis.
-    for (const q of await this.#store.queueFlags()) await this.#broker.setPaused(q.name, q.paused);
-    let batch: BrokerTask[] = [];
-    let held: Lease[] = [];
-    const flush = async () => {
-      // Leases first: a task added back is never claimed past a limit its running peers fill.
-      if (held.length) await this.#broker.restoreLeases(held);
-      if (batch.length) await this.#broker.add(batch, this.clock.now());
-      tasks += batch.length;
-      leases += held.length;
-      batch = [];
-      held = [];
-    };
-    for await (const { task, lease } of this.#store.brokerState()) {
-      if (lease) {
-        held.push({
-          taskId: task.id,
-          queue: task.queue,
-          leaseId: lease.leaseId,
-          workerId: lease.workerId,
-          expiresAt: this.clock.now() + this.config.leaseTtlMs,
-          group: task.group,
-        });
-      } else {
-        batch.push(task);
-      }
-      if (batch.length + held.length >= 500) await flush();
-    }
-    await flush();
-    await this.#broker.markRebuilt();
-    this.log.warn("broker rebuilt from Postgres", { tasks, leases, ms: this.clock.now() - started });
-    this.#wakeLocal(undefined);
-  }
-
-  /**
-   * Gives every running task in Postgres a lease in the broker if it has none. A process that
-   * died between taking an expired lease and recording it in Postgres (or a broker that lost a
-   * lease some other way) leaves a task running with nothing to expire it; the restored lease
-   * lives one TTL, so a worker still heartbeating it keeps it and otherwise the reaper takes it
-   * back. Leases the broker holds are left as they are. Returns how many rows were checked.
-   */
-  async sweep(): Promise<number> {
-    const now = this.clock.now();
-    let checked = 0;
-    let batch: Lease[] = [];
-    for await (const { task, lease } of this.#store.staleRunning(now - this.config.leaseTtlMs)) {
-      if (!lease) continue;
-      batch.push({
-        taskId: task.id,
-        queue: task.queue,
-        ...lease,
-        expiresAt: now + this.config.leaseTtlMs,
-        group: task.group,
-      });
-      if (batch.length >= 500) {
-        await this.#broker.restoreLeases(batch);
-        checked += batch.length;
-        batch = [];
-      }
-    }
-    if (batch.length) await this.#broker.restoreLeases(batch);
-    return checked + batch.length;
-  }
-
   /** Ends a lease whose task never started and puts the task back as it was; no attempt is counted. */
   async #giveBack(leases: ReadonlyArray<Pick<Lease, "taskId" | "leaseId">>): Promise<void> {
     if (leases.length === 0) return;
@@ -634,13 +547,6 @@ export class TasksRuntime {
       if (task) tasks.push(task);
     }
     await this.#makeRunnable(tasks);
-  }
-
-  /** Expires leases nobody extended in time; their tasks go back to the queue. */
-  async reap(): Promise<number> {
-    const expired = await this.#broker.takeExpired(this.clock.now(), 500);
-    for (const lease of expired) await this.expireLease(lease, "lease_expired");
-    return expired.length;
   }
 
   async expireLease(
