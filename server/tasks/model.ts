@@ -5,7 +5,9 @@
  * complete a task twice.
  */
 import type { BrokerTask, Limits } from "../broker/broker.ts";
-import type { NamedLimits } from "./limit_queries.ts";
+import type { NamedLimits, TypeDefaults } from "./limit_queries.ts";
+
+export type { Limits, NamedLimits, TypeDefaults };
 
 export type TaskState =
   | "waiting"
@@ -198,6 +200,11 @@ export interface TaskStore {
   purgeDead(queue: string, taskIds: string[], all: boolean): Promise<TaskRecord[]>;
   queueStats(now: number): Promise<QueueStats[]>;
   setPaused(queue: string, paused: boolean, now: number): Promise<void>;
+  /** Limit groups by name after `after`, at most `limit`. */
+  limitGroups(after: string, limit: number): Promise<NamedLimits[]>;
+  /** Per-type defaults by type after `after`, at most `limit`. */
+  typeDefaults(after: string, limit: number): Promise<TypeDefaults[]>;
+  setTypeDefaults(defaults: Omit<TypeDefaults, "updatedAt">, now: number): Promise<void>;
   /** Stores a queue's or a limit group's limits (all zero: none). */
   setLimits(target: { queue: string } | { group: string }, limits: Limits, now: number): Promise<void>;
   /** Every task the broker should hold: runnable ones and running ones (with their lease). */

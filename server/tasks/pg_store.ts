@@ -8,7 +8,14 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { BrokerTask } from "../broker/broker.ts";
 import type { Sql } from "../db/postgres.ts";
 import { enqueueTasks } from "./_pg_enqueue.ts";
-import { selectAllLimits, upsertGroupLimits, upsertQueueLimits } from "./limit_queries.ts";
+import {
+  selectAllLimits,
+  selectGroups,
+  selectTypeDefaultsPage,
+  upsertGroupLimits,
+  upsertQueueLimits,
+  upsertTypeDefaults,
+} from "./limit_queries.ts";
 import {
   decodeTaskPageToken,
   encodeTaskPageToken,
@@ -428,6 +435,9 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       return selectPausedQueues(sql);
     },
     queueFlags: () => selectQueueFlags(sql),
+    limitGroups: (after, limit) => selectGroups(sql, after, limit),
+    typeDefaults: (after, limit) => selectTypeDefaultsPage(sql, after, limit),
+    setTypeDefaults: (defaults, now) => upsertTypeDefaults(sql, defaults, now),
     setLimits: (target, limits, now) =>
       "queue" in target
         ? upsertQueueLimits(sql, target.queue, limits, now)

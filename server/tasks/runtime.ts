@@ -16,12 +16,14 @@ import { type Logger, rateLimitedLogger } from "../log.ts";
 import type { TasksConfig } from "./config.ts";
 import type {
   AttemptResult,
+  NamedLimits,
   NewTask,
   QueueStats,
   StartedTask,
   TaskRecord,
   TaskStore,
   Transition,
+  TypeDefaults,
 } from "./model.ts";
 import type { WorkerSession } from "./worker_session.ts";
 import {
@@ -39,6 +41,8 @@ import { Supervisor } from "./supervisor.ts";
 
 /** The default of `TasksRuntime.mirrorTimeoutMs`: well inside a client's shortest sensible deadline. */
 export const MIRROR_TIMEOUT_MS = 500;
+
+export type { Limits, WorkerEntry };
 
 export type TaskListener = (task: TaskRecord, previous: TaskRecord["state"] | undefined) => void;
 
@@ -433,6 +437,11 @@ export class TasksRuntime {
     await this.expireLease(lease, outcome);
   }
 
+  /** Sets a task type's defaults (the caller's cache is invalidated by the caller). */
+  setTypeDefaults(defaults: Omit<TypeDefaults, "updatedAt">): Promise<void> {
+    return this.#store.setTypeDefaults(defaults, this.clock.now());
+  }
+
   // --- reads --------------------------------------------------------------------------
 
   get(taskId: string) {
@@ -449,6 +458,14 @@ export class TasksRuntime {
 
   queueStats(): Promise<QueueStats[]> {
     return this.#store.queueStats(this.clock.now());
+  }
+
+  limitGroups(after: string, limit: number): Promise<NamedLimits[]> {
+    return this.#store.limitGroups(after, limit);
+  }
+
+  typeDefaults(after: string, limit: number): Promise<TypeDefaults[]> {
+    return this.#store.typeDefaults(after, limit);
   }
 
   isPaused(queue: string): Promise<boolean> {

@@ -30,7 +30,7 @@ import { decodePageToken, encodePageToken, pageSize } from "../kit/paging.ts";
 import { duration, enumValue, text } from "../kit/validate.ts";
 import { tasksRuntimeFor } from "./setup.ts";
 import type { TasksRuntime } from "./runtime.ts";
-import type { WorkerEntry } from "../broker/worker_registry.ts";
+import type { WorkerEntry } from "./runtime.ts";
 import { runWorkerSession } from "./worker_session.ts";
 import { limitsServiceImpl } from "./limits_service.ts";
 import { TypeDefaultsCache } from "./type_defaults.ts";
@@ -279,10 +279,10 @@ function workerInfo(w: WorkerEntry, now: number, leaseTtlMs: number): WorkerInfo
 
 export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
   const rt = tasksRuntimeFor(deps);
-  const defaults = new TypeDefaultsCache(deps.sql, rt.clock);
+  const defaults = new TypeDefaultsCache((after, limit) => rt.typeDefaults(after, limit), rt.clock);
   router.service(TaskService, {
     ...taskServiceImpl(rt, defaults),
-    ...limitsServiceImpl(rt, deps.sql, defaults, (name) => queueInfo(rt, name)),
+    ...limitsServiceImpl(rt, defaults, (name) => queueInfo(rt, name)),
   });
   router.service(WorkerService, {
     connect: (requests, ctx) => {

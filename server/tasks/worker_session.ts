@@ -20,7 +20,7 @@ import { Channel } from "./_channel.ts";
 import { taskToProto } from "./_convert.ts";
 import { invalid, validLabels, validQueue, validType } from "./_spec.ts";
 import { boundedInt, text } from "../kit/validate.ts";
-import type { WorkerEntry } from "../broker/worker_registry.ts";
+import type { WorkerEntry } from "./runtime.ts";
 import type { AttemptResult } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import { idleWait } from "./queue_limits.ts";
