@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createClient } from "@connectrpc/connect";
 import { Redis } from "ioredis";
 import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
-import { tasksRuntimeFor } from "../server/tasks/setup.ts";
+import { tasksOf } from "../server/runtimes.ts";
 import { createMemoryLogger, createWorker, type Handler } from "../worker/mod.ts";
 import { bearer, credentials } from "./_support/raw_worker.ts";
 import { startTestServer, TEST_REDIS_URL, type TestServer } from "./_support/server.ts";
@@ -238,7 +238,7 @@ Deno.test("limits survive a broker rebuild after its keys were flushed", opts, a
   const { admin } = await credentials(a);
   const as = bearer(admin);
   const raw = new Redis(TEST_REDIS_URL);
-  const rt = tasksRuntimeFor(a.deps);
+  const rt = tasksOf(a.app.runtimes);
   try {
     const tasks = createClient(TaskService, a.grpc());
     await tasks.configureQueue({ queue: "kept", concurrencyLimit: 1 }, as);

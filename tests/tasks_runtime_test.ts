@@ -10,7 +10,7 @@ import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { TaskService, TaskState } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { ManualClock } from "../server/clock.ts";
-import { tasksRuntimeFor } from "../server/tasks/setup.ts";
+import { tasksOf } from "../server/runtimes.ts";
 import { bearer, credentials, openRawWorker, type RawWorker } from "./_support/raw_worker.ts";
 import { startTestServer } from "./_support/server.ts";
 import { type WorkerInfo, WorkerService, WorkerState } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
@@ -41,7 +41,7 @@ for (const mode of ["embedded", "redis"] as const) {
     });
     const workers: RawWorker[] = [];
     // The loops run on the manual clock too; steps drive them directly so no step races a loop.
-    const rt = tasksRuntimeFor(server.deps);
+    const rt = tasksOf(server.app.runtimes);
     try {
       const { admin, workerKey } = await credentials(server);
       const tasks = createClient(TaskService, server.grpc());

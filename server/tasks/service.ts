@@ -14,7 +14,6 @@ import {
 } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { type WorkerInfo, WorkerService, WorkerState } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
 import { callerOf } from "../auth/caller.ts";
-import type { Deps } from "../deps.ts";
 import { queueToProto, stateFromProto, stateToProto, taskToProto } from "./_convert.ts";
 import {
   CANCEL_REASON_MAX_CHARS,
@@ -28,7 +27,6 @@ import {
 } from "./_spec.ts";
 import { decodePageToken, encodePageToken, pageSize } from "../kit/paging.ts";
 import { duration, enumValue, text } from "../kit/validate.ts";
-import { tasksRuntimeFor } from "./setup.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import type { WorkerEntry } from "./runtime.ts";
 import { runWorkerSession } from "./worker_session.ts";
@@ -277,8 +275,7 @@ function workerInfo(w: WorkerEntry, now: number, leaseTtlMs: number): WorkerInfo
   };
 }
 
-export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
-  const rt = tasksRuntimeFor(deps);
+export function registerTaskServices(router: ConnectRouter, rt: TasksRuntime): void {
   const defaults = new TypeDefaultsCache((after, limit) => rt.typeDefaults(after, limit), rt.clock);
   router.service(TaskService, {
     ...taskServiceImpl(rt, defaults),
