@@ -38,6 +38,8 @@ import { LeaseSweeper } from "./lease_sweeper.ts";
 import { Promoter } from "./promoter.ts";
 import { RegistryWriter } from "./registry_writer.ts";
 import { Supervisor } from "./supervisor.ts";
+import { Mirror } from "./_mirror.ts";
+import { Wakeups } from "./_wakeups.ts";
 
 /** The default of `TasksRuntime.mirrorTimeoutMs`: well inside a client's shortest sensible deadline. */
 export const MIRROR_TIMEOUT_MS = 500;
@@ -52,15 +54,14 @@ export class TasksRuntime {
   readonly serverId = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
   readonly #taskListeners = new Set<TaskListener>();
   readonly #workerListeners = new Set<() => void>();
-  readonly #waiters = new Set<{ queues: readonly string[]; wake: () => void }>();
+  readonly #wakeups: Wakeups;
   #unsubscribe?: () => Promise<void>;
   readonly random: () => number;
   /** The tasks as their worker receives them in an Assign: sealed payloads opened (sealed_payloads.ts). */
   readonly openPayloads: (tasks: TaskRecord[]) => Promise<TaskRecord[]>;
   /** How long a caller waits for the broker copy of a commit before answering anyway. */
   readonly mirrorTimeoutMs: number;
-  /** A broker that is down fails every mirror: said once in a while, not once a call. */
-  readonly #mirrorLog: Logger;
+  readonly #mirror: Mirror;
 
   /** Every instance's workers; this process writes its own sessions' entries. */
   readonly #registry: WorkerRegistry;
@@ -94,7 +95,7 @@ export class TasksRuntime {
     this.random = options.random ?? Math.random;
     this.openPayloads = options.openPayloads ?? ((tasks) => Promise.resolve(tasks));
     this.mirrorTimeoutMs = options.mirrorTimeoutMs ?? MIRROR_TIMEOUT_MS;
-    this.#mirrorLog = rateLimitedLogger(log, 10_000);
+    this.#wakeups = new Wakeups(clock);
     this.#registry = options.registry ?? createMemoryWorkerRegistry();
     this.#registryLog = rateLimitedLogger(log, 30_000);
     const parts: EngineParts = {
@@ -111,6 +112,7 @@ export class TasksRuntime {
     this.#reaper = new LeaseReaper(parts, (lease, outcome) => this.expireLease(lease, outcome));
     this.#sweeper = new LeaseSweeper(parts);
     this.#writer = new RegistryWriter(parts);
+    this.#mirror = new Mirror(this.mirrorTimeoutMs, log, () => this.#promoter.wantRebuild());
     this.#supervisor = new Supervisor([this.#reaper, this.#writer, this.#sweeper, this.#promoter]);
   }
 
@@ -222,34 +224,7 @@ export class TasksRuntime {
   /** Mirrors a store transition into the broker and tells everyone who cares. */
   async #apply(transition: Transition, previous?: TaskRecord["state"]): Promise<void> {
     this.#publish(transition.task, previous);
-    await this.mirror("a task changed", () => this.#makeRunnable(transition.runnable));
-  }
-
-  /**
-   * Runs a broker change that mirrors what Postgres has just committed. The commit has
-   * decided, so a broker that fails here does not fail the caller: it is logged, and the
-   * next promoter tick rebuilds the broker from Postgres (adding a known task moves it,
-   * and leases the broker still holds are kept). Nor does the caller wait for a broker
-   * that does not answer: past `mirrorTimeoutMs` the change goes on in the background, a
-   * rebuild is wanted all the same, and the caller (an Enqueue whose row is committed)
-   * answers. A client with a short deadline must never see a committed task as failed.
-   */
-  async mirror(what: string, change: () => Promise<unknown>): Promise<void> {
-    const failed = (error: unknown) => {
-      this.#promoter.wantRebuild();
-      this.#mirrorLog.warn(`broker failed after ${what}: it is rebuilt from Postgres on the next tick`, {
-        error: String(error),
-      });
-    };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const slow = new Promise<"slow">((resolve) =>
-      timer = setTimeout(() => resolve("slow"), this.mirrorTimeoutMs)
-    );
-    // Settles either way, so a change that fails after the caller moved on is still handled.
-    const work = change().then(() => "done" as const, (error) => (failed(error), "done" as const));
-    const outcome = await Promise.race([work, slow]);
-    clearTimeout(timer);
-    if (outcome === "slow") failed(new Error(`no answer within ${this.mirrorTimeoutMs} ms`));
+    await this.#mirror.run("a task changed", () => this.#makeRunnable(transition.runnable));
   }
 
   async #makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {
@@ -274,7 +249,7 @@ export class TasksRuntime {
   async #accept(records: TaskRecord[], duplicates: boolean[]): Promise<void> {
     const fresh = records.filter((_, i) => !duplicates[i]);
     // Postgres has them: if the broker fails now, the next promoter tick rebuilds it from Postgres.
-    await this.mirror(
+    await this.#mirror.run(
       "enqueue",
       () => this.#makeRunnable(fresh.map(runnable).filter((t) => t !== undefined)),
     );
@@ -289,7 +264,7 @@ export class TasksRuntime {
       this.clock.now(),
     );
     // Committed: a broker that fails now leaves at most a stale entry, which a claim skips and drops.
-    await this.mirror("a cancel", () => this.#broker.remove(task.id, task.queue));
+    await this.#mirror.run("a cancel", () => this.#broker.remove(task.id, task.queue));
     if (runningLease) {
       this.cancelRunning(task.id, runningLease);
       // A worker held by another instance: that one tells it (repeated here, it changes nothing).
@@ -326,7 +301,7 @@ export class TasksRuntime {
   /** Pauses or resumes a queue: Postgres, then the broker (rebuilt from Postgres if that fails). */
   async setPaused(queue: string, paused: boolean): Promise<void> {
     await this.#store.setPaused(queue, paused, this.clock.now());
-    await this.mirror(paused ? "pausing a queue" : "resuming a queue", async () => {
+    await this.#mirror.run(paused ? "pausing a queue" : "resuming a queue", async () => {
       await this.#broker.setPaused(queue, paused);
       if (!paused) await this.#broker.notify(queue);
     });
@@ -336,9 +311,9 @@ export class TasksRuntime {
   async setLimits(target: { queue: string } | { group: string }, limits: Limits): Promise<void> {
     await this.#store.setLimits(target, limits, this.clock.now());
     const what = "queue" in target ? "configuring a queue" : "configuring a limit group";
-    await this.mirror(what, () => this.#broker.setLimits(target, limits));
+    await this.#mirror.run(what, () => this.#broker.setLimits(target, limits));
     // A raised limit may let waiting tasks run now.
-    if ("queue" in target) await this.mirror(what, () => this.#broker.notify(target.queue));
+    if ("queue" in target) await this.#mirror.run(what, () => this.#broker.notify(target.queue));
   }
 
   /**
@@ -401,10 +376,10 @@ export class TasksRuntime {
     recorded: (tasks: Array<TaskRecord | null>) => void,
   ): Promise<void> {
     const { tasks, runnable } = await this.#record(batch, workerId);
-    await this.mirror("recording results", () => this.#broker.releaseMany(batch));
+    await this.#mirror.run("recording results", () => this.#broker.releaseMany(batch));
     recorded(tasks);
     for (const task of tasks) if (task) this.#publish(task, "running");
-    await this.mirror("recording results", () => this.#makeRunnable(runnable));
+    await this.#mirror.run("recording results", () => this.#makeRunnable(runnable));
   }
 
   async #record(
@@ -519,26 +494,12 @@ export class TasksRuntime {
   // --- dispatcher wake-ups ------------------------------------------------------------
 
   /** Resolves when one of the queues may have work, after `ms`, or when the signal aborts. */
-  async waitForWork(queues: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
-    const timer = new AbortController();
-    let waiter!: { queues: readonly string[]; wake: () => void };
-    const woken = new Promise<void>((resolve) => {
-      waiter = { queues, wake: resolve };
-      this.#waiters.add(waiter);
-    });
-    try {
-      await Promise.race([
-        woken,
-        this.clock.sleep(ms, AbortSignal.any([signal, timer.signal])).catch(() => {}),
-      ]);
-    } finally {
-      timer.abort();
-      this.#waiters.delete(waiter);
-    }
+  waitForWork(queues: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
+    return this.#wakeups.waitForWork(queues, ms, signal);
   }
 
   #wakeLocal(queue: string | undefined) {
-    for (const w of this.#waiters) if (queue === undefined || w.queues.includes(queue)) w.wake();
+    this.#wakeups.wake(queue);
   }
 
   // --- loops --------------------------------------------------------------------------
