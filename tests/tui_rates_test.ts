@@ -25,9 +25,11 @@ async function succeedEach(worker: RawWorker, n: number): Promise<void> {
   }
 }
 
-/** A queue's row: OK/S, FAIL/S and the trend. */
+/** A queue's row: OK/S, FAIL/S and the trend (past OLDEST and, when the screen is wide enough, LIMIT). */
 function row(frame: string, queue: string) {
-  const m = new RegExp(`${queue}\\s+0\\s+0\\s+0\\s+0\\s+0\\s+(\\S+)\\s+(\\S+)\\s+1\\s+\\S+\\s+([▁-█]+)`).exec(
+  const m = new RegExp(
+    `${queue}\\s+0\\s+0\\s+0\\s+0\\s+0\\s+(\\S+)\\s+(\\S+)\\s+1\\s+\\S+\\s+(?:\\S+\\s+)?([▁-█]+)`,
+  ).exec(
     frame,
   );
   return m ? { ok: m[1], fail: m[2], trend: m[3] } : undefined;
