@@ -121,6 +121,7 @@ const ENGINE_FILES = [
   "lease_reaper.ts",
   "lease_sweeper.ts",
   "registry_writer.ts",
+  "worker_directory.ts",
   "setup.ts",
   "model.ts",
   "queue_limits.ts",

@@ -12,7 +12,7 @@
  */
 import type { Broker, BrokerTask, ClaimRequest, Lease, Limits } from "../broker/broker.ts";
 import type { Clock } from "../clock.ts";
-import { type Logger, rateLimitedLogger } from "../log.ts";
+import type { Logger } from "../log.ts";
 import type { TasksConfig } from "./config.ts";
 import type {
   AttemptResult,
@@ -27,7 +27,6 @@ import type {
 } from "./model.ts";
 import type { WorkerSession } from "./worker_session.ts";
 import {
-  byId,
   createMemoryWorkerRegistry,
   type WorkerEntry,
   type WorkerRegistry,
@@ -40,6 +39,7 @@ import { RegistryWriter } from "./registry_writer.ts";
 import { Supervisor } from "./supervisor.ts";
 import { Mirror } from "./_mirror.ts";
 import { Wakeups } from "./_wakeups.ts";
+import { WorkerDirectory } from "./worker_directory.ts";
 
 /** The default of `TasksRuntime.mirrorTimeoutMs`: well inside a client's shortest sensible deadline. */
 export const MIRROR_TIMEOUT_MS = 500;
@@ -53,7 +53,7 @@ export class TasksRuntime {
   /** Names this process in worker entries and in WorkerInfo.server_id. */
   readonly serverId = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
   readonly #taskListeners = new Set<TaskListener>();
-  readonly #workerListeners = new Set<() => void>();
+  readonly #directory: WorkerDirectory;
   readonly #wakeups: Wakeups;
   #unsubscribe?: () => Promise<void>;
   readonly random: () => number;
@@ -68,8 +68,6 @@ export class TasksRuntime {
   readonly #store: TaskStore;
   readonly #broker: Broker;
   #stopControl?: () => void;
-  /** A registry that is down is said once in a while, not on every call that reads it. */
-  readonly #registryLog: Logger;
   readonly #promoter: Promoter;
   readonly #reaper: LeaseReaper;
   readonly #sweeper: LeaseSweeper;
@@ -97,7 +95,6 @@ export class TasksRuntime {
     this.mirrorTimeoutMs = options.mirrorTimeoutMs ?? MIRROR_TIMEOUT_MS;
     this.#wakeups = new Wakeups(clock);
     this.#registry = options.registry ?? createMemoryWorkerRegistry();
-    this.#registryLog = rateLimitedLogger(log, 30_000);
     const parts: EngineParts = {
       store,
       broker,
@@ -113,6 +110,15 @@ export class TasksRuntime {
     this.#sweeper = new LeaseSweeper(parts);
     this.#writer = new RegistryWriter(parts);
     this.#mirror = new Mirror(this.mirrorTimeoutMs, log, () => this.#promoter.wantRebuild());
+    this.#directory = new WorkerDirectory(
+      this.serverId,
+      this.#sessions,
+      this.#registry,
+      this.#writer,
+      clock,
+      config,
+      log,
+    );
     this.#supervisor = new Supervisor([this.#reaper, this.#writer, this.#sweeper, this.#promoter]);
   }
 
@@ -169,34 +175,17 @@ export class TasksRuntime {
 
   /** Tells the worker running the task under this lease, if its stream is here, to stop it. */
   cancelRunning(taskId: string, leaseId: string): void {
-    for (const session of this.#sessions.values()) session.leaseLost(taskId, leaseId, "cancelled");
+    this.#directory.cancelRunning(taskId, leaseId);
   }
-
-  // --- the worker registry ------------------------------------------------------------
 
   /** An entry not written for this long belongs to an instance that is gone. */
   get registryStaleMs(): number {
-    return this.config.leaseTtlMs * 5;
+    return this.#directory.staleMs;
   }
 
-  /**
-   * Every connected worker: this process's sessions as they are now, and the other
-   * instances' workers as they last wrote them. A worker in both (it just moved here) is
-   * this process's.
-   */
-  async workers(): Promise<WorkerEntry[]> {
-    const local = [...this.#sessions.values()].map((s) => s.entry());
-    const mine = new Set(local.map((e) => e.id));
-    let remote: WorkerEntry[] = [];
-    try {
-      remote = (await this.#registry.list(this.clock.now(), this.registryStaleMs))
-        .filter((e) => !mine.has(e.id) && e.serverId !== this.serverId);
-    } catch (error) {
-      this.#registryLog.warn("could not read the worker registry: showing this instance's workers", {
-        error: String(error),
-      });
-    }
-    return [...local, ...remote].sort(byId);
+  /** Every connected worker, on any instance (worker_directory.ts). */
+  workers(): Promise<WorkerEntry[]> {
+    return this.#directory.list();
   }
 
   // --- events -------------------------------------------------------------------------
@@ -208,12 +197,11 @@ export class TasksRuntime {
 
   /** Called when a worker connects, disconnects or starts draining. */
   onWorkers(listener: () => void): () => void {
-    this.#workerListeners.add(listener);
-    return () => this.#workerListeners.delete(listener);
+    return this.#directory.onChange(listener);
   }
 
   workersChanged(): void {
-    for (const listener of this.#workerListeners) listener();
+    this.#directory.changed();
   }
 
   /** Tells the watchers of a task's new state; only the engine calls it, after the commit. */
@@ -466,24 +454,12 @@ export class TasksRuntime {
 
   /** Takes a new session of a worker; returns the one it replaces, which the caller closes. */
   attach(session: WorkerSession): WorkerSession | undefined {
-    const previous = this.#sessions.get(session.id);
-    this.#sessions.set(session.id, session);
-    this.workersChanged();
-    this.workerSeen(session);
-    return previous;
+    return this.#directory.attach(session);
   }
 
   /** A session ended: it leaves this process, and the registry unless a newer stream of the worker is here. */
-  async detach(session: WorkerSession): Promise<void> {
-    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
-    this.workersChanged();
-    if (this.#sessions.has(session.id)) return;
-    await this.#registry.remove(session.id, this.serverId).catch((error) =>
-      this.log.warn("could not remove a worker from the registry: it ages out", {
-        worker_id: session.id,
-        error: String(error),
-      })
-    );
+  detach(session: WorkerSession): Promise<void> {
+    return this.#directory.detach(session);
   }
 
   /** Drains a worker on this instance or, through the registry, on the one holding its stream. */
