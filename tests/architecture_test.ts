@@ -122,6 +122,7 @@ const ENGINE_FILES = [
   "lease_sweeper.ts",
   "registry_writer.ts",
   "worker_directory.ts",
+  "_worker_leases.ts",
   "setup.ts",
   "model.ts",
   "queue_limits.ts",

@@ -40,6 +40,7 @@ import { Supervisor } from "./supervisor.ts";
 import { Mirror } from "./_mirror.ts";
 import { Wakeups } from "./_wakeups.ts";
 import { WorkerDirectory } from "./worker_directory.ts";
+import { runnable, WorkerLeases } from "./_worker_leases.ts";
 
 /** The default of `TasksRuntime.mirrorTimeoutMs`: well inside a client's shortest sensible deadline. */
 export const MIRROR_TIMEOUT_MS = 500;
@@ -54,6 +55,7 @@ export class TasksRuntime {
   readonly serverId = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
   readonly #taskListeners = new Set<TaskListener>();
   readonly #directory: WorkerDirectory;
+  readonly #leases: WorkerLeases;
   readonly #wakeups: Wakeups;
   #unsubscribe?: () => Promise<void>;
   readonly random: () => number;
@@ -110,6 +112,13 @@ export class TasksRuntime {
     this.#sweeper = new LeaseSweeper(parts);
     this.#writer = new RegistryWriter(parts);
     this.#mirror = new Mirror(this.mirrorTimeoutMs, log, () => this.#promoter.wantRebuild());
+    this.#leases = new WorkerLeases(parts, {
+      random: this.random,
+      publish: (task, previous) => this.#publish(task, previous),
+      apply: (transition, previous) => this.#apply(transition, previous),
+      makeRunnable: (tasks) => this.#makeRunnable(tasks),
+      mirror: (what, change) => this.#mirror.run(what, change),
+    });
     this.#directory = new WorkerDirectory(
       this.serverId,
       this.#sessions,
@@ -304,35 +313,14 @@ export class TasksRuntime {
     if ("queue" in target) await this.#mirror.run(what, () => this.#broker.notify(target.queue));
   }
 
-  /**
-   * Claims up to `max` tasks for a worker and records their start. Leases claimed after the
-   * worker went (`gone`), and those Postgres would not start (cancelled or finished between
-   * the broker and Postgres: Postgres wins), are given back without counting an attempt.
-   */
-  async claimAndStart(
+  // --- a worker's leases (_worker_leases.ts) -------------------------------------------
+
+  /** Claims up to `max` tasks for a worker and records their start (see WorkerLeases.claimAndStart). */
+  claimAndStart(
     claim: Omit<ClaimRequest, "leaseTtlMs" | "now">,
     gone: () => boolean,
   ): Promise<{ claimed: number; started: Array<{ task: StartedTask; leaseId: string }> }> {
-    const leases = await this.#broker.claim({
-      ...claim,
-      leaseTtlMs: this.config.leaseTtlMs,
-      now: this.clock.now(),
-    });
-    if (leases.length === 0) return { claimed: 0, started: [] };
-    if (gone()) {
-      await this.#giveBack(leases);
-      return { claimed: leases.length, started: [] };
-    }
-    const started = await this.#store.startMany(leases, claim.workerId, this.clock.now());
-    if (started.length < leases.length) {
-      const ids = new Set(started.map((t) => t.id));
-      await this.#giveBack(leases.filter((l) => !ids.has(l.taskId)));
-    }
-    const leaseOf = new Map(leases.map((l) => [l.taskId, l.leaseId]));
-    return {
-      claimed: leases.length,
-      started: started.map((task) => ({ task, leaseId: leaseOf.get(task.id)! })),
-    };
+    return this.#leases.claimAndStart(claim, gone);
   }
 
   /** Tells the watchers a task started; a session calls it once the task's Assign is sent. */
@@ -341,63 +329,32 @@ export class TasksRuntime {
   }
 
   /** Records a worker's progress if its lease is current, and tells the watchers. */
-  async progress(taskId: string, leaseId: string, percent: number, message: string): Promise<void> {
-    if (!await this.#store.progress(taskId, leaseId, percent, message, this.clock.now())) return;
-    const found = await this.#store.get(taskId);
-    if (found) this.#publish(found.task);
+  progress(taskId: string, leaseId: string, percent: number, message: string): Promise<void> {
+    return this.#leases.progress(taskId, leaseId, percent, message);
   }
 
   /** Extends a worker's leases; returns the lease ids the broker still held. */
   extendLeases(leases: ReadonlyArray<{ taskId: string; leaseId: string }>): Promise<Set<string>> {
-    return this.#broker.extend(leases, this.config.leaseTtlMs, this.clock.now());
+    return this.#leases.extend(leases);
   }
 
-  /**
-   * Records a batch of results: Postgres (a batch that fails whole is retried result by
-   * result), then the leases end in the broker, then `recorded` (the worker's acks), then
-   * the events, then retries and released dependents go to the broker. `tasks` follows
-   * `batch`, null where the lease was no longer current.
-   */
-  async finish(
+  /** Records a batch of results: Postgres, the broker, `recorded` (the acks), the events (WorkerLeases.finish). */
+  finish(
     batch: ReadonlyArray<{ taskId: string; leaseId: string; result: AttemptResult }>,
     workerId: string,
     recorded: (tasks: Array<TaskRecord | null>) => void,
   ): Promise<void> {
-    const { tasks, runnable } = await this.#record(batch, workerId);
-    await this.#mirror.run("recording results", () => this.#broker.releaseMany(batch));
-    recorded(tasks);
-    for (const task of tasks) if (task) this.#publish(task, "running");
-    await this.#mirror.run("recording results", () => this.#makeRunnable(runnable));
-  }
-
-  async #record(
-    batch: ReadonlyArray<{ taskId: string; leaseId: string; result: AttemptResult }>,
-    workerId: string,
-  ): ReturnType<TaskStore["finishMany"]> {
-    try {
-      return await this.#store.finishMany(batch, this.clock.now(), this.random);
-    } catch (error) {
-      if (batch.length === 1) throw error;
-      this.log.warn("recording a batch of results failed: recording them one by one", {
-        worker_id: workerId,
-        results: batch.length,
-        error: String(error),
-      });
-      const one = [];
-      for (const result of batch) {
-        one.push(await this.#store.finishMany([result], this.clock.now(), this.random));
-      }
-      return { tasks: one.flatMap((o) => o.tasks), runnable: one.flatMap((o) => o.runnable) };
-    }
+    return this.#leases.finish(batch, workerId, recorded);
   }
 
   /** A worker session gives a lease back (timeout, stream ended): the broker lease ends, the attempt is counted. */
-  async takeBack(
-    lease: Pick<Lease, "taskId" | "leaseId" | "workerId">,
-    outcome: "lease_expired" | "timed_out",
-  ) {
-    await this.#broker.release(lease.taskId, lease.leaseId);
-    await this.expireLease(lease, outcome);
+  takeBack(lease: Pick<Lease, "taskId" | "leaseId" | "workerId">, outcome: "lease_expired" | "timed_out") {
+    return this.#leases.takeBack(lease, outcome);
+  }
+
+  /** Ends the attempt of an expired lease; the task goes back to its queue (or to the broker as Postgres holds it). */
+  expireLease(lease: Pick<Lease, "taskId" | "leaseId" | "workerId">, outcome: "lease_expired" | "timed_out") {
+    return this.#leases.expire(lease, outcome);
   }
 
   /** Sets a task type's defaults (the caller's cache is invalidated by the caller). */
@@ -477,69 +434,6 @@ export class TasksRuntime {
   #wakeLocal(queue: string | undefined) {
     this.#wakeups.wake(queue);
   }
-
-  // --- loops --------------------------------------------------------------------------
-
-  /** Ends a lease whose task never started and puts the task back as it was; no attempt is counted. */
-  async #giveBack(leases: ReadonlyArray<Pick<Lease, "taskId" | "leaseId">>): Promise<void> {
-    if (leases.length === 0) return;
-    await this.#broker.releaseMany(leases);
-    await this.#requeueIfRunnable(leases.map((l) => l.taskId));
-  }
-
-  /**
-   * Puts back into the broker those of these tasks that Postgres still holds runnable. A
-   * lease the broker handed out but Postgres never saw start (the claiming process died,
-   * or judged a scheduled task not yet due by its own clock) would otherwise leave its
-   * task queued in Postgres and in no broker set until the next rebuild.
-   */
-  async #requeueIfRunnable(taskIds: readonly string[]): Promise<void> {
-    const tasks: BrokerTask[] = [];
-    for (const id of taskIds) {
-      const found = await this.#store.get(id);
-      const task = found && runnable(found.task);
-      if (task) tasks.push(task);
-    }
-    await this.#makeRunnable(tasks);
-  }
-
-  async expireLease(
-    lease: Pick<Lease, "taskId" | "leaseId" | "workerId">,
-    outcome: "lease_expired" | "timed_out",
-  ) {
-    const transition = await this.#store.expire(
-      lease.taskId,
-      lease.leaseId,
-      outcome,
-      this.clock.now(),
-      this.random,
-    );
-    this.#sessions.get(lease.workerId)?.leaseLost(lease.taskId, lease.leaseId);
-    if (!transition) await this.#requeueIfRunnable([lease.taskId]);
-    else {
-      this.log.info("lease expired: task goes back to its queue", {
-        task_id: lease.taskId,
-        worker_id: lease.workerId,
-        state: transition.task.state,
-      });
-      await this.#apply(transition, "running");
-    }
-  }
-}
-
-/** What the broker must hold of a task that may still run; undefined for running or finished ones. */
-export function runnable(t: TaskRecord): BrokerTask | undefined {
-  return t.state === "queued" || t.state === "scheduled"
-    ? {
-      id: t.id,
-      queue: t.queue,
-      priority: t.priority,
-      seq: t.seq,
-      runAt: t.runAt,
-      type: t.type,
-      group: t.limitGroup,
-    }
-    : undefined;
 }
 
 const internals = new WeakMap<TasksRuntime, { store: TaskStore; broker: Broker }>();
