@@ -6,7 +6,14 @@
  */
 import type { BrokerTask, ClaimRequest, Lease } from "../broker/broker.ts";
 import type { EngineParts } from "./_engine_parts.ts";
-import type { AttemptResult, StartedTask, TaskRecord, TaskStore, Transition } from "./model.ts";
+import {
+  type AttemptResult,
+  runnable,
+  type StartedTask,
+  type TaskRecord,
+  type TaskStore,
+  type Transition,
+} from "./model.ts";
 
 /** The engine's pipeline, lent to this half of it. */
 export interface EngineCore {
@@ -156,19 +163,4 @@ export class WorkerLeases {
       await this.core.apply(transition, "running");
     }
   }
-}
-
-/** What the broker must hold of a task that may still run; undefined for running or finished ones. */
-export function runnable(t: TaskRecord): BrokerTask | undefined {
-  return t.state === "queued" || t.state === "scheduled"
-    ? {
-      id: t.id,
-      queue: t.queue,
-      priority: t.priority,
-      seq: t.seq,
-      runAt: t.runAt,
-      type: t.type,
-      group: t.limitGroup,
-    }
-    : undefined;
 }

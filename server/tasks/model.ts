@@ -219,3 +219,18 @@ export interface TaskStore {
   /** Every queue and limit group that has a limit, for a broker rebuild. */
   limits(): Promise<{ queues: NamedLimits[]; groups: NamedLimits[] }>;
 }
+
+/** What the broker must hold of a task that may still run; undefined for running or finished ones. */
+export function runnable(t: TaskRecord): BrokerTask | undefined {
+  return t.state === "queued" || t.state === "scheduled"
+    ? {
+      id: t.id,
+      queue: t.queue,
+      priority: t.priority,
+      seq: t.seq,
+      runAt: t.runAt,
+      type: t.type,
+      group: t.limitGroup,
+    }
+    : undefined;
+}

@@ -14,16 +14,17 @@ import type { Broker, BrokerTask, ClaimRequest, Lease, Limits } from "../broker/
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { TasksConfig } from "./config.ts";
-import type {
-  AttemptResult,
-  NamedLimits,
-  NewTask,
-  QueueStats,
-  StartedTask,
-  TaskRecord,
-  TaskStore,
-  Transition,
-  TypeDefaults,
+import {
+  type AttemptResult,
+  type NamedLimits,
+  type NewTask,
+  type QueueStats,
+  runnable,
+  type StartedTask,
+  type TaskRecord,
+  type TaskStore,
+  type Transition,
+  type TypeDefaults,
 } from "./model.ts";
 import type { WorkerSession } from "./worker_session.ts";
 import {
@@ -40,7 +41,7 @@ import { Supervisor } from "./supervisor.ts";
 import { Mirror } from "./_mirror.ts";
 import { Wakeups } from "./_wakeups.ts";
 import { WorkerDirectory } from "./worker_directory.ts";
-import { runnable, WorkerLeases } from "./_worker_leases.ts";
+import { WorkerLeases } from "./_worker_leases.ts";
 
 /** The default of `TasksRuntime.mirrorTimeoutMs`: well inside a client's shortest sensible deadline. */
 export const MIRROR_TIMEOUT_MS = 500;
