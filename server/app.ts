@@ -26,7 +26,7 @@ import { createRpcInterceptor } from "./observability/rpc_interceptor.ts";
 import { registerReflection } from "./reflection/mod.ts";
 import { remoteAddressKey } from "./request_context.ts";
 import { registerUnimplemented, SERVICE_MODULES } from "./services.ts";
-import { authRuntimeFor } from "./auth/runtime.ts";
+import { composeRuntimes, type Runtimes } from "./runtimes.ts";
 import { WEB_DIST } from "./web/paths.ts";
 import { createWebHandler } from "./web/pages.ts";
 import { createRequestShapeInterceptor } from "./kit/request_shape.ts";
@@ -61,6 +61,8 @@ export interface App {
   readonly health: HealthRegistry;
   readonly metrics: ServerMetrics;
   readonly lifecycle: Lifecycle;
+  /** The process's auth and task runtimes, built once by startApp (server/runtimes.ts). */
+  readonly runtimes: Runtimes;
   /** Runs the shutdown sequence; safe to call more than once. */
   shutdown(): Promise<void>;
 }
@@ -68,6 +70,8 @@ export interface App {
 export async function startApp(deps: Deps, options: AppOptions = {}): Promise<App> {
   const { config, log } = deps;
   const modules = config.server.services.map((name) => SERVICE_MODULES[name]);
+  // Built once for the process, here, and passed to every module that needs them.
+  const runtimes = composeRuntimes(deps);
   const descs: DescService[] = modules.flatMap((m) => m.descs);
   // A service still to be built answers Unimplemented to every method: NOT_SERVING, and left out of "".
   const unbuilt = modules.filter((m) => !m.register).flatMap((m) => m.descs.map((d) => d.typeName));
@@ -89,13 +93,13 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     registerHealth(router, health, lifecycle.drainSignal);
     registerReflection(router, [Health, ...descs]);
     for (const module of modules) {
-      if (module.register) module.register(router, deps);
+      if (module.register) module.register(router, deps, runtimes);
       else for (const desc of module.descs) registerUnimplemented(router, desc, module.arrivesWith);
     }
     options.extraRoutes?.(router);
   };
 
-  const auth = authRuntimeFor(deps);
+  const auth = runtimes.auth;
   const httpRoutes: Record<string, HttpRoute> = {
     "/.well-known/jwks.json": auth.jwksRoute,
     "/metrics": () => ({ status: 200, type: "text/plain; version=0.0.4", body: metrics.registry.render() }),
@@ -156,7 +160,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     };
   }
   await auth.start();
-  for (const module of modules) await module.start?.(deps);
+  for (const module of modules) await module.start?.(runtimes);
   const listener: Listener = await listen({
     host: config.server.host,
     port: config.server.port,
@@ -204,7 +208,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       await auth.settled();
       await auth.close();
       await dependenciesStopped;
-      for (const module of modules) await module.stop?.(deps);
+      for (const module of modules) await module.stop?.(runtimes);
       log.info("stopped");
     })();
 
@@ -218,5 +222,5 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     timer.abort();
   }
 
-  return { port: listener.port, url, health, metrics, lifecycle, shutdown };
+  return { port: listener.port, url, health, metrics, lifecycle, runtimes, shutdown };
 }

@@ -7,6 +7,7 @@ import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import type { RedisMode } from "./redis/connection.ts";
 import type { Config } from "./load_config.ts";
+import type { Runtimes } from "./runtimes.ts";
 
 export interface Deps {
   config: Config;
@@ -16,5 +17,5 @@ export interface Deps {
   log: Logger;
 }
 
-/** A service module registers its implementation on the router. */
-export type RouteFn = (router: ConnectRouter, deps: Deps) => void;
+/** A service module registers its implementation on the router, with the process's runtimes. */
+export type RouteFn = (router: ConnectRouter, deps: Deps, runtimes: Runtimes) => void;

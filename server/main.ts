@@ -9,6 +9,7 @@ import { type Config, loadConfig } from "./load_config.ts";
 import { createLogger } from "./log.ts";
 import { openStorage, StartupError } from "./storage.ts";
 import type { Deps } from "./deps.ts";
+import type { Runtimes } from "./runtimes.ts";
 import { ensureFirstAdmin, type FirstAdminCredentials } from "./auth/first_admin.ts";
 import { refoldTagNames } from "./tags/mod.ts";
 
@@ -16,6 +17,8 @@ export interface RunningServer {
   url: string;
   config: Config;
   deps: Deps;
+  /** The process's runtimes, built once by startApp. */
+  runtimes: Runtimes;
   stop(): Promise<void>;
 }
 
@@ -35,6 +38,7 @@ export async function runServer(env: Record<string, string | undefined>): Promis
       url: app.url,
       config,
       deps,
+      runtimes: app.runtimes,
       async stop() {
         await app.shutdown();
         await storage.close();

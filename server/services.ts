@@ -10,11 +10,11 @@ import { CampaignService } from "../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
 import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
 import type { ServiceName } from "./config.ts";
-import type { Deps, RouteFn } from "./deps.ts";
+import type { RouteFn } from "./deps.ts";
 import { registerAuthService } from "./auth/service.ts";
 import { registerTagService } from "./tags/service.ts";
 import { registerTaskServices } from "./tasks/service.ts";
-import { tasksRuntimeFor } from "./tasks/setup.ts";
+import { type Runtimes, tasksOf } from "./runtimes.ts";
 
 export interface ServiceModule {
   descs: DescService[];
@@ -23,9 +23,9 @@ export interface ServiceModule {
   /** Shown in Unimplemented errors while `register` is absent. */
   arrivesWith: string;
   /** Starts background work (loops) before the server listens. */
-  start?: (deps: Deps) => Promise<void>;
+  start?: (runtimes: Runtimes) => Promise<void>;
   /** Stops it after the last call has ended. */
-  stop?: (deps: Deps) => Promise<void>;
+  stop?: (runtimes: Runtimes) => Promise<void>;
 }
 
 export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
@@ -34,10 +34,10 @@ export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
   campaigns: { descs: [CampaignService], arrivesWith: "the campaigns service" },
   tasks: {
     descs: [TaskService, WorkerService],
-    register: registerTaskServices,
+    register: (router, _deps, runtimes) => registerTaskServices(router, tasksOf(runtimes)),
     arrivesWith: "the task runtime",
-    start: (deps) => tasksRuntimeFor(deps).start(),
-    stop: (deps) => tasksRuntimeFor(deps).stop(),
+    start: (runtimes) => tasksOf(runtimes).start(),
+    stop: (runtimes) => tasksOf(runtimes).stop(),
   },
 };
 

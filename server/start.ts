@@ -17,7 +17,7 @@ import { LOCAL_CLIENT_SCOPES, type LocalClient, localClientPath } from "./demo.t
 import { type RunningServer, runServer } from "./main.ts";
 import { StartupError } from "./storage.ts";
 import { SERVICE_MODULES } from "./services.ts";
-import { tasksRuntimeFor } from "./tasks/setup.ts";
+import { tasksOf } from "./runtimes.ts";
 import { ensureWebBuild } from "./web/build.ts";
 import type { WorkerSession } from "./tasks/worker_session.ts";
 
@@ -69,9 +69,9 @@ if (server.config.server.services.includes("tasks") && SERVICE_MODULES.tasks.reg
   worker = { child, id };
   // Remembered so shutdown knows a worker that has just closed its stream was draining (a
   // Ctrl-C reached it too) rather than cut off: that one is left to exit by itself.
-  const runtime = tasksRuntimeFor(server.deps);
+  const runtime = tasksOf(server.runtimes);
   runtime.onWorkers(() => {
-    const session = runtime.sessions.get(id);
+    const session = runtime.session(id);
     if (session) lastSession = session;
   });
   child.status.then(({ code }) => {
@@ -134,7 +134,7 @@ function firstSignal(): Promise<Deno.Signal> {
  * connected gets SIGTERM instead, unless it closed its stream draining already.
  */
 async function drainWorker({ child, id }: { child: Deno.ChildProcess; id: string }): Promise<number> {
-  const session = tasksRuntimeFor(server.deps).sessions.get(id);
+  const session = tasksOf(server.runtimes).session(id);
   try {
     if (session) session.drain(WORKER_DRAIN_MS);
     else if (!lastSession?.draining) child.kill("SIGTERM");

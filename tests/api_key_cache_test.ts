@@ -15,7 +15,6 @@ import {
 } from "@connectrpc/connect";
 import { AuthService, Role } from "../gen/taskmesh/auth/v1/auth_pb.ts";
 import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
-import { authRuntimeFor } from "../server/auth/runtime.ts";
 import { hashPassword } from "../server/auth/passwords.ts";
 import { as, createAuthTestbed } from "../server/auth/testing.ts";
 import { insertUser } from "../server/auth/user_queries.ts";
@@ -104,7 +103,7 @@ Deno.test(
       );
       await listQueues(d.b, bearer(secret));
       await listQueues(d.a, bearer(secret));
-      const cacheB = authRuntimeFor(d.b.deps).apiKeyCache;
+      const cacheB = d.b.app.runtimes.auth.apiKeyCache;
       assert.equal(cacheB.size, 1, "B verified the key and keeps it");
       // Warm: B answers from its cache, even with the key gone from Postgres behind its back.
       const [row] = await d.a.deps.sql`select secret_hash from api_keys where id = ${apiKey!.id}`;
@@ -138,8 +137,8 @@ Deno.test("a key whose owner is disabled is refused within 1 s on both instances
       bearer(op.token),
     );
     for (const server of [d.a, d.b]) await listQueues(server, bearer(secret));
-    assert.equal(authRuntimeFor(d.a.deps).apiKeyCache.size, 1);
-    assert.equal(authRuntimeFor(d.b.deps).apiKeyCache.size, 1);
+    assert.equal(d.a.app.runtimes.auth.apiKeyCache.size, 1);
+    assert.equal(d.b.app.runtimes.auth.apiKeyCache.size, 1);
 
     const started = performance.now();
     await createClient(AuthService, d.a.connect()).disableUser(

@@ -1,7 +1,8 @@
 /**
  * Who may import whom, as docs/ARCHITECTURE.md's layout table says: tui/ and worker/
  * never import server/, mail/ imports neither server/ nor worker/, and gen/ imports
- * nothing outside gen/ but npm packages. Every .ts and .tsx file of those folders is
+ * nothing outside gen/ but npm packages; in server/, only the task engine's files reach
+ * its store, broker and worker registry, and auth/ never imports tasks/. Every .ts and .tsx file of those folders is
  * read, its import specifiers are found with a regular expression and resolved, and
  * each offending file and specifier is listed.
  */
@@ -105,6 +106,91 @@ const RULES: { folder: string; rule: string; minFiles: number; allowed: (t: Targ
     allowed: (t) => t.kind === "npm" || under(t, "gen/"),
   },
 ];
+
+/**
+ * The task engine: the only files that may import the store (pg_store.ts and its query
+ * files), the broker and the worker registry (server/broker/). The engine is runtime.ts
+ * and its loops; setup.ts builds it; model.ts is the store's seam and queue_limits.ts the
+ * rebuild's limits. Tests (and bench/) may reach past it; nothing else in server/ may.
+ */
+const ENGINE_FILES = [
+  "runtime.ts",
+  "_engine_parts.ts",
+  "supervisor.ts",
+  "promoter.ts",
+  "lease_reaper.ts",
+  "lease_sweeper.ts",
+  "registry_writer.ts",
+  "worker_directory.ts",
+  "_worker_leases.ts",
+  "setup.ts",
+  "model.ts",
+  "queue_limits.ts",
+].map((f) => `server/tasks/${f}`);
+
+/** The store's own files: the engine's too, and only the engine's. */
+const isStoreModule = (path: string) =>
+  /^server\/tasks\/(pg_store|_pg_enqueue|[a-z_]+_queries)\.ts$/.test(path);
+
+const isTestFile = (path: string) => /(_test|_testing)\.ts$/.test(path);
+
+const engineRule = (file: string, t: Target) =>
+  ENGINE_FILES.includes(file) || isStoreModule(file) || file.startsWith("server/broker/") ||
+  isTestFile(file) ||
+  !(t.kind === "path" && (t.path.startsWith("server/broker/") || isStoreModule(t.path)));
+
+/** Like scan, with the importing file's path given to the rule. */
+async function scanFrom(folder: string, allowed: (file: string, t: Target) => boolean): Promise<Scan> {
+  const result: Scan = { files: 0, specifiers: 0, offences: [] };
+  for await (const file of sourceFiles(new URL(folder, ROOT))) {
+    const path = file.href.slice(ROOT.href.length);
+    result.files++;
+    for (const spec of specifiersOf(await Deno.readTextFile(file))) {
+      result.specifiers++;
+      if (!allowed(path, resolve(spec, file))) result.offences.push(`${path} imports "${spec}"`);
+    }
+  }
+  return result;
+}
+
+Deno.test("only the task engine imports the task store, the broker and the worker registry", async () => {
+  const result = await scanFrom("server/", engineRule);
+  assert.ok(result.files >= 150, `only ${result.files} files found under server/`);
+  assert.deepEqual(
+    result.offences,
+    [],
+    `reach task state through the engine (runtime.ts):\n${result.offences.join("\n")}`,
+  );
+});
+
+Deno.test("the engine rule catches a service that reaches past the engine", () => {
+  const broker = resolve("../broker/redis_broker.ts", new URL("server/tasks/service.ts", ROOT));
+  const store = resolve("./pg_store.ts", new URL("server/tasks/service.ts", ROOT));
+  assert.equal(engineRule("server/tasks/service.ts", broker), false);
+  assert.equal(engineRule("server/tasks/worker_session.ts", store), false);
+  assert.equal(
+    engineRule("server/start.ts", resolve("./tasks/task_queries.ts", new URL("server/start.ts", ROOT))),
+    false,
+  );
+  assert.equal(engineRule("server/tasks/promoter.ts", broker), true);
+  assert.equal(engineRule("server/tasks/runtime_test.ts", broker), true);
+});
+
+Deno.test("only tests use the engine's test hatch (internalsForTests)", async () => {
+  const offenders: string[] = [];
+  for await (const file of sourceFiles(new URL("server/", ROOT))) {
+    const path = file.href.slice(ROOT.href.length);
+    if (path === "server/tasks/runtime.ts" || isTestFile(path)) continue;
+    if ((await Deno.readTextFile(file)).includes("internalsForTests")) offenders.push(path);
+  }
+  assert.deepEqual(offenders, []);
+});
+
+Deno.test("server/auth/ never imports server/tasks/ (its mails go through the MailQueue port)", async () => {
+  const result = await scanFrom("server/auth/", (file, t) => isTestFile(file) || !under(t, "server/tasks/"));
+  assert.ok(result.files >= 20, `only ${result.files} files found under server/auth/`);
+  assert.deepEqual(result.offences, [], result.offences.join("\n"));
+});
 
 Deno.test("the specifier scan finds every form of import", () => {
   const source = [

@@ -14,7 +14,7 @@ import { decodeQuotedPrintable, startSmtpSink } from "../mail/testing.ts";
 import { ManualClock } from "../server/clock.ts";
 import type { TaskRecord } from "../server/tasks/model.ts";
 import type { TasksRuntime } from "../server/tasks/runtime.ts";
-import { tasksRuntimeFor } from "../server/tasks/setup.ts";
+import { tasksOf } from "../server/runtimes.ts";
 import { startMailWorker } from "./_support/mail_worker.ts";
 import { bearer } from "./_support/raw_worker.ts";
 import { startTestServer } from "./_support/server.ts";
@@ -55,7 +55,7 @@ Deno.test("auth mails go through the emails queue and survive an SMTP outage", a
     clock,
     env: { TASKMESH_MAIL_FROM: FROM, TASKMESH_PUBLIC_URL: "http://members.example.test" },
   });
-  const rt = tasksRuntimeFor(server.deps);
+  const rt = tasksOf(server.app.runtimes);
   const events = recordTaskEvents(rt);
   const mailer = await startMailWorker(server, {
     mail: { smtpUrl: sink.url, from: "worker <not-this@example.com>", outboxDir: "/nonexistent" },
@@ -128,7 +128,7 @@ Deno.test("auth mails go through the emails queue and survive an SMTP outage", a
       // jittered delay was ~0 may already have run (and failed) before the sink came back;
       // the loop just drives the next one.
       let cursor = events.seen.length;
-      let current = (await rt.store.get(id))!.task;
+      let current = (await rt.get(id))!.task;
       while (current.state !== "succeeded") {
         assert.notEqual(current.state, "dead", "the task must not run out of attempts here");
         if (current.state === "scheduled") {

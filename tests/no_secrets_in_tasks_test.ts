@@ -17,7 +17,7 @@ import { API_KEY_SCOPES } from "../server/authz/scopes.ts";
 import { hashPassword } from "../server/auth/passwords.ts";
 import { insertUser } from "../server/auth/user_queries.ts";
 import type { TaskRecord } from "../server/tasks/model.ts";
-import { tasksRuntimeFor } from "../server/tasks/setup.ts";
+import { tasksOf } from "../server/runtimes.ts";
 import { createMemoryLogger, createWorker, PermanentError } from "../worker/mod.ts";
 import { bearer } from "./_support/raw_worker.ts";
 import { startTestServer } from "./_support/server.ts";
@@ -34,7 +34,7 @@ function text(value: unknown): string {
 
 Deno.test("no read RPC, by any role or scope, shows a verification or reset token", async () => {
   const server = await startTestServer({ redis: true });
-  const rt = tasksRuntimeFor(server.deps);
+  const rt = tasksOf(server.app.runtimes);
   const ended = new Map<string, TaskRecord>();
   const waiters = new Set<() => void>();
   const off = rt.onTask((task) => {

@@ -10,10 +10,9 @@ import assert from "node:assert/strict";
 import { type CallOptions, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { AuthService } from "../gen/taskmesh/auth/v1/auth_pb.ts";
 import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
-import { authRuntimeFor } from "../server/auth/runtime.ts";
 import { hashPassword } from "../server/auth/passwords.ts";
 import { insertUser } from "../server/auth/user_queries.ts";
-import { tasksRuntimeFor } from "../server/tasks/setup.ts";
+import { tasksOf } from "../server/runtimes.ts";
 import { bearer, credentials, openRawWorker, type RawWorker } from "./_support/raw_worker.ts";
 import { startTestServer, type TestServer } from "./_support/server.ts";
 
@@ -136,13 +135,13 @@ Deno.test(
         value: { taskId: task.id, leaseId, outcome: { case: "output", value: new Uint8Array() } },
       });
       // B gives the lease back as the stream's handler finishes, just after the client heard the end.
-      const store = tasksRuntimeFor(d.a.deps).store;
+      const store = tasksOf(d.a.app.runtimes);
       let stored = (await store.get(task.id))!;
       for (let i = 0; i < 2000 && !stored.attempts[0].outcome; i++) stored = (await store.get(task.id))!;
       assert.notEqual(stored.task.state, "succeeded");
       assert.equal(stored.attempts[0].outcome, "lease_expired");
-      assert.equal(tasksRuntimeFor(d.b.deps).sessions.size, 0);
-      assert.equal(authRuntimeFor(d.b.deps).streams.size, 0, "B holds no stream of the key any more");
+      assert.equal(tasksOf(d.b.app.runtimes).sessionCount, 0);
+      assert.equal(d.b.app.runtimes.auth.streams.size, 0, "B holds no stream of the key any more");
 
       // And the key opens nothing new.
       const again = openRawWorker(d.b.grpc(), secret);
@@ -188,7 +187,7 @@ Deno.test(
         { task: { queue: "rq", type: "t" } },
         bearer(d.admin),
       );
-      assert.equal((await tasksRuntimeFor(d.a.deps).store.get(next!.id))!.task.state, "queued");
+      assert.equal((await tasksOf(d.a.app.runtimes).get(next!.id))!.task.state, "queued");
     } finally {
       await d.close();
     }
@@ -203,7 +202,7 @@ Deno.test("a revocation whose announcement was lost ends the stream at the next 
     const { worker } = await busyWorker(d.b, secret, bearer(d.admin), "quiet-1");
     // Revoked behind the bus's back, as if the announcement never arrived.
     await d.a.deps.sql`update api_keys set revoked_at = now() where id = ${apiKey!.id}`;
-    await authRuntimeFor(d.b.deps).streams.recheck();
+    await d.b.app.runtimes.auth.streams.recheck();
     assert.equal((await endedWith(worker)).code, Code.Unauthenticated);
   } finally {
     await d.close();
@@ -221,9 +220,9 @@ Deno.test("a worker key cannot take over a worker id connected with another owne
     held.send({ case: "hello", value: { workerId: "owned-1", queues: ["rq"], concurrency: 1 } });
     await held.nextOf("welcome");
     // The registry entry B reads is written at connect; make sure B sees it before the attempt.
-    const rtB = tasksRuntimeFor(d.b.deps);
+    const rtB = tasksOf(d.b.app.runtimes);
     while (!(await rtB.workers()).some((w) => w.id === "owned-1")) {
-      await rtB.registry.list(Date.now(), 10_000);
+      // Each check reads the registry again.
     }
 
     for (const server of [d.a, d.b]) {
@@ -257,7 +256,7 @@ Deno.test(
       const other = await user(server, "viewer");
       const mine = watch(server, bearer(viewer.token));
       const theirs = watch(server, bearer(other.token));
-      const streams = authRuntimeFor(server.deps).streams;
+      const streams = server.app.runtimes.auth.streams;
       // Both watches registered (round trips to the server until they are).
       const tasks = createClient(TaskService, server.grpc());
       for (let i = 0; i < 2000 && streams.size < 2; i++) await tasks.listQueues({}, bearer(viewer.token));
@@ -297,7 +296,7 @@ Deno.test(
       const second = (await auth.login({ email, password })).tokens!;
       const one = watch(server, bearer(first.accessToken));
       watch(server, bearer(second.accessToken));
-      const streams = authRuntimeFor(server.deps).streams;
+      const streams = server.app.runtimes.auth.streams;
       const tasks = createClient(TaskService, server.grpc());
       for (let i = 0; i < 2000 && streams.size < 2; i++) {
         await tasks.listQueues(

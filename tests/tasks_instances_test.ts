@@ -10,7 +10,7 @@ import { createClient } from "@connectrpc/connect";
 import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService, WorkerState } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
 import { ManualClock } from "../server/clock.ts";
-import { tasksRuntimeFor } from "../server/tasks/setup.ts";
+import { tasksOf } from "../server/runtimes.ts";
 import { bearer, credentials, openRawWorker } from "./_support/raw_worker.ts";
 import { startTestServer } from "./_support/server.ts";
 
@@ -52,7 +52,7 @@ Deno.test("workers across server instances", { sanitizeOps: false, sanitizeResou
   const workersOfB = createClient(WorkerService, b.grpc());
   const tasksOfB = createClient(TaskService, b.grpc());
   const worker = openRawWorker(a.grpc(), workerKey);
-  const serverA = tasksRuntimeFor(a.deps).serverId;
+  const serverA = tasksOf(a.app.runtimes).serverId;
   const listedOnB = async () => (await workersOfB.listWorkers({}, as)).workers.find((w) => w.id === "roamer");
   try {
     worker.send({
@@ -70,7 +70,7 @@ Deno.test("workers across server instances", { sanitizeOps: false, sanitizeResou
 
     await t.step("the other instance lists the worker, as its own instance last wrote it", async () => {
       const listed = await until("roamer listed on B", listedOnB);
-      assert.equal(tasksRuntimeFor(b.deps).sessions.size, 0, "B holds no stream itself");
+      assert.equal(tasksOf(b.app.runtimes).sessionCount, 0, "B holds no stream itself");
       assert.equal(listed.serverId, serverA);
       assert.deepEqual([listed.queues, listed.concurrency, listed.version], [["shared"], 3, "test/2"]);
       assert.deepEqual(listed.labels, { zone: "b" });
@@ -116,7 +116,7 @@ Deno.test("workers across server instances", { sanitizeOps: false, sanitizeResou
 
     await t.step("a worker that went silent is still listed there, as silent", async () => {
       // Past the registry's staleness: only the owning instance's writer loop keeps the entry.
-      clock.advance(tasksRuntimeFor(b.deps).registryStaleMs + 1);
+      clock.advance(tasksOf(b.app.runtimes).registryStaleMs + 1);
       const listed = await until(
         "roamer listed on B as silent",
         async () => {

@@ -4,11 +4,12 @@
  * overlap counter), a rate limit holds over a real window, and limits set in Postgres
  * come back when the broker is rebuilt after its keys were flushed.
  */
+import { internalsForTests } from "../server/tasks/runtime.ts";
 import assert from "node:assert/strict";
 import { createClient } from "@connectrpc/connect";
 import { Redis } from "ioredis";
 import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
-import { tasksRuntimeFor } from "../server/tasks/setup.ts";
+import { tasksOf } from "../server/runtimes.ts";
 import { createMemoryLogger, createWorker, type Handler } from "../worker/mod.ts";
 import { bearer, credentials } from "./_support/raw_worker.ts";
 import { startTestServer, TEST_REDIS_URL, type TestServer } from "./_support/server.ts";
@@ -237,7 +238,7 @@ Deno.test("limits survive a broker rebuild after its keys were flushed", opts, a
   const { admin } = await credentials(a);
   const as = bearer(admin);
   const raw = new Redis(TEST_REDIS_URL);
-  const rt = tasksRuntimeFor(a.deps);
+  const rt = tasksOf(a.app.runtimes);
   try {
     const tasks = createClient(TaskService, a.grpc());
     await tasks.configureQueue({ queue: "kept", concurrencyLimit: 1 }, as);
@@ -246,7 +247,7 @@ Deno.test("limits survive a broker rebuild after its keys were flushed", opts, a
     // What FLUSHALL does, to this server's keys only; then the rebuild the promoter would run.
     const keys = await raw.keys(`${a.redisPrefix}*`);
     if (keys.length > 0) await raw.del(...keys);
-    assert.equal(await rt.broker.needsRebuild(), true);
+    assert.equal(await internalsForTests(rt).broker.needsRebuild(), true);
     await rt.rebuildIfNeeded();
 
     await tasks.enqueueBatch({
@@ -259,7 +260,7 @@ Deno.test("limits survive a broker rebuild after its keys were flushed", opts, a
     }, as);
     // A worker with room for everything, claimed straight from the broker: the limits cap it.
     const claim = (queue: string) =>
-      rt.broker.claim({
+      internalsForTests(rt).broker.claim({
         queues: [queue],
         max: 10,
         workerId: "probe",
@@ -268,7 +269,7 @@ Deno.test("limits survive a broker rebuild after its keys were flushed", opts, a
       });
     assert.equal((await claim("kept")).length, 1, "the queue's concurrency limit came back");
     assert.equal((await claim("other")).length, 1, "the group's concurrency limit came back");
-    assert.equal(await rt.broker.groupRunning("camp-7"), 1);
+    assert.equal(await internalsForTests(rt).broker.groupRunning("camp-7"), 1);
     const { queues } = await tasks.listQueues({}, as);
     assert.equal(queues.find((q) => q.name === "kept")?.concurrencyLimit, 1);
   } finally {

@@ -4,12 +4,13 @@
  * delays, retries and dead letters, idempotency, pause/resume, cancel, dead and
  * silent workers with fenced leases, and bad input.
  */
+import { internalsForTests } from "../server/tasks/runtime.ts";
 import assert from "node:assert/strict";
 import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { TaskService, TaskState } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { ManualClock } from "../server/clock.ts";
-import { tasksRuntimeFor } from "../server/tasks/setup.ts";
+import { tasksOf } from "../server/runtimes.ts";
 import { bearer, credentials, openRawWorker, type RawWorker } from "./_support/raw_worker.ts";
 import { startTestServer } from "./_support/server.ts";
 import { type WorkerInfo, WorkerService, WorkerState } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
@@ -40,7 +41,7 @@ for (const mode of ["embedded", "redis"] as const) {
     });
     const workers: RawWorker[] = [];
     // The loops run on the manual clock too; steps drive them directly so no step races a loop.
-    const rt = tasksRuntimeFor(server.deps);
+    const rt = tasksOf(server.app.runtimes);
     try {
       const { admin, workerKey } = await credentials(server);
       const tasks = createClient(TaskService, server.grpc());
@@ -310,9 +311,9 @@ for (const mode of ["embedded", "redis"] as const) {
         await w.nextOf("assign");
         // A server that took the expired lease and died before telling Postgres: the broker has
         // no lease, Postgres still says running, and nothing would ever expire it.
-        const taken = await rt.broker.takeExpired(clock.now() + 3_600_000, 500);
+        const taken = await internalsForTests(rt).broker.takeExpired(clock.now() + 3_600_000, 500);
         assert.ok(taken.some((l) => l.taskId === task!.id));
-        await rt.broker.restoreLeases(taken.filter((l) => l.taskId !== task!.id));
+        await internalsForTests(rt).broker.restoreLeases(taken.filter((l) => l.taskId !== task!.id));
         assert.equal(await rt.reap(), 0);
         clock.advance(2001);
         assert.ok(await rt.sweep() >= 1);

@@ -23,7 +23,7 @@ import { connectPostgres } from "../../server/db/postgres.ts";
 import { createLogger } from "../../server/log.ts";
 import { toNewTask } from "../../server/tasks/_spec.ts";
 import { createTaskStore } from "../../server/tasks/pg_store.ts";
-import { runnable } from "../../server/tasks/runtime.ts";
+import { runnable } from "../../server/tasks/model.ts";
 import { flagValue } from "../rpc/_flags.ts";
 import { createDatabase, dropDatabase } from "./_taskmesh.ts";
 import { percentile, round } from "./_system.ts";

@@ -26,7 +26,7 @@ import { VerifiedKeyCache } from "./api_key_cache.ts";
 import { type ApiKeyAuthenticator, createApiKeyAuthenticator } from "./api_keys.ts";
 import type { AuthConfig } from "./config.ts";
 import { jwksRoute } from "./jwks_http.ts";
-import { enqueueAuthMail } from "./mail_task.ts";
+import type { MailQueue } from "./mail_queue.ts";
 import { SigningKeyStore } from "./signing_keys.ts";
 
 export interface AuthRuntimeOptions {
@@ -43,8 +43,8 @@ export interface AuthRuntimeOptions {
   /** Prefix of rate-limit keys in Redis; tests give each test its own. */
   rateLimitPrefix?: string;
   /**
-   * Replaces sendEmail. authRuntimeFor sets it to an enqueue into the `emails` queue when
-   * this process runs the task runtime (mail_task.ts); tests capture mails with it.
+   * Replaces sendEmail. createProcessAuthRuntime sets it to the mail port (an enqueue into
+   * the `emails` queue) when this process runs the task runtime; tests capture mails with it.
    */
   send?: (message: EmailMessage) => Promise<unknown>;
   /** How often open streams' credentials are checked again (server/authz/open_streams.ts). */
@@ -160,25 +160,21 @@ export function sendAuthMail(runtime: AuthRuntime, message: EmailMessage): Promi
   return send ? send(message) : sendEmail({ mail, log, clock }, message);
 }
 
-const runtimes = new WeakMap<Deps, AuthRuntime>();
-
-/** The one runtime of a process (per Deps object): registerAuthService and the app's interceptor share it. */
-export function authRuntimeFor(deps: Deps): AuthRuntime {
-  let runtime = runtimes.get(deps);
-  if (!runtime) {
-    const { config } = deps;
-    runtime = createAuthRuntime({
-      sql: deps.sql,
-      clock: deps.clock,
-      log: deps.log.child({ service: "auth" }),
-      redis: deps.redis,
-      auth: config.auth,
-      mail: config.mail,
-      publicUrl: config.server.publicUrl,
-      // With the task runtime here, mails go through the queue: retried, never lost.
-      send: config.server.services.includes("tasks") ? enqueueAuthMail(deps) : undefined,
-    });
-    runtimes.set(deps, runtime);
-  }
-  return runtime;
+/**
+ * The one auth runtime of a process, built by the composition root (server/runtimes.ts):
+ * the auth service and the app's interceptor share it. With `mails`, mails go through
+ * that port (the task queue: retried, never lost) instead of SMTP.
+ */
+export function createProcessAuthRuntime(deps: Deps, mails?: MailQueue): AuthRuntime {
+  const { config } = deps;
+  return createAuthRuntime({
+    sql: deps.sql,
+    clock: deps.clock,
+    log: deps.log.child({ service: "auth" }),
+    redis: deps.redis,
+    auth: config.auth,
+    mail: config.mail,
+    publicUrl: config.server.publicUrl,
+    send: mails ? (message) => mails.sendSealed(message) : undefined,
+  });
 }

@@ -11,7 +11,7 @@ import { adminHandlers } from "./admin_handlers.ts";
 import { apiKeyHandlers } from "./api_key_handlers.ts";
 import { withBrowserSessions } from "./browser_sessions.ts";
 import { passwordChangeHandler } from "./password_change_handler.ts";
-import { type AuthRuntime, authRuntimeFor } from "./runtime.ts";
+import type { AuthRuntime } from "./runtime.ts";
 import { sessionHandlers } from "./session_handlers.ts";
 
 /** Registers the service with an explicit runtime (tests, or a process that built its own). */
@@ -33,6 +33,6 @@ export function registerAuthServiceWith(router: ConnectRouter, runtime: AuthRunt
   );
 }
 
-/** The route function server/services.ts lists; shares its runtime with `authRuntimeFor(deps).interceptor()`. */
-export const registerAuthService: RouteFn = (router, deps) =>
-  registerAuthServiceWith(router, authRuntimeFor(deps));
+/** The route function server/services.ts lists; shares the process's auth runtime with the app's interceptor. */
+export const registerAuthService: RouteFn = (router, _deps, runtimes) =>
+  registerAuthServiceWith(router, runtimes.auth);

@@ -20,7 +20,7 @@ import {
   uuid,
 } from "../kit/validate.ts";
 import type { NewTask } from "./model.ts";
-import type { TypeDefaults } from "./limit_queries.ts";
+import type { TypeDefaults } from "./model.ts";
 
 export { invalid };
 

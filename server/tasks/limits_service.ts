@@ -15,19 +15,9 @@ import {
   type TaskTypeDefaults as TaskTypeDefaultsProto,
   TaskTypeDefaultsSchema,
 } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
-import type { Limits } from "../broker/broker.ts";
-import type { Sql } from "../db/postgres.ts";
 import { decodePageToken, encodePageToken, pageSize } from "../kit/paging.ts";
 import { boundedInt, boundedNumber, duration, invalid } from "../kit/validate.ts";
-import {
-  type NamedLimits,
-  selectGroups,
-  selectTypeDefaultsPage,
-  type TypeDefaults,
-  upsertGroupLimits,
-  upsertQueueLimits,
-  upsertTypeDefaults,
-} from "./limit_queries.ts";
+import type { Limits, NamedLimits, TypeDefaults } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import { DEFAULT_BACKOFF, TIMEOUT_MS, validBackoff, validGroup, validQueue, validType } from "./_spec.ts";
 import type { TypeDefaultsCache } from "./type_defaults.ts";
@@ -75,7 +65,6 @@ function defaultsToProto(d: TypeDefaults): TaskTypeDefaultsProto {
 
 export function limitsServiceImpl(
   rt: TasksRuntime,
-  sql: Sql,
   defaults: TypeDefaultsCache,
   queueInfo: (name: string) => Promise<QueueInfo>,
 ): Pick<
@@ -92,30 +81,26 @@ export function limitsServiceImpl(
       concurrencyLimit: g.concurrency,
       rateLimitPerSecond: g.ratePerSecond,
       rateLimitBurst: g.burst,
-      running: BigInt(await rt.broker.groupRunning(g.name).catch(() => 0)),
+      running: BigInt(await rt.groupRunning(g.name).catch(() => 0)),
     });
   return {
     async configureQueue(req) {
       const queue = validQueue(req.queue);
       const limits = validLimits(req);
-      await upsertQueueLimits(sql, queue, limits, rt.clock.now());
-      await rt.mirror("configuring a queue", () => rt.broker.setLimits({ queue }, limits));
-      // A raised limit may let waiting tasks run now.
-      await rt.mirror("configuring a queue", () => rt.broker.notify(queue));
+      await rt.setLimits({ queue }, limits);
       return { queue: await queueInfo(queue) };
     },
     async configureLimitGroup(req) {
       const group = validGroup(req.group);
       const limits = validLimits(req);
-      await upsertGroupLimits(sql, group, limits, rt.clock.now());
-      await rt.mirror("configuring a limit group", () => rt.broker.setLimits({ group }, limits));
+      await rt.setLimits({ group }, limits);
       return { group: await groupToProto({ name: group, ...limits }) };
     },
     async listLimitGroups(req) {
       const size = pageSize(req.pageSize);
       const query = { list: "limit_groups" };
       const after = (decodePageToken(req.pageToken, query, ["text"])?.[0] as string | undefined) ?? "";
-      const rows = await selectGroups(sql, after, size + 1);
+      const rows = await rt.limitGroups(after, size + 1);
       const page = rows.slice(0, size);
       return {
         groups: await Promise.all(page.map(groupToProto)),
@@ -134,7 +119,7 @@ export function limitsServiceImpl(
         timeoutMs: duration("defaults.timeout", d.timeout, TIMEOUT_MS) ?? null,
       };
       const now = rt.clock.now();
-      await upsertTypeDefaults(sql, stored, now);
+      await rt.setTypeDefaults(stored);
       defaults.invalidate();
       return { defaults: defaultsToProto({ ...stored, updatedAt: now }) };
     },
@@ -142,7 +127,7 @@ export function limitsServiceImpl(
       const size = pageSize(req.pageSize);
       const query = { list: "task_type_defaults" };
       const after = (decodePageToken(req.pageToken, query, ["text"])?.[0] as string | undefined) ?? "";
-      const rows = await selectTypeDefaultsPage(sql, after, size + 1);
+      const rows = await rt.typeDefaults(after, size + 1);
       const page = rows.slice(0, size);
       return {
         defaults: page.map(defaultsToProto),

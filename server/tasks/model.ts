@@ -4,8 +4,10 @@
  * change inside one transaction, fenced by the lease id, so a stale worker can never
  * complete a task twice.
  */
-import type { BrokerTask } from "../broker/broker.ts";
-import type { NamedLimits } from "./limit_queries.ts";
+import type { BrokerTask, Limits } from "../broker/broker.ts";
+import type { NamedLimits, TypeDefaults } from "./limit_queries.ts";
+
+export type { Limits, NamedLimits, TypeDefaults };
 
 export type TaskState =
   | "waiting"
@@ -198,6 +200,13 @@ export interface TaskStore {
   purgeDead(queue: string, taskIds: string[], all: boolean): Promise<TaskRecord[]>;
   queueStats(now: number): Promise<QueueStats[]>;
   setPaused(queue: string, paused: boolean, now: number): Promise<void>;
+  /** Limit groups by name after `after`, at most `limit`. */
+  limitGroups(after: string, limit: number): Promise<NamedLimits[]>;
+  /** Per-type defaults by type after `after`, at most `limit`. */
+  typeDefaults(after: string, limit: number): Promise<TypeDefaults[]>;
+  setTypeDefaults(defaults: Omit<TypeDefaults, "updatedAt">, now: number): Promise<void>;
+  /** Stores a queue's or a limit group's limits (all zero: none). */
+  setLimits(target: { queue: string } | { group: string }, limits: Limits, now: number): Promise<void>;
   /** Every task the broker should hold: runnable ones and running ones (with their lease). */
   brokerState(): AsyncIterable<{ task: BrokerTask; lease: { leaseId: string; workerId: string } | null }>;
   /** Running tasks whose row has not changed since `before` (ms since the epoch), with their lease. */
@@ -205,6 +214,23 @@ export interface TaskStore {
     before: number,
   ): AsyncIterable<{ task: BrokerTask; lease: { leaseId: string; workerId: string } | null }>;
   pausedQueues(): Promise<string[]>;
+  /** Every queue Postgres knows a paused flag for, paused or not. */
+  queueFlags(): Promise<{ name: string; paused: boolean }[]>;
   /** Every queue and limit group that has a limit, for a broker rebuild. */
   limits(): Promise<{ queues: NamedLimits[]; groups: NamedLimits[] }>;
+}
+
+/** What the broker must hold of a task that may still run; undefined for running or finished ones. */
+export function runnable(t: TaskRecord): BrokerTask | undefined {
+  return t.state === "queued" || t.state === "scheduled"
+    ? {
+      id: t.id,
+      queue: t.queue,
+      priority: t.priority,
+      seq: t.seq,
+      runAt: t.runAt,
+      type: t.type,
+      group: t.limitGroup,
+    }
+    : undefined;
 }

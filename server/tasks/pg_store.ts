@@ -8,7 +8,14 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { BrokerTask } from "../broker/broker.ts";
 import type { Sql } from "../db/postgres.ts";
 import { enqueueTasks } from "./_pg_enqueue.ts";
-import { selectAllLimits } from "./limit_queries.ts";
+import {
+  selectAllLimits,
+  selectGroups,
+  selectTypeDefaultsPage,
+  upsertGroupLimits,
+  upsertQueueLimits,
+  upsertTypeDefaults,
+} from "./limit_queries.ts";
 import {
   decodeTaskPageToken,
   encodeTaskPageToken,
@@ -33,7 +40,12 @@ import type {
   TaskStore,
   Transition,
 } from "./model.ts";
-import { selectPausedQueues, selectQueueStats, upsertQueuePaused } from "./queue_queries.ts";
+import {
+  selectPausedQueues,
+  selectQueueFlags,
+  selectQueueStats,
+  upsertQueuePaused,
+} from "./queue_queries.ts";
 import {
   type AttemptEnd,
   type ChangedTaskRow,
@@ -422,6 +434,14 @@ export function createTaskStore(sql: Sql): PgTaskStore {
     pausedQueues() {
       return selectPausedQueues(sql);
     },
+    queueFlags: () => selectQueueFlags(sql),
+    limitGroups: (after, limit) => selectGroups(sql, after, limit),
+    typeDefaults: (after, limit) => selectTypeDefaultsPage(sql, after, limit),
+    setTypeDefaults: (defaults, now) => upsertTypeDefaults(sql, defaults, now),
+    setLimits: (target, limits, now) =>
+      "queue" in target
+        ? upsertQueueLimits(sql, target.queue, limits, now)
+        : upsertGroupLimits(sql, target.group, limits, now),
     limits: () => selectAllLimits(sql),
   };
   return store;

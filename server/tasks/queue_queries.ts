@@ -25,6 +25,11 @@ export async function selectPausedQueues(db: Db): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
+/** Every queue with a row, and whether it is paused: a rebuild sets the broker's flag both ways. */
+export async function selectQueueFlags(db: Db): Promise<{ name: string; paused: boolean }[]> {
+  return [...await db<{ name: string; paused: boolean }[]>`select name, paused from queues order by name`];
+}
+
 export interface QueueStatsRow {
   name: string;
   paused: boolean;

@@ -1,66 +1,85 @@
 /**
- * The task runtime of one server process: the store (Postgres, the truth), the broker
- * (the hot path), the worker sessions this process holds, and four loops:
- *   - promoter: moves due delayed tasks to ready, and rebuilds the broker from
- *     Postgres whenever it has lost its state (start, Redis restart, FLUSHALL);
- *   - lease reaper: expires leases whose worker went silent or away; their tasks
- *     go back to their queue with the attempt counted;
- *   - lease sweeper: gives running tasks that lost their broker lease a fresh one,
- *     so the reaper can take them back (see sweep());
- *   - worker registry: writes this process's workers for the other instances to list;
- * Loops start with the first service registration and stop at shutdown, reaper last.
+ * The task engine of one server process, and the only owner of task state: every change
+ * (enqueue, cancel, retry, dead letters, pause and resume, limits, a worker's start,
+ * progress and finish, a lease's expiry) commits in Postgres (the store, the truth),
+ * then is copied to the broker (the hot path; `mirror`), then is told to the watchers
+ * (`onTask`), in that order, here. The store, the broker, the worker registry and the
+ * worker sessions are private to it and to its loops (_engine_parts.ts); TaskService,
+ * WorkerService and the worker session translate messages and call its methods.
+ *
+ * Its loops, one file each, started and stopped by the supervisor (supervisor.ts, which
+ * writes down the order): lease reaper, registry writer, lease sweeper, promoter.
  */
-import type { Broker, BrokerTask, Lease } from "../broker/broker.ts";
+import type { Broker, BrokerTask, ClaimRequest, Lease, Limits } from "../broker/broker.ts";
 import type { Clock } from "../clock.ts";
-import { type Logger, rateLimitedLogger } from "../log.ts";
-import { type Loop, startLoop } from "../loop.ts";
+import type { Logger } from "../log.ts";
 import type { TasksConfig } from "./config.ts";
-import type { TaskRecord, TaskStore, Transition } from "./model.ts";
-import type { WorkerSession } from "./worker_session.ts";
-import { restoreLimits } from "./queue_limits.ts";
 import {
-  byId,
+  type AttemptResult,
+  type NamedLimits,
+  type NewTask,
+  type QueueStats,
+  runnable,
+  type StartedTask,
+  type TaskRecord,
+  type TaskStore,
+  type Transition,
+  type TypeDefaults,
+} from "./model.ts";
+import type { WorkerSession } from "./worker_session.ts";
+import {
   createMemoryWorkerRegistry,
   type WorkerEntry,
   type WorkerRegistry,
 } from "../broker/worker_registry.ts";
+import type { EngineParts } from "./_engine_parts.ts";
+import { LeaseReaper } from "./lease_reaper.ts";
+import { LeaseSweeper } from "./lease_sweeper.ts";
+import { Promoter } from "./promoter.ts";
+import { RegistryWriter } from "./registry_writer.ts";
+import { Supervisor } from "./supervisor.ts";
+import { Mirror } from "./_mirror.ts";
+import { Wakeups } from "./_wakeups.ts";
+import { WorkerDirectory } from "./worker_directory.ts";
+import { WorkerLeases } from "./_worker_leases.ts";
 
 /** The default of `TasksRuntime.mirrorTimeoutMs`: well inside a client's shortest sensible deadline. */
 export const MIRROR_TIMEOUT_MS = 500;
 
+export type { Limits, WorkerEntry };
+
 export type TaskListener = (task: TaskRecord, previous: TaskRecord["state"] | undefined) => void;
 
 export class TasksRuntime {
-  readonly sessions = new Map<string, WorkerSession>();
+  readonly #sessions = new Map<string, WorkerSession>();
   /** Names this process in worker entries and in WorkerInfo.server_id. */
   readonly serverId = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
   readonly #taskListeners = new Set<TaskListener>();
-  readonly #workerListeners = new Set<() => void>();
-  readonly #waiters = new Set<{ queues: readonly string[]; wake: () => void }>();
-  #loops: Loop[] = [];
+  readonly #directory: WorkerDirectory;
+  readonly #leases: WorkerLeases;
+  readonly #wakeups: Wakeups;
   #unsubscribe?: () => Promise<void>;
-  #rebuilding?: Promise<void>;
-  /** Set when a broker change after a commit failed: the next tick rebuilds even if the broker kept its state. */
-  #rebuildWanted = false;
   readonly random: () => number;
   /** The tasks as their worker receives them in an Assign: sealed payloads opened (sealed_payloads.ts). */
   readonly openPayloads: (tasks: TaskRecord[]) => Promise<TaskRecord[]>;
   /** How long a caller waits for the broker copy of a commit before answering anyway. */
   readonly mirrorTimeoutMs: number;
-  /** A broker that is down fails every mirror: said once in a while, not once a call. */
-  readonly #mirrorLog: Logger;
+  readonly #mirror: Mirror;
 
   /** Every instance's workers; this process writes its own sessions' entries. */
-  readonly registry: WorkerRegistry;
+  readonly #registry: WorkerRegistry;
+  readonly #store: TaskStore;
+  readonly #broker: Broker;
   #stopControl?: () => void;
-  /** When each session's registry entry was last written. */
-  readonly #writtenAt = new WeakMap<WorkerSession, number>();
-  /** A registry that is down is said once in a while, not on every call that reads it. */
-  readonly #registryLog: Logger;
+  readonly #promoter: Promoter;
+  readonly #reaper: LeaseReaper;
+  readonly #sweeper: LeaseSweeper;
+  readonly #writer: RegistryWriter;
+  readonly #supervisor: Supervisor;
 
   constructor(
-    readonly store: TaskStore,
-    readonly broker: Broker,
+    store: TaskStore,
+    broker: Broker,
     readonly clock: Clock,
     readonly log: Logger,
     readonly config: TasksConfig,
@@ -71,107 +90,112 @@ export class TasksRuntime {
       mirrorTimeoutMs?: number;
     } = {},
   ) {
+    this.#store = store;
+    this.#broker = broker;
+    internals.set(this, { store, broker });
     this.random = options.random ?? Math.random;
     this.openPayloads = options.openPayloads ?? ((tasks) => Promise.resolve(tasks));
     this.mirrorTimeoutMs = options.mirrorTimeoutMs ?? MIRROR_TIMEOUT_MS;
-    this.#mirrorLog = rateLimitedLogger(log, 10_000);
-    this.registry = options.registry ?? createMemoryWorkerRegistry();
-    this.#registryLog = rateLimitedLogger(log, 30_000);
+    this.#wakeups = new Wakeups(clock);
+    this.#registry = options.registry ?? createMemoryWorkerRegistry();
+    const parts: EngineParts = {
+      store,
+      broker,
+      registry: this.#registry,
+      sessions: this.#sessions,
+      clock,
+      log,
+      config,
+      wake: (queue) => this.#wakeLocal(queue),
+    };
+    this.#promoter = new Promoter(parts);
+    this.#reaper = new LeaseReaper(parts, (lease, outcome) => this.expireLease(lease, outcome));
+    this.#sweeper = new LeaseSweeper(parts);
+    this.#writer = new RegistryWriter(parts);
+    this.#mirror = new Mirror(this.mirrorTimeoutMs, log, () => this.#promoter.wantRebuild());
+    this.#leases = new WorkerLeases(parts, {
+      random: this.random,
+      publish: (task, previous) => this.#publish(task, previous),
+      apply: (transition, previous) => this.#apply(transition, previous),
+      makeRunnable: (tasks) => this.#makeRunnable(tasks),
+      mirror: (what, change) => this.#mirror.run(what, change),
+    });
+    this.#directory = new WorkerDirectory(
+      this.serverId,
+      this.#sessions,
+      this.#registry,
+      this.#writer,
+      clock,
+      config,
+      log,
+    );
+    this.#supervisor = new Supervisor([this.#reaper, this.#writer, this.#sweeper, this.#promoter]);
   }
 
   async start(): Promise<void> {
-    this.#unsubscribe = await this.broker.subscribe((queue) => this.#wakeLocal(queue));
+    this.#unsubscribe = await this.#broker.subscribe((queue) => this.#wakeLocal(queue));
     // DrainWorker and CancelTask on another instance reach the worker's stream here.
-    this.#stopControl = await this.registry.subscribe((control) => {
-      if (control.kind === "drain") this.sessions.get(control.workerId)?.drain(control.graceMs);
+    this.#stopControl = await this.#registry.subscribe((control) => {
+      if (control.kind === "drain") this.#sessions.get(control.workerId)?.drain(control.graceMs);
       else this.cancelRunning(control.taskId, control.leaseId);
     });
     await this.rebuildIfNeeded();
-    const opts = { clock: this.clock, log: this.log };
-    // In the order they stop: the reaper last, so leases of streams that end during shutdown still expire.
-    this.#loops = [
-      startLoop("promoter", { ...opts, intervalMs: this.config.tickMs }, () => this.tick()),
-      startLoop("lease-sweeper", { ...opts, intervalMs: this.config.leaseTtlMs * 5 }, () => this.sweep()),
-      startLoop(
-        "worker-registry",
-        { ...opts, intervalMs: this.config.heartbeatMs },
-        () => this.writeWorkers(),
-      ),
-      startLoop(
-        "lease-reaper",
-        { ...opts, intervalMs: Math.max(50, this.config.heartbeatMs / 2) },
-        () => this.reap(),
-      ),
-    ];
+    this.#supervisor.start();
   }
 
   async stop(): Promise<void> {
-    for (const loop of this.#loops) await loop.stop();
+    await this.#supervisor.stop();
     await this.#unsubscribe?.();
     this.#stopControl?.();
-    await this.registry.close();
-    await this.broker.close();
+    await this.#registry.close();
+    await this.#broker.close();
+  }
+
+  // --- one iteration of each loop, for tests and for start ------------------------------
+
+  /** One promoter iteration: rebuild if the broker lost its state, then promote due tasks. */
+  tick(): Promise<void> {
+    return this.#promoter.tick();
+  }
+
+  /** Rebuilds the broker from Postgres when it lost its state; concurrent callers share one rebuild. */
+  rebuildIfNeeded(): Promise<void> {
+    return this.#promoter.rebuildIfNeeded();
+  }
+
+  /** One lease-reaper iteration; returns how many leases expired. */
+  reap(): Promise<number> {
+    return this.#reaper.reap();
+  }
+
+  /** One lease-sweeper iteration; returns how many running rows were checked. */
+  sweep(): Promise<number> {
+    return this.#sweeper.sweep();
+  }
+
+  /** One registry-writer iteration. */
+  writeWorkers(): Promise<void> {
+    return this.#writer.writeWorkers();
+  }
+
+  /** Writes a session's registry entry now (connect, heartbeat, drain). */
+  workerSeen(session: WorkerSession): void {
+    this.#writer.workerSeen(session);
   }
 
   /** Tells the worker running the task under this lease, if its stream is here, to stop it. */
   cancelRunning(taskId: string, leaseId: string): void {
-    for (const session of this.sessions.values()) session.leaseLost(taskId, leaseId, "cancelled");
+    this.#directory.cancelRunning(taskId, leaseId);
   }
-
-  // --- the worker registry ------------------------------------------------------------
 
   /** An entry not written for this long belongs to an instance that is gone. */
   get registryStaleMs(): number {
-    return this.config.leaseTtlMs * 5;
+    return this.#directory.staleMs;
   }
 
-  /**
-   * Writes a session's entry (connect, heartbeat, drain). A registry that fails is logged,
-   * not fatal: the next heartbeat writes the entry again.
-   */
-  workerSeen(session: WorkerSession): void {
-    this.#writtenAt.set(session, this.clock.now());
-    this.registry.put(session.entry()).catch((error) =>
-      this.#registryLog.warn("could not write the worker registry", {
-        worker_id: session.id,
-        error: String(error),
-      })
-    );
-  }
-
-  /**
-   * One worker-registry iteration: writes every session's entry, so a worker that went
-   * silent still shows on other instances (as SILENT) rather than aging out there.
-   */
-  async writeWorkers(): Promise<void> {
-    // A session that beat (or connected, or drained) within the last half interval was just
-    // written: only the others, silent ones above all, need writing again.
-    const recent = this.clock.now() - this.config.heartbeatMs / 2;
-    for (const session of this.sessions.values()) {
-      if ((this.#writtenAt.get(session) ?? -Infinity) > recent) continue;
-      this.#writtenAt.set(session, this.clock.now());
-      await this.registry.put(session.entry());
-    }
-  }
-
-  /**
-   * Every connected worker: this process's sessions as they are now, and the other
-   * instances' workers as they last wrote them. A worker in both (it just moved here) is
-   * this process's.
-   */
-  async workers(): Promise<WorkerEntry[]> {
-    const local = [...this.sessions.values()].map((s) => s.entry());
-    const mine = new Set(local.map((e) => e.id));
-    let remote: WorkerEntry[] = [];
-    try {
-      remote = (await this.registry.list(this.clock.now(), this.registryStaleMs))
-        .filter((e) => !mine.has(e.id) && e.serverId !== this.serverId);
-    } catch (error) {
-      this.#registryLog.warn("could not read the worker registry: showing this instance's workers", {
-        error: String(error),
-      });
-    }
-    return [...local, ...remote].sort(byId);
+  /** Every connected worker, on any instance (worker_directory.ts). */
+  workers(): Promise<WorkerEntry[]> {
+    return this.#directory.list();
   }
 
   // --- events -------------------------------------------------------------------------
@@ -183,244 +207,244 @@ export class TasksRuntime {
 
   /** Called when a worker connects, disconnects or starts draining. */
   onWorkers(listener: () => void): () => void {
-    this.#workerListeners.add(listener);
-    return () => this.#workerListeners.delete(listener);
+    return this.#directory.onChange(listener);
   }
 
   workersChanged(): void {
-    for (const listener of this.#workerListeners) listener();
+    this.#directory.changed();
   }
 
-  publish(task: TaskRecord, previous?: TaskRecord["state"]): void {
+  /** Tells the watchers of a task's new state; only the engine calls it, after the commit. */
+  #publish(task: TaskRecord, previous?: TaskRecord["state"]): void {
     for (const listener of this.#taskListeners) listener(task, previous);
   }
 
   /** Mirrors a store transition into the broker and tells everyone who cares. */
-  async apply(transition: Transition, previous?: TaskRecord["state"]): Promise<void> {
-    this.publish(transition.task, previous);
-    await this.mirror("a task changed", () => this.makeRunnable(transition.runnable));
+  async #apply(transition: Transition, previous?: TaskRecord["state"]): Promise<void> {
+    this.#publish(transition.task, previous);
+    await this.#mirror.run("a task changed", () => this.#makeRunnable(transition.runnable));
   }
 
-  /**
-   * Runs a broker change that mirrors what Postgres has just committed. The commit has
-   * decided, so a broker that fails here does not fail the caller: it is logged, and the
-   * next promoter tick rebuilds the broker from Postgres (adding a known task moves it,
-   * and leases the broker still holds are kept). Nor does the caller wait for a broker
-   * that does not answer: past `mirrorTimeoutMs` the change goes on in the background, a
-   * rebuild is wanted all the same, and the caller (an Enqueue whose row is committed)
-   * answers. A client with a short deadline must never see a committed task as failed.
-   */
-  async mirror(what: string, change: () => Promise<unknown>): Promise<void> {
-    const failed = (error: unknown) => {
-      this.#rebuildWanted = true;
-      this.#mirrorLog.warn(`broker failed after ${what}: it is rebuilt from Postgres on the next tick`, {
-        error: String(error),
-      });
-    };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const slow = new Promise<"slow">((resolve) =>
-      timer = setTimeout(() => resolve("slow"), this.mirrorTimeoutMs)
-    );
-    // Settles either way, so a change that fails after the caller moved on is still handled.
-    const work = change().then(() => "done" as const, (error) => (failed(error), "done" as const));
-    const outcome = await Promise.race([work, slow]);
-    clearTimeout(timer);
-    if (outcome === "slow") failed(new Error(`no answer within ${this.mirrorTimeoutMs} ms`));
-  }
-
-  async makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {
+  async #makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {
     if (tasks.length === 0) return;
-    await this.broker.add(tasks, this.clock.now());
+    await this.#broker.add(tasks, this.clock.now());
     const queues = new Set(tasks.map((t) => t.queue));
     // This process's dispatchers need not wait for the round trip through the broker's channel.
     for (const queue of queues) this.#wakeLocal(queue);
-    await Promise.all([...queues].map((queue) => this.broker.notify(queue)));
+    await Promise.all([...queues].map((queue) => this.#broker.notify(queue)));
+  }
+
+  // --- state changes: Postgres, then the broker, then the event --------------------------
+
+  /** Stores validated tasks, then makes them runnable; a repeated idempotency key returns the first task. */
+  async enqueue(newTasks: NewTask[]): Promise<{ tasks: TaskRecord[]; duplicates: boolean[] }> {
+    const result = await this.#store.enqueue(newTasks, this.clock.now());
+    await this.#accept(result.tasks, result.duplicates);
+    return result;
+  }
+
+  /** Tells the broker and the watchers about tasks Postgres has just accepted (duplicates aside). */
+  async #accept(records: TaskRecord[], duplicates: boolean[]): Promise<void> {
+    const fresh = records.filter((_, i) => !duplicates[i]);
+    // Postgres has them: if the broker fails now, the next promoter tick rebuilds it from Postgres.
+    await this.#mirror.run(
+      "enqueue",
+      () => this.#makeRunnable(fresh.map(runnable).filter((t) => t !== undefined)),
+    );
+    for (const t of fresh) this.#publish(t);
+  }
+
+  /** Cancels an unfinished task; its worker, on any instance, is told to stop it. */
+  async cancel(taskId: string, reason: string): Promise<TaskRecord> {
+    const { task, runningLease, runnable: freed } = await this.#store.cancel(
+      taskId,
+      reason,
+      this.clock.now(),
+    );
+    // Committed: a broker that fails now leaves at most a stale entry, which a claim skips and drops.
+    await this.#mirror.run("a cancel", () => this.#broker.remove(task.id, task.queue));
+    if (runningLease) {
+      this.cancelRunning(task.id, runningLease);
+      // A worker held by another instance: that one tells it (repeated here, it changes nothing).
+      await this.#registry.send({ kind: "cancel", taskId: task.id, leaseId: runningLease }).catch((error) =>
+        this.log.warn(
+          "could not tell the other instances of a cancel: its worker learns at its next heartbeat",
+          { task_id: task.id, error: String(error) },
+        )
+      );
+    }
+    // Dependents waiting on this task with on_failure or always may run now.
+    await this.#apply({ task, runnable: freed });
+    return task;
+  }
+
+  /** Queues a failed, dead or cancelled task again with a fresh attempt budget. */
+  async retry(taskId: string): Promise<TaskRecord> {
+    const task = await this.#store.retry(taskId, this.clock.now());
+    await this.#accept([task], [false]);
+    return task;
+  }
+
+  async requeueDead(queue: string, taskIds: string[], all: boolean): Promise<TaskRecord[]> {
+    const tasks = await this.#store.requeueDead(queue, taskIds, all, this.clock.now());
+    await this.#accept(tasks, tasks.map(() => false));
+    return tasks;
+  }
+
+  /** Dead tasks leave Postgres; the broker never held them. */
+  purgeDead(queue: string, taskIds: string[], all: boolean): Promise<TaskRecord[]> {
+    return this.#store.purgeDead(queue, taskIds, all);
+  }
+
+  /** Pauses or resumes a queue: Postgres, then the broker (rebuilt from Postgres if that fails). */
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    await this.#store.setPaused(queue, paused, this.clock.now());
+    await this.#mirror.run(paused ? "pausing a queue" : "resuming a queue", async () => {
+      await this.#broker.setPaused(queue, paused);
+      if (!paused) await this.#broker.notify(queue);
+    });
+  }
+
+  /** Sets a queue's or a limit group's limits: Postgres, then the broker (a rebuild sets them all again). */
+  async setLimits(target: { queue: string } | { group: string }, limits: Limits): Promise<void> {
+    await this.#store.setLimits(target, limits, this.clock.now());
+    const what = "queue" in target ? "configuring a queue" : "configuring a limit group";
+    await this.#mirror.run(what, () => this.#broker.setLimits(target, limits));
+    // A raised limit may let waiting tasks run now.
+    if ("queue" in target) await this.#mirror.run(what, () => this.#broker.notify(target.queue));
+  }
+
+  // --- a worker's leases (_worker_leases.ts) -------------------------------------------
+
+  /** Claims up to `max` tasks for a worker and records their start (see WorkerLeases.claimAndStart). */
+  claimAndStart(
+    claim: Omit<ClaimRequest, "leaseTtlMs" | "now">,
+    gone: () => boolean,
+  ): Promise<{ claimed: number; started: Array<{ task: StartedTask; leaseId: string }> }> {
+    return this.#leases.claimAndStart(claim, gone);
+  }
+
+  /** Tells the watchers a task started; a session calls it once the task's Assign is sent. */
+  taskStarted(task: StartedTask): void {
+    this.#publish(task, task.previousState);
+  }
+
+  /** Records a worker's progress if its lease is current, and tells the watchers. */
+  progress(taskId: string, leaseId: string, percent: number, message: string): Promise<void> {
+    return this.#leases.progress(taskId, leaseId, percent, message);
+  }
+
+  /** Extends a worker's leases; returns the lease ids the broker still held. */
+  extendLeases(leases: ReadonlyArray<{ taskId: string; leaseId: string }>): Promise<Set<string>> {
+    return this.#leases.extend(leases);
+  }
+
+  /** Whether the broker lost its state since its last rebuild: a lease missing from it then is not lost. */
+  brokerLostState(): Promise<boolean> {
+    return this.#broker.needsRebuild();
+  }
+
+  /** Records a batch of results: Postgres, the broker, `recorded` (the acks), the events (WorkerLeases.finish). */
+  finish(
+    batch: ReadonlyArray<{ taskId: string; leaseId: string; result: AttemptResult }>,
+    workerId: string,
+    recorded: (tasks: Array<TaskRecord | null>) => void,
+  ): Promise<void> {
+    return this.#leases.finish(batch, workerId, recorded);
+  }
+
+  /** A worker session gives a lease back (timeout, stream ended): the broker lease ends, the attempt is counted. */
+  takeBack(lease: Pick<Lease, "taskId" | "leaseId" | "workerId">, outcome: "lease_expired" | "timed_out") {
+    return this.#leases.takeBack(lease, outcome);
+  }
+
+  /** Ends the attempt of an expired lease; the task goes back to its queue (or to the broker as Postgres holds it). */
+  expireLease(lease: Pick<Lease, "taskId" | "leaseId" | "workerId">, outcome: "lease_expired" | "timed_out") {
+    return this.#leases.expire(lease, outcome);
+  }
+
+  /** Sets a task type's defaults (the caller's cache is invalidated by the caller). */
+  setTypeDefaults(defaults: Omit<TypeDefaults, "updatedAt">): Promise<void> {
+    return this.#store.setTypeDefaults(defaults, this.clock.now());
+  }
+
+  // --- reads --------------------------------------------------------------------------
+
+  get(taskId: string) {
+    return this.#store.get(taskId);
+  }
+
+  list(...args: Parameters<TaskStore["list"]>) {
+    return this.#store.list(...args);
+  }
+
+  listDead(...args: Parameters<TaskStore["listDead"]>) {
+    return this.#store.listDead(...args);
+  }
+
+  queueStats(): Promise<QueueStats[]> {
+    return this.#store.queueStats(this.clock.now());
+  }
+
+  limitGroups(after: string, limit: number): Promise<NamedLimits[]> {
+    return this.#store.limitGroups(after, limit);
+  }
+
+  typeDefaults(after: string, limit: number): Promise<TypeDefaults[]> {
+    return this.#store.typeDefaults(after, limit);
+  }
+
+  isPaused(queue: string): Promise<boolean> {
+    return this.#broker.isPaused(queue);
+  }
+
+  /** Tasks of a limit group running now, as the broker counts them. */
+  groupRunning(group: string): Promise<number> {
+    return this.#broker.groupRunning(group);
+  }
+
+  // --- worker sessions ----------------------------------------------------------------
+
+  /** How many worker streams this process holds. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** This process's session of a worker, if its stream is here. */
+  session(workerId: string): WorkerSession | undefined {
+    return this.#sessions.get(workerId);
+  }
+
+  /** Takes a new session of a worker; returns the one it replaces, which the caller closes. */
+  attach(session: WorkerSession): WorkerSession | undefined {
+    return this.#directory.attach(session);
+  }
+
+  /** A session ended: it leaves this process, and the registry unless a newer stream of the worker is here. */
+  detach(session: WorkerSession): Promise<void> {
+    return this.#directory.detach(session);
+  }
+
+  /** Drains a worker on this instance or, through the registry, on the one holding its stream. */
+  async drainRemote(workerId: string, graceMs: number): Promise<void> {
+    await this.#registry.send({ kind: "drain", workerId, graceMs });
   }
 
   // --- dispatcher wake-ups ------------------------------------------------------------
 
   /** Resolves when one of the queues may have work, after `ms`, or when the signal aborts. */
-  async waitForWork(queues: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
-    const timer = new AbortController();
-    let waiter!: { queues: readonly string[]; wake: () => void };
-    const woken = new Promise<void>((resolve) => {
-      waiter = { queues, wake: resolve };
-      this.#waiters.add(waiter);
-    });
-    try {
-      await Promise.race([
-        woken,
-        this.clock.sleep(ms, AbortSignal.any([signal, timer.signal])).catch(() => {}),
-      ]);
-    } finally {
-      timer.abort();
-      this.#waiters.delete(waiter);
-    }
+  waitForWork(queues: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
+    return this.#wakeups.waitForWork(queues, ms, signal);
   }
 
   #wakeLocal(queue: string | undefined) {
-    for (const w of this.#waiters) if (queue === undefined || w.queues.includes(queue)) w.wake();
-  }
-
-  // --- loops --------------------------------------------------------------------------
-
-  /** One promoter iteration: rebuild if the broker lost its state, then promote due tasks. */
-  async tick(): Promise<void> {
-    await this.rebuildIfNeeded();
-    const moved = await this.broker.promote(this.clock.now(), 1000);
-    if (moved > 0) this.#wakeLocal(undefined);
-  }
-
-  /** Rebuilds the broker from Postgres when it lost its state; concurrent callers share one rebuild. */
-  rebuildIfNeeded(): Promise<void> {
-    return this.#rebuilding ??= (async () => {
-      const wanted = this.#rebuildWanted;
-      this.#rebuildWanted = false;
-      try {
-        if (wanted || await this.broker.needsRebuild()) await this.#rebuild();
-      } catch (error) {
-        // The broker's own marker stays until markRebuilt; a wish of this process is kept the same way.
-        this.#rebuildWanted ||= wanted;
-        throw error;
-      } finally {
-        this.#rebuilding = undefined;
-      }
-    })();
-  }
-
-  async #rebuild(): Promise<void> {
-    const started = this.clock.now();
-    let tasks = 0;
-    let leases = 0;
-    await restoreLimits(this.broker, await this.store.limits());
-    for (const queue of await this.store.pausedQueues()) await this.broker.setPaused(queue, true);
-    let batch: BrokerTask[] = [];
-    let held: Lease[] = [];
-    const flush = async () => {
-      // Leases first: a task added back is never claimed past a limit its running peers fill.
-      if (held.length) await this.broker.restoreLeases(held);
-      if (batch.length) await this.broker.add(batch, this.clock.now());
-      tasks += batch.length;
-      leases += held.length;
-      batch = [];
-      held = [];
-    };
-    for await (const { task, lease } of this.store.brokerState()) {
-      if (lease) {
-        held.push({
-          taskId: task.id,
-          queue: task.queue,
-          leaseId: lease.leaseId,
-          workerId: lease.workerId,
-          expiresAt: this.clock.now() + this.config.leaseTtlMs,
-          group: task.group,
-        });
-      } else {
-        batch.push(task);
-      }
-      if (batch.length + held.length >= 500) await flush();
-    }
-    await flush();
-    await this.broker.markRebuilt();
-    this.log.warn("broker rebuilt from Postgres", { tasks, leases, ms: this.clock.now() - started });
-    this.#wakeLocal(undefined);
-  }
-
-  /**
-   * Gives every running task in Postgres a lease in the broker if it has none. A process that
-   * died between taking an expired lease and recording it in Postgres (or a broker that lost a
-   * lease some other way) leaves a task running with nothing to expire it; the restored lease
-   * lives one TTL, so a worker still heartbeating it keeps it and otherwise the reaper takes it
-   * back. Leases the broker holds are left as they are. Returns how many rows were checked.
-   */
-  async sweep(): Promise<number> {
-    const now = this.clock.now();
-    let checked = 0;
-    let batch: Lease[] = [];
-    for await (const { task, lease } of this.store.staleRunning(now - this.config.leaseTtlMs)) {
-      if (!lease) continue;
-      batch.push({
-        taskId: task.id,
-        queue: task.queue,
-        ...lease,
-        expiresAt: now + this.config.leaseTtlMs,
-        group: task.group,
-      });
-      if (batch.length >= 500) {
-        await this.broker.restoreLeases(batch);
-        checked += batch.length;
-        batch = [];
-      }
-    }
-    if (batch.length) await this.broker.restoreLeases(batch);
-    return checked + batch.length;
-  }
-
-  /** Ends a lease whose task never started and puts the task back as it was; no attempt is counted. */
-  async giveBack(leases: ReadonlyArray<Pick<Lease, "taskId" | "leaseId">>): Promise<void> {
-    if (leases.length === 0) return;
-    await this.broker.releaseMany(leases);
-    await this.#requeueIfRunnable(leases.map((l) => l.taskId));
-  }
-
-  /**
-   * Puts back into the broker those of these tasks that Postgres still holds runnable. A
-   * lease the broker handed out but Postgres never saw start (the claiming process died,
-   * or judged a scheduled task not yet due by its own clock) would otherwise leave its
-   * task queued in Postgres and in no broker set until the next rebuild.
-   */
-  async #requeueIfRunnable(taskIds: readonly string[]): Promise<void> {
-    const tasks: BrokerTask[] = [];
-    for (const id of taskIds) {
-      const found = await this.store.get(id);
-      const task = found && runnable(found.task);
-      if (task) tasks.push(task);
-    }
-    await this.makeRunnable(tasks);
-  }
-
-  /** Expires leases nobody extended in time; their tasks go back to the queue. */
-  async reap(): Promise<number> {
-    const expired = await this.broker.takeExpired(this.clock.now(), 500);
-    for (const lease of expired) await this.expireLease(lease, "lease_expired");
-    return expired.length;
-  }
-
-  async expireLease(
-    lease: Pick<Lease, "taskId" | "leaseId" | "workerId">,
-    outcome: "lease_expired" | "timed_out",
-  ) {
-    const transition = await this.store.expire(
-      lease.taskId,
-      lease.leaseId,
-      outcome,
-      this.clock.now(),
-      this.random,
-    );
-    this.sessions.get(lease.workerId)?.leaseLost(lease.taskId, lease.leaseId);
-    if (!transition) await this.#requeueIfRunnable([lease.taskId]);
-    else {
-      this.log.info("lease expired: task goes back to its queue", {
-        task_id: lease.taskId,
-        worker_id: lease.workerId,
-        state: transition.task.state,
-      });
-      await this.apply(transition, "running");
-    }
+    this.#wakeups.wake(queue);
   }
 }
 
-/** What the broker must hold of a task that may still run; undefined for running or finished ones. */
-export function runnable(t: TaskRecord): BrokerTask | undefined {
-  return t.state === "queued" || t.state === "scheduled"
-    ? {
-      id: t.id,
-      queue: t.queue,
-      priority: t.priority,
-      seq: t.seq,
-      runAt: t.runAt,
-      type: t.type,
-      group: t.limitGroup,
-    }
-    : undefined;
+const internals = new WeakMap<TasksRuntime, { store: TaskStore; broker: Broker }>();
+
+/** The store and broker behind a runtime, for tests that set up what no RPC can (tests/architecture_test.ts keeps it there). */
+export function internalsForTests(rt: TasksRuntime): { store: TaskStore; broker: Broker } {
+  return internals.get(rt)!;
 }

@@ -11,7 +11,6 @@ import { createMemoryBroker } from "../broker/memory_broker.ts";
 import { ManualClock } from "../clock.ts";
 import { createTestDatabase } from "../db/testing.ts";
 import { createMemoryLogger } from "../log.ts";
-import { enqueueTasks } from "./enqueue.ts";
 import { createTaskStore } from "./pg_store.ts";
 import { newTask, T0 } from "./pg_store_testing.ts";
 import { TasksRuntime } from "./runtime.ts";
@@ -57,7 +56,7 @@ Deno.test("the broker and Postgres disagree: the runtime puts tasks back", async
 
     await t.step("enqueue answers although the broker failed, and the task is in Postgres", async () => {
       broker.failures = 1;
-      const { tasks: [task] } = await enqueueTasks(rt, [newTask({ queue: "flaky" })]);
+      const { tasks: [task] } = await rt.enqueue([newTask({ queue: "flaky" })]);
       assert.equal(task.state, "queued");
       assert.deepEqual(await broker.counts("flaky"), { ready: 0, delayed: 0, leased: 0 });
       assert.ok(log.lines.some((l) => String(l.msg).startsWith("broker failed after enqueue")));
@@ -81,7 +80,7 @@ Deno.test("the broker and Postgres disagree: the runtime puts tasks back", async
 
     await t.step("a lease Postgres never saw start puts its task back when it expires", async () => {
       // A process that claimed and died before recording the start: the broker holds a lease, Postgres a queued task.
-      const { tasks: [task] } = await enqueueTasks(rt, [newTask({ queue: "orphan" })]);
+      const { tasks: [task] } = await rt.enqueue([newTask({ queue: "orphan" })]);
       const [lease] = await broker.claim({
         queues: ["orphan"],
         max: 1,
@@ -96,7 +95,7 @@ Deno.test("the broker and Postgres disagree: the runtime puts tasks back", async
         assert.deepEqual(await broker.counts(queue), { ready: 1, delayed: 0, leased: 0 });
       }
       assert.equal(
-        (await rt.store.get(task.id))?.task.attemptCount,
+        (await rt.get(task.id))?.task.attemptCount,
         0,
         "no attempt counted: it never started",
       );

@@ -14,7 +14,6 @@ import {
 } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { type WorkerInfo, WorkerService, WorkerState } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
 import { callerOf } from "../auth/caller.ts";
-import type { Deps } from "../deps.ts";
 import { queueToProto, stateFromProto, stateToProto, taskToProto } from "./_convert.ts";
 import {
   CANCEL_REASON_MAX_CHARS,
@@ -28,11 +27,8 @@ import {
 } from "./_spec.ts";
 import { decodePageToken, encodePageToken, pageSize } from "../kit/paging.ts";
 import { duration, enumValue, text } from "../kit/validate.ts";
-import { acceptTasks } from "./enqueue.ts";
-import type { TaskRecord } from "./model.ts";
-import { tasksRuntimeFor } from "./setup.ts";
 import type { TasksRuntime } from "./runtime.ts";
-import type { WorkerEntry } from "../broker/worker_registry.ts";
+import type { WorkerEntry } from "./runtime.ts";
 import { runWorkerSession } from "./worker_session.ts";
 import { limitsServiceImpl } from "./limits_service.ts";
 import { TypeDefaultsCache } from "./type_defaults.ts";
@@ -61,11 +57,11 @@ function workersOn(workers: readonly WorkerEntry[], queue: string): number {
 }
 
 async function queueInfo(rt: TasksRuntime, name: string) {
-  const stats = (await rt.store.queueStats(rt.clock.now())).find((q) => q.name === name);
+  const stats = (await rt.queueStats()).find((q) => q.name === name);
   const workers = workersOn(await rt.workers(), name);
   return stats ? queueToProto(stats, workers) : queueToProto({
     name,
-    paused: await rt.broker.isPaused(name),
+    paused: await rt.isPaused(name),
     waiting: 0,
     scheduled: 0,
     queued: 0,
@@ -93,7 +89,6 @@ function taskServiceImpl(
   rt: TasksRuntime,
   defaults: TypeDefaultsCache,
 ): Partial<ServiceImpl<typeof TaskService>> {
-  const accept = (records: TaskRecord[], duplicates: boolean[]) => acceptTasks(rt, records, duplicates);
   return {
     async enqueue(req) {
       const task = toNewTask(
@@ -108,25 +103,22 @@ function taskServiceImpl(
           "is for EnqueueBatch only: use depends_on with task ids",
         );
       }
-      const { tasks, duplicates } = await rt.store.enqueue([task], rt.clock.now());
-      await accept(tasks, duplicates);
+      const { tasks, duplicates } = await rt.enqueue([task]);
       return { task: taskToProto(tasks[0]), duplicate: duplicates[0] };
     },
     async enqueueBatch(req) {
-      const { tasks, duplicates } = await rt.store.enqueue(
+      const { tasks, duplicates } = await rt.enqueue(
         toNewTasks(req.tasks, rt.clock.now(), await defaults.forTypes(req.tasks.map((t) => t.type))),
-        rt.clock.now(),
       );
-      await accept(tasks, duplicates);
       return { tasks: tasks.map((t) => taskToProto(t)), duplicates };
     },
     async getTask(req) {
-      const found = await rt.store.get(validTaskId(req.id));
+      const found = await rt.get(validTaskId(req.id));
       if (!found) throw new ConnectError(`task ${req.id} does not exist`, Code.NotFound);
       return { task: taskToProto(found.task, found.attempts) };
     },
     async listTasks(req) {
-      const page = await rt.store.list(
+      const page = await rt.list(
         {
           queue: req.queue ? validQueue(req.queue) : undefined,
           state: stateFilter(req.state),
@@ -139,37 +131,18 @@ function taskServiceImpl(
       return { tasks: page.items.map((t) => taskToProto(t)), nextPageToken: page.nextPageToken };
     },
     async cancelTask(req) {
-      const { task, runningLease, runnable: freed } = await rt.store.cancel(
+      const task = await rt.cancel(
         validTaskId(req.id),
         text("reason", req.reason, { max: CANCEL_REASON_MAX_CHARS }),
-        rt.clock.now(),
       );
-      // Committed: a broker that fails now leaves at most a stale entry, which a claim skips and drops.
-      await rt.mirror("a cancel", () => rt.broker.remove(task.id, task.queue));
-      if (runningLease) {
-        rt.cancelRunning(task.id, runningLease);
-        // A worker held by another instance: that one tells it (repeated here, it changes nothing).
-        await rt.registry.send({ kind: "cancel", taskId: task.id, leaseId: runningLease }).catch((error) =>
-          rt.log.warn(
-            "could not tell the other instances of a cancel: its worker learns at its next heartbeat",
-            {
-              task_id: task.id,
-              error: String(error),
-            },
-          )
-        );
-      }
-      // Dependents waiting on this task with on_failure or always may run now.
-      await rt.apply({ task, runnable: freed });
       return { task: taskToProto(task) };
     },
     async retryTask(req) {
-      const task = await rt.store.retry(validTaskId(req.id), rt.clock.now());
-      await accept([task], [false]);
+      const task = await rt.retry(validTaskId(req.id));
       return { task: taskToProto(task) };
     },
     async listQueues(req) {
-      const all = await rt.store.queueStats(rt.clock.now());
+      const all = await rt.queueStats();
       const workers = await rt.workers();
       const size = pageSize(req.pageSize);
       const query = { list: "queues" };
@@ -183,19 +156,16 @@ function taskServiceImpl(
     },
     async pauseQueue(req) {
       const queue = validQueue(req.queue);
-      await rt.store.setPaused(queue, true, rt.clock.now());
-      await rt.broker.setPaused(queue, true);
+      await rt.setPaused(queue, true);
       return { queue: await queueInfo(rt, queue) };
     },
     async resumeQueue(req) {
       const queue = validQueue(req.queue);
-      await rt.store.setPaused(queue, false, rt.clock.now());
-      await rt.broker.setPaused(queue, false);
-      await rt.broker.notify(queue);
+      await rt.setPaused(queue, false);
       return { queue: await queueInfo(rt, queue) };
     },
     async listDeadLetters(req) {
-      const page = await rt.store.listDead(
+      const page = await rt.listDead(
         req.queue ? validQueue(req.queue) : undefined,
         pageSize(req.pageSize),
         req.pageToken,
@@ -205,19 +175,13 @@ function taskServiceImpl(
     async requeueDeadLetters(req) {
       const ids = req.taskIds.map((id, i) => validTaskId(id, `task_ids[${i}]`));
       if (req.all && !req.queue) throw invalid("queue", "is required with all");
-      const tasks = await rt.store.requeueDead(
-        req.queue ? validQueue(req.queue) : "",
-        ids,
-        req.all,
-        rt.clock.now(),
-      );
-      await accept(tasks, tasks.map(() => false));
+      const tasks = await rt.requeueDead(req.queue ? validQueue(req.queue) : "", ids, req.all);
       return { requeued: BigInt(tasks.length) };
     },
     async purgeDeadLetters(req) {
       const ids = req.taskIds.map((id, i) => validTaskId(id, `task_ids[${i}]`));
       if (req.all && !req.queue) throw invalid("queue", "is required with all");
-      const tasks = await rt.store.purgeDead(req.queue ? validQueue(req.queue) : "", ids, req.all);
+      const tasks = await rt.purgeDead(req.queue ? validQueue(req.queue) : "", ids, req.all);
       return { purged: BigInt(tasks.length) };
     },
     async *watchTasks(req, ctx) {
@@ -273,7 +237,7 @@ function taskServiceImpl(
       const interval = watchInterval(req.interval);
       let last = "";
       while (!ctx.signal.aborted) {
-        const stats = await rt.store.queueStats(rt.clock.now());
+        const stats = await rt.queueStats();
         const workers = await rt.workers();
         const snapshot = {
           queues: stats.map((q) => queueToProto(q, workersOn(workers, q.name))),
@@ -311,12 +275,11 @@ function workerInfo(w: WorkerEntry, now: number, leaseTtlMs: number): WorkerInfo
   };
 }
 
-export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
-  const rt = tasksRuntimeFor(deps);
-  const defaults = new TypeDefaultsCache(deps.sql, rt.clock);
+export function registerTaskServices(router: ConnectRouter, rt: TasksRuntime): void {
+  const defaults = new TypeDefaultsCache((after, limit) => rt.typeDefaults(after, limit), rt.clock);
   router.service(TaskService, {
     ...taskServiceImpl(rt, defaults),
-    ...limitsServiceImpl(rt, deps.sql, defaults, (name) => queueInfo(rt, name)),
+    ...limitsServiceImpl(rt, defaults, (name) => queueInfo(rt, name)),
   });
   router.service(WorkerService, {
     connect: (requests, ctx) => {
@@ -385,7 +348,7 @@ export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
     async drainWorker(req) {
       text("id", req.id, { min: 1, max: WORKER_ID_MAX_CHARS });
       const graceMs = duration("grace", req.grace, DRAIN_GRACE_MS) ?? DRAIN_GRACE_MS.default;
-      const session = rt.sessions.get(req.id);
+      const session = rt.session(req.id);
       if (session) {
         session.drain(graceMs);
         return { worker: workerInfo(session.entry(), rt.clock.now(), rt.config.leaseTtlMs) };
@@ -393,7 +356,7 @@ export function registerTaskServices(router: ConnectRouter, deps: Deps): void {
       // Held by another instance: that one drains it when the request arrives.
       const remote = (await rt.workers()).find((w) => w.id === req.id);
       if (!remote) throw new ConnectError(`worker ${req.id} is not connected`, Code.NotFound);
-      await rt.registry.send({ kind: "drain", workerId: req.id, graceMs });
+      await rt.drainRemote(req.id, graceMs);
       return { worker: workerInfo({ ...remote, draining: true }, rt.clock.now(), rt.config.leaseTtlMs) };
     },
   });

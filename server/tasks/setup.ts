@@ -1,6 +1,7 @@
 /**
- * One task runtime per process (per Deps): the broker and the worker registry match the
- * storage mode — Redis when REDIS_URL is set, in-memory in embedded mode.
+ * Builds a process's task engine (the composition root, server/runtimes.ts, calls it
+ * once): the broker and the worker registry match the storage mode — Redis when
+ * REDIS_URL is set, in-memory in embedded mode.
  */
 import { createMemoryBroker } from "../broker/memory_broker.ts";
 import { createRedisBroker } from "../broker/redis_broker.ts";
@@ -11,20 +12,15 @@ import { createTaskStore } from "./pg_store.ts";
 import { TasksRuntime } from "./runtime.ts";
 import { openSealedPayloads } from "./sealed_payloads.ts";
 
-const runtimes = new WeakMap<Deps, TasksRuntime>();
-
-export function tasksRuntimeFor(deps: Deps): TasksRuntime {
-  let rt = runtimes.get(deps);
-  if (!rt) {
-    const log = deps.log.child({ component: "tasks" });
-    const redis = deps.redis.kind === "redis" ? deps.redis.client : undefined;
-    const broker = redis ? createRedisBroker({ redis, log }) : createMemoryBroker();
-    const registry = redis ? createRedisWorkerRegistry({ redis, log }) : createMemoryWorkerRegistry();
-    rt = new TasksRuntime(createTaskStore(deps.sql), broker, deps.clock, log, deps.config.tasks, {
-      registry,
-      openPayloads: (tasks) => openSealedPayloads(deps.sql, tasks, deps.clock.now()),
-    });
-    runtimes.set(deps, rt);
-  }
-  return rt;
+export function createTasksRuntime(
+  deps: Pick<Deps, "sql" | "redis" | "clock" | "log" | "config">,
+): TasksRuntime {
+  const log = deps.log.child({ component: "tasks" });
+  const redis = deps.redis.kind === "redis" ? deps.redis.client : undefined;
+  const broker = redis ? createRedisBroker({ redis, log }) : createMemoryBroker();
+  const registry = redis ? createRedisWorkerRegistry({ redis, log }) : createMemoryWorkerRegistry();
+  return new TasksRuntime(createTaskStore(deps.sql), broker, deps.clock, log, deps.config.tasks, {
+    registry,
+    openPayloads: (tasks) => openSealedPayloads(deps.sql, tasks, deps.clock.now()),
+  });
 }

@@ -6,8 +6,7 @@
  * once and by other instances within REFRESH_MS.
  */
 import type { Clock } from "../clock.ts";
-import type { Sql } from "../db/postgres.ts";
-import { selectTypeDefaultsPage, type TypeDefaults } from "./limit_queries.ts";
+import type { TypeDefaults } from "./model.ts";
 
 export const REFRESH_MS = 5_000;
 const PAGE = 1000;
@@ -17,7 +16,10 @@ export class TypeDefaultsCache {
   #loadedAt = -Infinity;
   #loading?: Promise<void>;
 
-  constructor(readonly sql: Sql, readonly clock: Clock) {}
+  constructor(
+    readonly load: (after: string, limit: number) => Promise<TypeDefaults[]>,
+    readonly clock: Clock,
+  ) {}
 
   /** The defaults of these types that have any. */
   async forTypes(types: Iterable<string>): Promise<Map<string, TypeDefaults>> {
@@ -42,7 +44,7 @@ export class TypeDefaultsCache {
         const all = new Map<string, TypeDefaults>();
         let after = "";
         while (true) {
-          const rows = await selectTypeDefaultsPage(this.sql, after, PAGE);
+          const rows = await this.load(after, PAGE);
           for (const row of rows) all.set(row.type, row);
           if (rows.length < PAGE) break;
           after = rows[rows.length - 1].type;

@@ -20,8 +20,8 @@ import { Channel } from "./_channel.ts";
 import { taskToProto } from "./_convert.ts";
 import { invalid, validLabels, validQueue, validType } from "./_spec.ts";
 import { boundedInt, text } from "../kit/validate.ts";
-import type { WorkerEntry } from "../broker/worker_registry.ts";
-import type { AttemptResult, TaskStore } from "./model.ts";
+import type { WorkerEntry } from "./runtime.ts";
+import type { AttemptResult } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import { idleWait } from "./queue_limits.ts";
 import { attemptTimedOut } from "./_attempt_outcome.ts";
@@ -172,33 +172,18 @@ export class WorkerSession {
   async #claimAndAssign(free: number, signal: AbortSignal): Promise<number> {
     const { runtime } = this;
     const gone = () => signal.aborted || this.out.closed || this.draining;
-    const leases = await runtime.broker.claim({
+    const { claimed, started } = await runtime.claimAndStart({
       queues: this.hello.queues,
       max: free,
       workerId: this.id,
-      leaseTtlMs: runtime.config.leaseTtlMs,
-      now: runtime.clock.now(),
       // Routing: only the types its Hello named (none named: any type).
       types: this.hello.taskTypes,
-      onLimited: (ms) => this.#limitedFor = Math.min(this.#limitedFor ?? ms, ms),
-    });
-    if (leases.length === 0) return 0;
-    if (gone()) {
-      // Drained or gone while the claim was on its way: these never started, so no attempt is counted.
-      await runtime.giveBack(leases);
-      return leases.length;
-    }
-    const started = await runtime.store.startMany(leases, this.id, runtime.clock.now());
-    if (started.length < leases.length) {
-      // Cancelled or finished between the broker and Postgres: Postgres wins, and gets back those it still holds runnable.
-      const ids = new Set(started.map((t) => t.id));
-      await runtime.giveBack(leases.filter((l) => !ids.has(l.taskId)));
-    }
-    const leaseOf = new Map(leases.map((l) => [l.taskId, l.leaseId]));
+      onLimited: (ms: number) => this.#limitedFor = Math.min(this.#limitedFor ?? ms, ms),
+    }, gone);
+    if (started.length === 0) return claimed;
     // Only the Assign carries a sealed payload opened; the events below keep the reference.
-    const opened = new Map((await runtime.openPayloads(started)).map((t) => [t.id, t]));
-    for (const task of started) {
-      const leaseId = leaseOf.get(task.id)!;
+    const opened = new Map((await runtime.openPayloads(started.map((s) => s.task))).map((t) => [t.id, t]));
+    for (const { task, leaseId } of started) {
       if (gone()) {
         await runtime.expireLease({ taskId: task.id, leaseId, workerId: this.id }, "lease_expired");
         continue;
@@ -214,9 +199,9 @@ export class WorkerSession {
           deadline: timestampFromMs(deadline),
         },
       });
-      runtime.publish(task, task.previousState);
+      runtime.taskStarted(task);
     }
-    return leases.length;
+    return claimed;
   }
 
   async handle(request: ConnectRequest): Promise<void> {
@@ -229,18 +214,7 @@ export class WorkerSession {
         const held = this.held.get(p.taskId);
         if (!held || held.leaseId !== p.leaseId) return;
         const percent = Math.min(100, Math.max(0, p.percent));
-        const ok = await this.runtime.store.progress(
-          p.taskId,
-          p.leaseId,
-          percent,
-          p.message.slice(0, 200),
-          this.runtime.clock.now(),
-        );
-        if (ok) {
-          const found = await this.runtime.store.get(p.taskId);
-          if (found) this.runtime.publish(found.task);
-        }
-        return;
+        return await this.runtime.progress(p.taskId, p.leaseId, percent, p.message.slice(0, 200));
       }
       case "result":
         return this.#result(message.value);
@@ -258,10 +232,10 @@ export class WorkerSession {
     const now = runtime.clock.now();
     this.load = Number.isFinite(beat.load) ? Math.min(1, Math.max(0, beat.load)) : 0;
     const mine = beat.leases.filter((l) => this.held.get(l.taskId)?.leaseId === l.leaseId);
-    const extended = await runtime.broker.extend(mine, runtime.config.leaseTtlMs, now);
+    const extended = await runtime.extendLeases(mine);
     // A broker that lost its state (FLUSHALL, a restart without persistence) lost only its copy of
     // the leases: the rebuild restores them from Postgres and the next heartbeat extends them.
-    const brokerLost = extended.size < mine.length && await runtime.broker.needsRebuild();
+    const brokerLost = extended.size < mine.length && await runtime.brokerLostState();
     // Set after the leases are extended, so ListWorkers showing it means the heartbeat took effect.
     this.lastHeartbeat = now;
     runtime.workerSeen(this);
@@ -281,8 +255,7 @@ export class WorkerSession {
           case: "cancel",
           value: { taskId: lease.taskId, leaseId: lease.leaseId, reason: "timeout" },
         });
-        await runtime.broker.release(lease.taskId, lease.leaseId);
-        await runtime.expireLease(
+        await runtime.takeBack(
           { taskId: lease.taskId, leaseId: lease.leaseId, workerId: this.id },
           "timed_out",
         );
@@ -356,38 +329,17 @@ export class WorkerSession {
   }
 
   async #finishBatch(batch: Pending[]): Promise<void> {
-    const { runtime } = this;
-    const { tasks, runnable } = await this.#record(batch);
-    await runtime.mirror("recording results", () => runtime.broker.releaseMany(batch));
-    batch.forEach(({ taskId, leaseId }, i) => {
-      const held = this.held.get(taskId);
-      if (held?.leaseId === leaseId) this.held.delete(taskId);
-      const accepted = tasks[i] !== null;
-      const reason = accepted ? "" : "lease expired: the task was given to another worker";
-      this.send({ case: "resultAck", value: { taskId, leaseId, accepted, reason } });
-    });
-    // After the acks: freeing the last slot of a draining worker closes its stream.
-    this.#freeSlot();
-    for (const task of tasks) if (task) runtime.publish(task, "running");
-    await runtime.mirror("recording results", () => runtime.makeRunnable(runnable));
-  }
-
-  /** Records a batch in Postgres; a deadlock or conflict that fails the whole batch is retried result by result. */
-  async #record(batch: Pending[]): ReturnType<TaskStore["finishMany"]> {
-    const { store, clock, random, log } = this.runtime;
-    try {
-      return await store.finishMany(batch, clock.now(), random);
-    } catch (error) {
-      if (batch.length === 1) throw error;
-      log.warn("recording a batch of results failed: recording them one by one", {
-        worker_id: this.id,
-        results: batch.length,
-        error: String(error),
+    await this.runtime.finish(batch, this.id, (tasks) => {
+      batch.forEach(({ taskId, leaseId }, i) => {
+        const held = this.held.get(taskId);
+        if (held?.leaseId === leaseId) this.held.delete(taskId);
+        const accepted = tasks[i] !== null;
+        const reason = accepted ? "" : "lease expired: the task was given to another worker";
+        this.send({ case: "resultAck", value: { taskId, leaseId, accepted, reason } });
       });
-      const one = [];
-      for (const result of batch) one.push(await store.finishMany([result], clock.now(), random));
-      return { tasks: one.flatMap((o) => o.tasks), runnable: one.flatMap((o) => o.runnable) };
-    }
+      // After the acks: freeing the last slot of a draining worker closes its stream.
+      this.#freeSlot();
+    });
   }
 
   /** The stream ended: every lease still held goes back at once rather than waiting out its TTL. */
@@ -399,8 +351,7 @@ export class WorkerSession {
     const held = [...this.held];
     this.held.clear();
     for (const [taskId, { leaseId }] of held) {
-      await this.runtime.broker.release(taskId, leaseId);
-      await this.runtime.expireLease({ taskId, leaseId, workerId: this.id }, "lease_expired");
+      await this.runtime.takeBack({ taskId, leaseId, workerId: this.id }, "lease_expired");
     }
   }
 }
@@ -441,17 +392,10 @@ export async function* runWorkerSession(
   const hello = first.value.message.value;
   validateHello(hello);
   await refuseTakeover(runtime, hello.workerId, ownerId);
-  const previous = runtime.sessions.get(hello.workerId);
-  if (previous) {
-    // A worker reconnecting under the same id: its old stream is dead even if TCP has not noticed.
-    runtime.sessions.delete(hello.workerId);
-    await previous.close();
-  }
   const session = new WorkerSession(runtime, hello, serverId);
   session.ownerId = ownerId;
-  runtime.sessions.set(hello.workerId, session);
-  runtime.workersChanged();
-  runtime.workerSeen(session);
+  // A worker reconnecting under the same id: its old stream is dead even if TCP has not noticed.
+  await runtime.attach(session)?.close();
   runtime.log.info("worker connected", {
     worker_id: hello.workerId,
     queues: hello.queues,
@@ -491,17 +435,8 @@ export async function* runWorkerSession(
     if (failure) throw failure;
   } finally {
     stop.abort();
-    if (runtime.sessions.get(hello.workerId) === session) runtime.sessions.delete(hello.workerId);
-    runtime.workersChanged();
-    // A newer stream of the same worker on this instance owns the entry now.
-    if (!runtime.sessions.has(hello.workerId)) {
-      await runtime.registry.remove(hello.workerId, serverId).catch((error) =>
-        runtime.log.warn("could not remove a worker from the registry: it ages out", {
-          worker_id: hello.workerId,
-          error: String(error),
-        })
-      );
-    }
+    // A newer stream of the same worker on this instance owns the registry entry then.
+    await runtime.detach(session);
     await session.close();
     // Not the reader: it may be parked on the request stream until the transport is torn down.
     void reader;
@@ -515,7 +450,7 @@ export async function* runWorkerSession(
  * take: its stream would be cut and its tasks' results refused.
  */
 async function refuseTakeover(runtime: TasksRuntime, workerId: string, ownerId: string | undefined) {
-  const current = runtime.sessions.get(workerId)?.ownerId ??
+  const current = runtime.session(workerId)?.ownerId ??
     (await runtime.workers()).find((w) => w.id === workerId)?.ownerId;
   if (current && ownerId && current !== ownerId) {
     throw new ConnectError(

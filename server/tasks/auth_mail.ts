@@ -11,11 +11,11 @@
  * holding the task's lease receives the mail itself in its Assign.
  */
 import type { EmailMessage } from "../../mail/mod.ts";
+import type { MailQueue } from "../auth/mail_queue.ts";
 import type { Deps } from "../deps.ts";
-import { enqueueTasks } from "../tasks/enqueue.ts";
-import { sealPayload } from "../tasks/sealed_payloads.ts";
-import type { NewTask, TaskRecord } from "../tasks/model.ts";
-import { tasksRuntimeFor } from "../tasks/setup.ts";
+import { sealPayload } from "./sealed_payloads.ts";
+import type { NewTask } from "./model.ts";
+import type { TasksRuntime } from "./runtime.ts";
 
 export const MAIL_QUEUE = "emails";
 export const MAIL_TASK_TYPE = "email.send";
@@ -71,18 +71,18 @@ export async function mailTask(message: EmailMessage, sealed: Uint8Array, now: n
 }
 
 /**
- * The auth runtime's `send` hook that seals the mail and enqueues it instead of sending.
+ * Auth's mail port (server/auth/mail_queue.ts) over the engine: seals the mail and enqueues it instead of sending.
  * The seal lasts as long as the longest token a mail carries: past that the mail is
  * worthless, and an attempt that late fails for good.
  */
-export function enqueueAuthMail(deps: Deps): (message: EmailMessage) => Promise<TaskRecord> {
+export function taskMailQueue(rt: TasksRuntime, deps: Pick<Deps, "config" | "sql">): MailQueue {
   const { auth, mail } = deps.config;
   const sealForMs = Math.max(auth.verificationTtlSeconds, auth.resetTtlSeconds) * 1000;
-  return async (message) => {
-    const rt = tasksRuntimeFor(deps);
+  const sendSealed = async (message: EmailMessage) => {
     const now = rt.clock.now();
     const sealed = await sealPayload(deps.sql, mailBody(message, mail.from), now, now + sealForMs);
-    const { tasks } = await enqueueTasks(rt, [await mailTask(message, sealed, now)]);
+    const { tasks } = await rt.enqueue([await mailTask(message, sealed, now)]);
     return tasks[0];
   };
+  return { sendSealed };
 }

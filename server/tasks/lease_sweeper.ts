@@ -1,0 +1,53 @@
+/**
+ * The lease sweeper owns the leases of running tasks: every running task in Postgres
+ * has one in the broker, so the reaper can take it back.
+ */
+import type { Lease } from "../broker/broker.ts";
+import { type EngineLoop, type EngineParts, IntervalLoop } from "./_engine_parts.ts";
+
+export class LeaseSweeper implements EngineLoop {
+  readonly name = "lease-sweeper";
+  readonly #loop: IntervalLoop;
+
+  constructor(readonly parts: EngineParts) {
+    this.#loop = new IntervalLoop(this.name, parts, parts.config.leaseTtlMs * 5, () => this.sweep());
+  }
+
+  start(signal: AbortSignal): void {
+    this.#loop.start(signal);
+  }
+
+  stop(): Promise<void> {
+    return this.#loop.stop();
+  }
+
+  /**
+   * Gives every running task in Postgres a lease in the broker if it has none. A process that
+   * died between taking an expired lease and recording it in Postgres (or a broker that lost a
+   * lease some other way) leaves a task running with nothing to expire it; the restored lease
+   * lives one TTL, so a worker still heartbeating it keeps it and otherwise the reaper takes it
+   * back. Leases the broker holds are left as they are. Returns how many rows were checked.
+   */
+  async sweep(): Promise<number> {
+    const now = this.parts.clock.now();
+    let checked = 0;
+    let batch: Lease[] = [];
+    for await (const { task, lease } of this.parts.store.staleRunning(now - this.parts.config.leaseTtlMs)) {
+      if (!lease) continue;
+      batch.push({
+        taskId: task.id,
+        queue: task.queue,
+        ...lease,
+        expiresAt: now + this.parts.config.leaseTtlMs,
+        group: task.group,
+      });
+      if (batch.length >= 500) {
+        await this.parts.broker.restoreLeases(batch);
+        checked += batch.length;
+        batch = [];
+      }
+    }
+    if (batch.length) await this.parts.broker.restoreLeases(batch);
+    return checked + batch.length;
+  }
+}
