@@ -16,10 +16,10 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.ts";
+import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { createTestDatabase } from "../server/db/testing.ts";
 import { goaway, grpcCall, openRawH2 } from "./_support/h2_raw_client.ts";
-import { exitOf, freePort, untilServing } from "./_support/h2_server.ts";
+import { answersHealth, exitOf, freePort, untilServing } from "./_support/h2_server.ts";
 import { spawnServer } from "./_support/process.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -76,12 +76,7 @@ Deno.test(
               throw new Error(`${what}: ${error.message}; ${await exitOf(proc.exited)}`);
             },
           );
-          const answer = await health.check({}, { timeoutMs: 5000 }).catch(async (error) => {
-            throw new Error(
-              `${what}: Health did not answer (${error.message}); ${await exitOf(proc.exited)}`,
-            );
-          });
-          assert.equal(answer.status, Status.SERVING, what);
+          await answersHealth(what, health, proc, () => exited);
         }
       }
       assert.equal(exited, undefined, "the server is still running");

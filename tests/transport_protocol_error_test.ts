@@ -16,10 +16,10 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.ts";
+import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { createTestDatabase } from "../server/db/testing.ts";
 import { frame, grpcCall, openRawH2 } from "./_support/h2_raw_client.ts";
-import { exitOf, freePort, untilServing } from "./_support/h2_server.ts";
+import { answersHealth, exitOf, freePort, untilServing } from "./_support/h2_server.ts";
 import { spawnServer } from "./_support/process.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -96,22 +96,7 @@ Deno.test(
                 throw new Error(`${what}: ${error.message}; ${await exitOf(proc.exited)}`);
               },
             );
-            const answer = await health.check({}, { timeoutMs: 5000 }).catch(async (error) => {
-              throw new Error(
-                `${what}: Health did not answer (${error.message}); ${await exitOf(proc.exited)}`,
-              );
-            });
-            // Alive is what this asserts: under a burst a dependency probe can miss its deadline and
-            // turn the services NOT_SERVING for a moment (the log says so), so wait for SERVING again.
-            if (answer.status !== Status.SERVING) {
-              const warned = proc.lines.filter((l) => l.level === "warn").map((l) => l.msg);
-              console.warn(
-                `${what}: Health answered ${Status[answer.status]}; the server warned ${
-                  JSON.stringify(warned)
-                }`,
-              );
-              await untilServing(health, () => exited);
-            }
+            await answersHealth(what, health, proc, () => exited);
           }
         }
       }

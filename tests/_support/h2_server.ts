@@ -40,3 +40,26 @@ export async function untilServing(
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
+
+/**
+ * After a round of attack: Health must answer within 5 s, or the round fails with how the process
+ * ended. Alive is what this asserts: under a burst on a busy machine a dependency probe can miss
+ * its deadline and turn the services NOT_SERVING for a moment (the log says so), so then it waits
+ * for SERVING again before the next round.
+ */
+export async function answersHealth(
+  what: string,
+  health: { check(req: object, opts: { timeoutMs: number }): Promise<{ status: Status }> },
+  proc: { exited: Promise<{ code: number; stderr: string }>; lines: Record<string, unknown>[] },
+  exited: () => unknown,
+): Promise<void> {
+  const answer = await health.check({}, { timeoutMs: 5000 }).catch(async (error) => {
+    throw new Error(`${what}: Health did not answer (${error.message}); ${await exitOf(proc.exited)}`);
+  });
+  if (answer.status === Status.SERVING) return;
+  const warned = proc.lines.filter((l) => l.level === "warn").map((l) => l.msg);
+  console.warn(
+    `${what}: Health answered ${Status[answer.status]}; the server warned ${JSON.stringify(warned)}`,
+  );
+  await untilServing(health, exited);
+}
