@@ -16,9 +16,10 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.ts";
+import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { createTestDatabase } from "../server/db/testing.ts";
 import { goaway, grpcCall, openRawH2 } from "./_support/h2_raw_client.ts";
+import { answersHealth, exitOf, freePort, untilServing } from "./_support/h2_server.ts";
 import { spawnServer } from "./_support/process.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -38,43 +39,6 @@ async function burst(port: number, calls: number, ending: "close" | "destroy"): 
   if (ending === "close") conn.socket.end();
   else conn.socket.destroy();
   await conn.closed;
-}
-
-/** How the server process ended, if it ends within 2 s: what a failed round is reported with. */
-async function exitOf(exited: Promise<{ code: number; stderr: string }>): Promise<string> {
-  const timer = new AbortController();
-  const outcome = await Promise.race([
-    exited.then(({ code, stderr }) => `the server exited with ${code}: ${stderr.trim().split("\n").at(-1)}`),
-    new Promise<string>((resolve) => {
-      const id = setTimeout(() => resolve("the server is still running"), 2000);
-      timer.signal.addEventListener("abort", () => clearTimeout(id));
-    }),
-  ]);
-  timer.abort();
-  return outcome;
-}
-
-function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = probe.addr as Deno.NetAddr;
-  probe.close();
-  return port;
-}
-
-/** Waits until the server answers Health: it logs nothing at warn level when it listens. */
-async function untilServing(
-  health: { check(req: object, opts: { timeoutMs: number }): Promise<{ status: Status }> },
-  exited: () => unknown,
-): Promise<void> {
-  for (let wait = 50;; wait = Math.min(wait * 2, 500)) {
-    if (exited()) throw new Error(`the server exited before it served: ${JSON.stringify(exited())}`);
-    const ok = await health.check({}, { timeoutMs: 1000 }).then(
-      (r) => r.status === Status.SERVING,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, wait));
-  }
 }
 
 Deno.test(
@@ -112,12 +76,7 @@ Deno.test(
               throw new Error(`${what}: ${error.message}; ${await exitOf(proc.exited)}`);
             },
           );
-          const answer = await health.check({}, { timeoutMs: 5000 }).catch(async (error) => {
-            throw new Error(
-              `${what}: Health did not answer (${error.message}); ${await exitOf(proc.exited)}`,
-            );
-          });
-          assert.equal(answer.status, Status.SERVING, what);
+          await answersHealth(what, health, proc, () => exited);
         }
       }
       assert.equal(exited, undefined, "the server is still running");

@@ -71,6 +71,8 @@ export interface RawH2Connection {
   readonly ended: number;
   /** Streams that ended with a response whose trailers said grpc-status 0 cannot be told apart cheaply; this counts RST_STREAMs. */
   readonly reset: number;
+  /** The error code of the last GOAWAY the server sent, if it sent one. */
+  readonly goawayCode: number | undefined;
   /** Resolves once `n` streams have ended, or rejects when the connection closes first. */
   untilEnded(n: number): Promise<void>;
   /** Resolves when the server closed the connection (or it failed). */
@@ -83,6 +85,7 @@ export function openRawH2(port: number, host = "127.0.0.1"): Promise<RawH2Connec
     const socket = net.connect({ port, host });
     let ended = 0;
     let reset = 0;
+    let goawayCode: number | undefined;
     let waiter: { n: number; resolve: () => void; reject: (e: Error) => void } | undefined;
     let buffered: Buffer = Buffer.alloc(0);
     const closed = new Promise<void>((done) => socket.once("close", () => done()));
@@ -96,6 +99,7 @@ export function openRawH2(port: number, host = "127.0.0.1"): Promise<RawH2Connec
         const type = buffered[3];
         const flags = buffered[4];
         const streamId = buffered.readUInt32BE(5) & 0x7fffffff;
+        if (type === GOAWAY && length >= 8) goawayCode = buffered.readUInt32BE(9 + 4);
         buffered = buffered.subarray(9 + length);
         if (type === SETTINGS && !(flags & ACK)) socket.write(frame(SETTINGS, ACK, 0));
         if (streamId !== 0 && (type === HEADERS || type === DATA) && flags & END_STREAM) ended++;
@@ -116,6 +120,9 @@ export function openRawH2(port: number, host = "127.0.0.1"): Promise<RawH2Connec
         },
         get reset() {
           return reset;
+        },
+        get goawayCode() {
+          return goawayCode;
         },
         untilEnded(n) {
           if (ended >= n) return Promise.resolve();
