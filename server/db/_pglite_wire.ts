@@ -116,6 +116,11 @@ export interface WireServerOptions {
   maxConnections: number;
   /** What every client must send at startup (cleartext over loopback). */
   password: string;
+  /**
+   * A connection that has not authenticated by then is closed, so sockets that never send a
+   * password cannot hold every slot. Defaults to 10 s (Postgres's authentication_timeout is 60 s).
+   */
+  authTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -128,6 +133,7 @@ export interface WireServer {
 export function serveWireProtocol(options: WireServerOptions): WireServer {
   const { db, maxConnections, log } = options;
   const password = new TextEncoder().encode(options.password);
+  const authTimeoutMs = options.authTimeoutMs ?? 10_000;
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const session = new SessionOwner();
   const open = new Map<number, Deno.Conn>();
@@ -152,6 +158,19 @@ export function serveWireProtocol(options: WireServerOptions): WireServer {
     let started = false;
     // The StartupMessage, held back from PGlite until the password checks out.
     let startup: Uint8Array | null = null;
+    const authTimer = setTimeout(() => {
+      if (started) return;
+      write(
+        fatalMessage("08006", "authentication timed out: send the startup message and password promptly"),
+      );
+      writer.close().catch(() => {}).finally(() => {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      });
+    }, authTimeoutMs);
     // True while this connection owns the session: from a batch that left a transaction or an
     // unfinished extended exchange open, until a batch that closes both.
     let owning = false;
@@ -184,6 +203,7 @@ export function serveWireProtocol(options: WireServerOptions): WireServer {
             session.release(id);
           }
           started = true;
+          clearTimeout(authTimer);
           if (buffer.length === 0) continue;
         }
         if (!started) {
@@ -243,6 +263,7 @@ export function serveWireProtocol(options: WireServerOptions): WireServer {
         if (terminate) return;
       }
     } finally {
+      clearTimeout(authTimer);
       session.forget(id);
       if (session.owner === id) {
         // The client left mid-exchange or mid-transaction: end both so the next owner starts clean.

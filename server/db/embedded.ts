@@ -29,6 +29,8 @@ export interface EmbeddedPostgresOptions {
   maxConnections?: number;
   /** What this process is, for the holder file and for whoever finds it there. */
   holder?: string;
+  /** How long a connection may take to authenticate before it is closed; 10 s when unset. */
+  authTimeoutMs?: number;
 }
 
 export interface EmbeddedPostgres {
@@ -115,7 +117,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   // 32 random bytes: 43 URL-safe characters, so the URL needs no escaping.
   const password = randomToken(32);
-  const server = serveWireProtocol({ db, maxConnections: options.maxConnections ?? 32, log, password });
+  const server = serveWireProtocol({
+    db,
+    maxConnections: options.maxConnections ?? 32,
+    log,
+    password,
+    authTimeoutMs: options.authTimeoutMs,
+  });
   const url = `postgres://postgres:${password}@127.0.0.1:${server.port}/postgres`;
   const file = holderFilePath(dataDir);
   try {

@@ -174,7 +174,7 @@ Deno.test("embedded Postgres: a private folder, and a password on the port", asy
   await Deno.mkdir(dataDir);
   await Deno.chmod(dataDir, 0o755);
   const log = createMemoryLogger();
-  const db = await startEmbeddedPostgres({ dataDir, log });
+  const db = await startEmbeddedPostgres({ dataDir, log, authTimeoutMs: 2000 });
   try {
     await t.step("the folder is narrowed to 0700, saying so once", async () => {
       assert.equal((await Deno.stat(dataDir)).mode! & 0o777, 0o700);
@@ -245,6 +245,18 @@ Deno.test("embedded Postgres: a private folder, and a password on the port", asy
         assert.match(new TextDecoder().decode(reply.subarray(5)), /C08P01\0/);
       } finally {
         rude.close();
+      }
+    });
+
+    await t.step("a socket that never authenticates is closed", async () => {
+      const idle = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+      try {
+        // Sends nothing: the server gives up after authTimeoutMs and closes.
+        const reply = await readAtLeast(idle, Number.MAX_SAFE_INTEGER);
+        assert.equal(String.fromCharCode(reply[0]), "E");
+        assert.match(new TextDecoder().decode(reply.subarray(5)), /C08006\0/);
+      } finally {
+        idle.close();
       }
     });
   } finally {
