@@ -9,6 +9,7 @@ import { redact } from "./config.ts";
 import {
   type EmbeddedHolder,
   EmbeddedInUseError,
+  ensurePrivateDir,
   openEmbeddedPostgres,
   startEmbeddedPostgres,
 } from "./db/embedded.ts";
@@ -71,6 +72,8 @@ export async function openStorage(
     if (url) {
       describe.push(`postgres  ${redact(url)}`);
     } else {
+      // Signing keys, reset links and the database's own password live under it: this user only.
+      await ensurePrivateDir(config.dataDir, log);
       const dataDir = join(config.dataDir, "pg");
       const embeddedOptions = {
         dataDir,

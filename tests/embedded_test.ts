@@ -8,6 +8,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.ts";
 import { AuthService } from "../gen/taskmesh/auth/v1/auth_pb.ts";
 import { TagService } from "../gen/taskmesh/tags/v1/tags_pb.ts";
+import { connectPostgres } from "../server/db/postgres.ts";
 import { startServerProcess } from "./_support/process.ts";
 
 Deno.test("with neither DATABASE_URL nor REDIS_URL the server starts and answers", {
@@ -15,12 +16,31 @@ Deno.test("with neither DATABASE_URL nor REDIS_URL the server starts and answers
   sanitizeResources: false,
 }, async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "taskmesh-embedded-" });
+  // As a default umask leaves a folder: readable by every local user.
+  await Deno.chmod(dataDir, 0o755);
   const proc = await startServerProcess({ TASKMESH_DATA_DIR: dataDir });
+  let password = "";
   try {
     const health = createClient(Health, createConnectTransport({ baseUrl: proc.url, httpVersion: "1.1" }));
     assert.equal((await health.check({})).status, Status.SERVING);
-    // The embedded database keeps its files in the data dir.
+    // The embedded database keeps its files in the data dir, which only this user may read.
     assert.ok((await Array.fromAsync(Deno.readDir(`${dataDir}/pg`))).length > 0);
+    assert.equal((await Deno.stat(dataDir)).mode! & 0o777, 0o700);
+    assert.equal((await Deno.stat(`${dataDir}/pg`)).mode! & 0o777, 0o700);
+    // Its port asks for the password the holder file carries; without it, 28P01.
+    const url = new URL(JSON.parse(await Deno.readTextFile(`${dataDir}/pg.server.json`)).url);
+    password = url.password;
+    assert.ok(password.length >= 32, url.toString());
+    url.password = "";
+    const intruder = connectPostgres(url.toString(), { max: 1 });
+    try {
+      await assert.rejects(intruder`select email from users`, (error: { code?: string }) => {
+        assert.equal(error.code, "28P01", String(error));
+        return true;
+      });
+    } finally {
+      await intruder.end();
+    }
   } finally {
     proc.child.kill("SIGTERM");
   }
@@ -32,6 +52,10 @@ Deno.test("with neither DATABASE_URL nor REDIS_URL the server starts and answers
   // An empty database gets a first admin whose one-time password is printed once.
   assert.match(stderr, /FIRST ADMIN created: admin@taskmesh\.localhost/);
   assert.match(stderr, /one-time password:\s+\S{12,}/);
+  // The database's password is never printed, in the banner or the logs.
+  const logged = JSON.stringify(proc.lines);
+  assert.ok(!stderr.includes(password) && !logged.includes(password), "the database's password was printed");
+  assert.match(logged, /data folder was readable by other users: narrowed to 0700/);
   await Deno.remove(dataDir, { recursive: true });
 });
 
@@ -71,7 +95,7 @@ Deno.test("the maintenance commands write into the database of the running embed
     await t.step("the server names itself in a 0600 file beside the database", async () => {
       const holder = JSON.parse(await Deno.readTextFile(holderFile));
       assert.equal(holder.pid, proc.child.pid);
-      assert.match(holder.url, /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+      assert.match(holder.url, /^postgres:\/\/postgres:[\w-]{32,}@127\.0\.0\.1:\d+\/postgres$/);
       assert.equal((await Deno.stat(holderFile)).mode! & 0o777, 0o600);
     });
 

@@ -11,8 +11,14 @@
  * What stays different from a real server, because there is one session underneath: session
  * state (SET, prepared statements, advisory locks, LISTEN) is shared by every connection, and
  * a connection idle inside a transaction makes the others wait until it ends.
+ *
+ * Every connection must give the password before it reaches PGlite: the port is on loopback,
+ * but any local user of a shared host can reach loopback. The exchange is the protocol's
+ * cleartext one (AuthenticationCleartextPassword, then a PasswordMessage), which never leaves
+ * the machine; a wrong or missing password gets a FATAL 28P01 and the socket closes.
  */
 import type { PGlite } from "@electric-sql/pglite";
+import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "../log.ts";
 
 const SSL_REQUEST = 80877103;
@@ -26,6 +32,10 @@ const EXTENDED = new Set(["P", "B", "D", "E", "C"].map((c) => c.charCodeAt(0)));
 const SYNC = "S".charCodeAt(0);
 const QUERY = "Q".charCodeAt(0);
 const TERMINATE = "X".charCodeAt(0);
+const PASSWORD = "p".charCodeAt(0);
+
+/** AuthenticationCleartextPassword: 'R', length 8, code 3. */
+const ASK_PASSWORD = new Uint8Array(["R".charCodeAt(0), 0, 0, 0, 8, 0, 0, 0, 3]);
 
 const SYNC_MESSAGE = new Uint8Array([SYNC, 0, 0, 0, 4]);
 
@@ -46,6 +56,22 @@ function fatalMessage(code: string, message: string): Uint8Array {
   new DataView(out.buffer).setInt32(1, 4 + fields.length);
   out.set(fields, 5);
   return out;
+}
+
+/** The `user` parameter of a StartupMessage, for the refusal's wording. */
+function startupUser(packet: Uint8Array): string {
+  const parts = new TextDecoder().decode(packet.subarray(8)).split("\0");
+  for (let i = 0; i + 1 < parts.length; i += 2) if (parts[i] === "user") return parts[i + 1];
+  return "";
+}
+
+/** Compares in time that does not depend on where the strings differ. */
+function samePassword(given: Uint8Array, expected: Uint8Array): boolean {
+  if (given.length !== expected.length) {
+    timingSafeEqual(expected, expected);
+    return false;
+  }
+  return timingSafeEqual(given, expected);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -88,6 +114,13 @@ class SessionOwner {
 export interface WireServerOptions {
   db: PGlite;
   maxConnections: number;
+  /** What every client must send at startup (cleartext over loopback). */
+  password: string;
+  /**
+   * A connection that has not authenticated by then is closed, so sockets that never send a
+   * password cannot hold every slot. Defaults to 10 s (Postgres's authentication_timeout is 60 s).
+   */
+  authTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -99,6 +132,8 @@ export interface WireServer {
 
 export function serveWireProtocol(options: WireServerOptions): WireServer {
   const { db, maxConnections, log } = options;
+  const password = new TextEncoder().encode(options.password);
+  const authTimeoutMs = options.authTimeoutMs ?? 10_000;
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const session = new SessionOwner();
   const open = new Map<number, Deno.Conn>();
@@ -121,12 +156,56 @@ export function serveWireProtocol(options: WireServerOptions): WireServer {
     };
     let buffer: Uint8Array<ArrayBuffer> = new Uint8Array(0);
     let started = false;
+    // The StartupMessage, held back from PGlite until the password checks out.
+    let startup: Uint8Array | null = null;
+    const authTimer = setTimeout(() => {
+      if (started) return;
+      write(
+        fatalMessage("08006", "authentication timed out: send the startup message and password promptly"),
+      );
+      writer.close().catch(() => {}).finally(() => {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      });
+    }, authTimeoutMs);
     // True while this connection owns the session: from a batch that left a transaction or an
     // unfinished extended exchange open, until a batch that closes both.
     let owning = false;
     try {
       for await (const chunk of conn.readable) {
         buffer = concat(buffer, chunk);
+        if (startup) {
+          // Waiting for the PasswordMessage: 'p', length, the password and a NUL.
+          if (buffer.length < 5) continue;
+          const length = new DataView(buffer.buffer, buffer.byteOffset).getInt32(1);
+          if (buffer[0] !== PASSWORD || length < 5 || length > 1028) {
+            write(fatalMessage("08P01", "expected a password message: send the password at startup"));
+            return;
+          }
+          if (buffer.length < 1 + length) continue;
+          const given = buffer.slice(5, length); // without the trailing NUL
+          buffer = buffer.slice(1 + length);
+          if (!samePassword(given, password)) {
+            const user = startupUser(startup);
+            write(fatalMessage("28P01", `password authentication failed for user "${user}"`));
+            log?.warn("embedded database refused a connection: wrong password", { user });
+            return;
+          }
+          const packet = startup;
+          startup = null;
+          await session.acquire(id);
+          try {
+            await run(packet, write);
+          } finally {
+            session.release(id);
+          }
+          started = true;
+          clearTimeout(authTimer);
+          if (buffer.length === 0) continue;
+        }
         if (!started) {
           if (buffer.length < 8) continue;
           const view = new DataView(buffer.buffer, buffer.byteOffset);
@@ -141,13 +220,9 @@ export function serveWireProtocol(options: WireServerOptions): WireServer {
             // There is no separate backend to interrupt; the protocol expects no answer.
             return;
           } else if (code === PROTOCOL_3) {
-            await session.acquire(id);
-            try {
-              await run(packet, write);
-            } finally {
-              session.release(id);
-            }
-            started = true;
+            startup = packet;
+            write(ASK_PASSWORD);
+            continue;
           } else {
             write(fatalMessage("08P01", `unsupported startup code ${code}: use protocol 3.0`));
             return;
@@ -188,6 +263,7 @@ export function serveWireProtocol(options: WireServerOptions): WireServer {
         if (terminate) return;
       }
     } finally {
+      clearTimeout(authTimer);
       session.forget(id);
       if (session.owner === id) {
         // The client left mid-exchange or mid-transaction: end both so the next owner starts clean.

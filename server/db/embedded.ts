@@ -8,10 +8,17 @@
  * The server refuses to start while another process holds the folder; the maintenance
  * commands (`deno task migrate`, `admin:create`, `keys:rotate`, `seed`) connect through the
  * holder's URL instead (`openEmbeddedPostgres`), so their writes land in the running server's
- * database. The file exposes nothing new: the port already accepts any local connection.
+ * database.
+ *
+ * The port is on loopback, which every local user of a shared host can reach, so it asks for
+ * a password made afresh at each start; the URL in the holder file (0600, in a 0700 folder)
+ * carries it, and only redacted forms of that URL are ever logged. The folder itself is
+ * created 0700 (and narrowed to 0700 when found wider), so nobody else reads PGlite's files.
  */
 import { PGlite } from "@electric-sql/pglite";
 import type { Logger } from "../log.ts";
+import { randomToken } from "../auth/secrets.ts";
+import { redact } from "../config.ts";
 import { serveWireProtocol } from "./_pglite_wire.ts";
 
 export interface EmbeddedPostgresOptions {
@@ -22,6 +29,8 @@ export interface EmbeddedPostgresOptions {
   maxConnections?: number;
   /** What this process is, for the holder file and for whoever finds it there. */
   holder?: string;
+  /** How long a connection may take to authenticate before it is closed; 10 s when unset. */
+  authTimeoutMs?: number;
 }
 
 export interface EmbeddedPostgres {
@@ -95,7 +104,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const { dataDir, log } = options;
   const held = await findEmbeddedHolder(dataDir);
   if (held) throw new EmbeddedInUseError(dataDir, held);
-  await Deno.mkdir(dataDir, { recursive: true });
+  await ensurePrivateDir(dataDir, log);
   let db: PGlite;
   try {
     db = await PGlite.create({ dataDir });
@@ -106,8 +115,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       { cause: error },
     );
   }
-  const server = serveWireProtocol({ db, maxConnections: options.maxConnections ?? 32, log });
-  const url = `postgres://postgres@127.0.0.1:${server.port}/postgres`;
+  // 32 random bytes: 43 URL-safe characters, so the URL needs no escaping.
+  const password = randomToken(32);
+  const server = serveWireProtocol({
+    db,
+    maxConnections: options.maxConnections ?? 32,
+    log,
+    password,
+    authTimeoutMs: options.authTimeoutMs,
+  });
+  const url = `postgres://postgres:${password}@127.0.0.1:${server.port}/postgres`;
   const file = holderFilePath(dataDir);
   try {
     await writeHolderFile(file, {
@@ -121,7 +138,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await db.close();
     throw error;
   }
-  log?.info("embedded database started", { dataDir, url });
+  log?.info("embedded database started", { dataDir, url: redact(url) });
   let stopped: Promise<void> | null = null;
   return {
     url,
@@ -153,6 +170,25 @@ export async function openEmbeddedPostgres(options: EmbeddedPostgresOptions): Pr
       return { url: error.by.url, sharedWith: error.by, stop: () => Promise.resolve() };
     }
     throw error;
+  }
+}
+
+/**
+ * Creates `dir` (and any missing parents) readable by this user only, or narrows an existing
+ * one to 0700, saying so once when it was open to others. Windows has no such modes: skipped.
+ */
+export async function ensurePrivateDir(dir: string, log?: Logger): Promise<void> {
+  // The mode applies to every folder mkdir creates; the umask can only narrow it further.
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (Deno.build.os === "windows") return;
+  const mode = (await Deno.stat(dir)).mode! & 0o777;
+  if (mode === 0o700) return;
+  await Deno.chmod(dir, 0o700);
+  if (mode & 0o077) {
+    log?.warn("data folder was readable by other users: narrowed to 0700", {
+      dir,
+      was: "0" + mode.toString(8),
+    });
   }
 }
 

@@ -8,6 +8,7 @@ import {
 } from "./embedded.ts";
 import { migrate, readMigrations } from "./migrate.ts";
 import { connectPostgres } from "./postgres.ts";
+import { createMemoryLogger } from "../log.ts";
 
 Deno.test("embedded Postgres", async (t) => {
   const dataDir = await Deno.makeTempDir({ prefix: "taskmesh_pglite_" });
@@ -131,4 +132,148 @@ Deno.test("embedded Postgres: one holder per folder, and a crashed holder's file
   }
   await assert.rejects(Deno.stat(file), Deno.errors.NotFound);
   await Deno.remove(dataDir.replace(/\/pg$/, ""), { recursive: true });
+});
+
+/** Reads from `conn` until `want` bytes came, or the peer closed (then returns what came). */
+async function readAtLeast(conn: Deno.Conn, want: number): Promise<Uint8Array> {
+  let got = new Uint8Array(0);
+  const chunk = new Uint8Array(4096);
+  while (got.length < want) {
+    const n = await conn.read(chunk);
+    if (n === null) break;
+    const next = new Uint8Array(got.length + n);
+    next.set(got);
+    next.set(chunk.subarray(0, n), got.length);
+    got = next;
+  }
+  return got;
+}
+
+function startupMessage(user: string): Uint8Array {
+  const body = new TextEncoder().encode(`user\0${user}\0database\0postgres\0\0`);
+  const out = new Uint8Array(8 + body.length);
+  new DataView(out.buffer).setInt32(0, out.length);
+  new DataView(out.buffer).setInt32(4, 196608);
+  out.set(body, 8);
+  return out;
+}
+
+function passwordMessage(password: string): Uint8Array {
+  const body = new TextEncoder().encode(password + "\0");
+  const out = new Uint8Array(5 + body.length);
+  out[0] = "p".charCodeAt(0);
+  new DataView(out.buffer).setInt32(1, 4 + body.length);
+  out.set(body, 5);
+  return out;
+}
+
+Deno.test("embedded Postgres: a private folder, and a password on the port", async (t) => {
+  const parent = await Deno.makeTempDir({ prefix: "taskmesh_pglite_private_" });
+  const dataDir = `${parent}/pg`;
+  // Found open to everyone, as a default umask leaves a folder.
+  await Deno.mkdir(dataDir);
+  await Deno.chmod(dataDir, 0o755);
+  const log = createMemoryLogger();
+  const db = await startEmbeddedPostgres({ dataDir, log, authTimeoutMs: 2000 });
+  try {
+    await t.step("the folder is narrowed to 0700, saying so once", async () => {
+      assert.equal((await Deno.stat(dataDir)).mode! & 0o777, 0o700);
+      const warned = log.lines.filter((l) => String(l.msg ?? l.message).includes("narrowed to 0700"));
+      assert.equal(warned.length, 1, JSON.stringify(log.lines));
+      assert.equal(warned[0].was, "0755");
+    });
+
+    const { password, port } = new URL(db.url);
+    await t.step("the URL carries a long random password, and the log never shows it", () => {
+      assert.ok(password.length >= 32, db.url);
+      assert.ok(!JSON.stringify(log.lines).includes(password), JSON.stringify(log.lines));
+    });
+
+    await t.step("the right password connects", async () => {
+      const sql = connectPostgres(db.url, { max: 1 });
+      try {
+        assert.deepEqual([...await sql`select 1 as one`], [{ one: 1 }]);
+      } finally {
+        await sql.end();
+      }
+    });
+
+    await t.step("a wrong or missing password is refused with 28P01", async () => {
+      const wrong = new URL(db.url);
+      wrong.password = password.slice(0, -1) + (password.endsWith("A") ? "B" : "A");
+      const missing = new URL(db.url);
+      missing.password = "";
+      for (const url of [wrong.toString(), missing.toString()]) {
+        const sql = connectPostgres(url, { max: 1 });
+        try {
+          await assert.rejects(sql`select 1`, (error: { code?: string }) => {
+            assert.equal(error.code, "28P01", String(error));
+            return true;
+          });
+        } finally {
+          await sql.end();
+        }
+      }
+    });
+
+    await t.step("on the wire: asked for a cleartext password, refused, then closed", async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+      try {
+        await conn.write(startupMessage("postgres"));
+        const ask = await readAtLeast(conn, 9);
+        // AuthenticationCleartextPassword: 'R', length 8, code 3.
+        assert.deepEqual([...ask], ["R".charCodeAt(0), 0, 0, 0, 8, 0, 0, 0, 3]);
+        await conn.write(passwordMessage("not the password"));
+        const reply = await readAtLeast(conn, Number.MAX_SAFE_INTEGER); // until the server closes
+        assert.equal(String.fromCharCode(reply[0]), "E");
+        const text = new TextDecoder().decode(reply.subarray(5));
+        assert.match(text, /C28P01\0/);
+        assert.match(text, /Mpassword authentication failed for user "postgres"/);
+      } finally {
+        conn.close();
+      }
+      // Anything but a password after the request is refused too.
+      const rude = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+      try {
+        await rude.write(startupMessage("postgres"));
+        await readAtLeast(rude, 9);
+        await rude.write(
+          new Uint8Array(["Q".charCodeAt(0), 0, 0, 0, 13, ...new TextEncoder().encode("select 1\0")]),
+        );
+        const reply = await readAtLeast(rude, Number.MAX_SAFE_INTEGER);
+        assert.equal(String.fromCharCode(reply[0]), "E");
+        assert.match(new TextDecoder().decode(reply.subarray(5)), /C08P01\0/);
+      } finally {
+        rude.close();
+      }
+    });
+
+    await t.step("a socket that never authenticates is closed", async () => {
+      const idle = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+      try {
+        // Sends nothing: the server gives up after authTimeoutMs and closes.
+        const reply = await readAtLeast(idle, Number.MAX_SAFE_INTEGER);
+        assert.equal(String.fromCharCode(reply[0]), "E");
+        assert.match(new TextDecoder().decode(reply.subarray(5)), /C08006\0/);
+      } finally {
+        idle.close();
+      }
+    });
+  } finally {
+    await db.stop();
+    await Deno.remove(parent, { recursive: true });
+  }
+});
+
+Deno.test("embedded Postgres: a new folder and its missing parents are created 0700", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "taskmesh_pglite_new_" });
+  const dataDir = `${parent}/data/pg`;
+  const db = await startEmbeddedPostgres({ dataDir });
+  try {
+    assert.equal((await Deno.stat(dataDir)).mode! & 0o777, 0o700);
+    assert.equal((await Deno.stat(`${parent}/data`)).mode! & 0o777, 0o700);
+  } finally {
+    await db.stop();
+    await Deno.remove(parent, { recursive: true });
+  }
 });
