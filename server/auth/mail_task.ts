@@ -12,8 +12,7 @@
  */
 import type { EmailMessage } from "../../mail/mod.ts";
 import type { Deps } from "../deps.ts";
-import { enqueueTasks } from "../tasks/enqueue.ts";
-import { sealPayload } from "../tasks/sealed_payloads.ts";
+import { enqueueSealed } from "../tasks/sealed_payloads.ts";
 import type { NewTask, TaskRecord } from "../tasks/model.ts";
 import { tasksRuntimeFor } from "../tasks/setup.ts";
 
@@ -47,16 +46,17 @@ export function mailBody(message: EmailMessage, from: string): Uint8Array {
 }
 
 /**
- * The task for one mail, whose payload is `sealed` (the reference to the sealed mail).
+ * The task for one mail; its payload, the reference to the sealed mail, is set as it is
+ * sealed (enqueueSealed).
  * The idempotency key hashes recipient, subject and text (which carries the token), so a
  * repeated hook call for the same mail enqueues it once while every new token gets its
  * own mail; a hash of a random token tells nothing about it.
  */
-export async function mailTask(message: EmailMessage, sealed: Uint8Array, now: number): Promise<NewTask> {
+export async function mailTask(message: EmailMessage, now: number): Promise<NewTask> {
   return {
     queue: MAIL_QUEUE,
     type: MAIL_TASK_TYPE,
-    payload: sealed,
+    payload: new Uint8Array(),
     priority: PRIORITY,
     runAt: now,
     maxAttempts: MAX_ATTEMPTS,
@@ -81,8 +81,12 @@ export function enqueueAuthMail(deps: Deps): (message: EmailMessage) => Promise<
   return async (message) => {
     const rt = tasksRuntimeFor(deps);
     const now = rt.clock.now();
-    const sealed = await sealPayload(deps.sql, mailBody(message, mail.from), now, now + sealForMs);
-    const { tasks } = await enqueueTasks(rt, [await mailTask(message, sealed, now)]);
-    return tasks[0];
+    return await enqueueSealed(
+      rt,
+      deps.sql,
+      await mailTask(message, now),
+      mailBody(message, mail.from),
+      now + sealForMs,
+    );
   };
 }
