@@ -292,3 +292,38 @@ Deno.test("a sealed reference copied into another task opens nothing, and the se
     await server.close();
   }
 });
+
+Deno.test("only an admin may create a worker key: a worker on emails gets the reset links", async () => {
+  const server = await startTestServer();
+  try {
+    const auth = createClient(AuthService, server.connect());
+    const password = "correct horse battery staple";
+    const login = async (role: "admin" | "operator") => {
+      const email = `${role}-${crypto.randomUUID().slice(0, 8)}@example.com`;
+      await insertUser(server.deps.sql, {
+        id: crypto.randomUUID(),
+        email,
+        displayName: role,
+        passwordHash: await hashPassword(password),
+        role,
+        verifiedAt: new Date(),
+        now: new Date(),
+      });
+      return (await auth.login({ email, password })).tokens!.accessToken;
+    };
+    const operator = await login("operator");
+    const refused = await auth.createApiKey({ name: "w", scopes: ["worker"] }, bearer(operator))
+      .then(() => undefined, (error) => error);
+    assert.ok(refused instanceof ConnectError, "an operator's worker key was refused");
+    assert.equal(refused.code, Code.PermissionDenied);
+    // The operator keeps every other scope.
+    const others = API_KEY_SCOPES.filter((s) => s !== "worker");
+    const created = await auth.createApiKey({ name: "ops", scopes: [...others] }, bearer(operator));
+    assert.deepEqual([...created.apiKey!.scopes].sort(), [...others].sort());
+    const admin = await login("admin");
+    const key = await auth.createApiKey({ name: "w", scopes: ["worker"] }, bearer(admin));
+    assert.deepEqual(key.apiKey!.scopes, ["worker"]);
+  } finally {
+    await server.close();
+  }
+});

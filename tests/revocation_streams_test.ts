@@ -35,7 +35,7 @@ async function twoInstances() {
 }
 
 /** A verified user of `role` and their access token (from instance `server`). */
-async function user(server: TestServer, role: "operator" | "viewer") {
+async function user(server: TestServer, role: "admin" | "operator" | "viewer") {
   const email = `${role}-${crypto.randomUUID().slice(0, 8)}@example.com`;
   const password = "correct horse battery staple";
   const row = await insertUser(server.deps.sql, {
@@ -160,7 +160,8 @@ Deno.test(
   async () => {
     const d = await twoInstances();
     try {
-      const op = await user(d.a, "operator");
+      // An admin: only admins may create worker keys.
+      const op = await user(d.a, "admin");
       const authB = createClient(AuthService, d.b.connect());
       const { secret } = await authB.createApiKey(
         { name: "op worker", scopes: ["worker"] },
@@ -215,7 +216,7 @@ Deno.test("a worker key cannot take over a worker id connected with another owne
   try {
     const auth = createClient(AuthService, d.a.connect());
     const mine = (await auth.createApiKey({ name: "w", scopes: ["worker"] }, bearer(d.admin))).secret;
-    const op = await user(d.a, "operator");
+    const op = await user(d.a, "admin");
     const theirs = (await auth.createApiKey({ name: "x", scopes: ["worker"] }, bearer(op.token))).secret;
     const held = openRawWorker(d.a.grpc(), mine);
     held.send({ case: "hello", value: { workerId: "owned-1", queues: ["rq"], concurrency: 1 } });
