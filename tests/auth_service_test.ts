@@ -268,7 +268,7 @@ Deno.test("DisableUser revokes the user's sessions and API keys and blocks sign-
     const op = await tb.createUser("operator");
     const session = await tb.login(op.email, op.password);
     const { secret } = await tb.client.createApiKey(
-      { name: "worker", scopes: ["worker"] },
+      { name: "enqueuer", scopes: ["tasks:enqueue"] },
       as(session.access),
     );
 

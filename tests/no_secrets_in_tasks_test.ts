@@ -8,7 +8,7 @@
  * holds the lease does receive the mail, token included.
  */
 import assert from "node:assert/strict";
-import { type CallOptions, ConnectError, createClient } from "@connectrpc/connect";
+import { type CallOptions, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { AuthService } from "../gen/taskmesh/auth/v1/auth_pb.ts";
 import { TaskService, TaskState } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
@@ -183,6 +183,146 @@ Deno.test("no read RPC, by any role or scope, shows a verification or reset toke
       await worker?.stop();
       await running.catch(() => {});
     }
+    await server.close();
+  }
+});
+
+Deno.test("a sealed reference copied into another task opens nothing, and the sealed mail goes once it is sent", async () => {
+  const server = await startTestServer({ redis: true });
+  const rt = tasksOf(server.app.runtimes);
+  const states = new Map<string, string>();
+  let mailId: string | undefined;
+  const waiters = new Set<() => void>();
+  const off = rt.onTask((task) => {
+    states.set(task.id, task.state);
+    if (task.queue === "emails") mailId = task.id;
+    for (const wake of waiters) wake();
+  });
+  const until = async (ok: () => boolean) => {
+    while (!ok()) await new Promise<void>((resolve) => waiters.add(resolve));
+  };
+  const received: string[] = [];
+  const running: [ReturnType<typeof createWorker>, Promise<void>][] = [];
+  const work = (apiKey: string, queue: string) => {
+    const worker = createWorker({
+      url: server.url,
+      apiKey,
+      queues: [queue],
+      concurrency: 1,
+      workerId: `${queue}-${crypto.randomUUID().slice(0, 8)}`,
+      handlers: {
+        "email.send": (payload: Uint8Array) => {
+          received.push(`${queue}: ${decoder.decode(payload)}`);
+          return {};
+        },
+      },
+      log: createMemoryLogger("info"),
+    });
+    running.push([worker, worker.start()]);
+  };
+  try {
+    const auth = createClient(AuthService, server.connect());
+    const adminEmail = `admin-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const password = "correct horse battery staple";
+    await createAdmin(server.deps, { email: adminEmail, password });
+    const admin = (await auth.login({ email: adminEmail, password })).tokens!.accessToken;
+    const { secret: workerKey } = await auth.createApiKey({ name: "w", scopes: ["worker"] }, bearer(admin));
+    await auth.requestPasswordReset({ email: adminEmail });
+
+    const tasks = createClient(TaskService, server.grpc());
+    // The reset mail is enqueued after the answer (the answer must not tell whether the account exists).
+    await until(() => mailId !== undefined);
+    const mail = (await tasks.getTask({ id: mailId! }, bearer(admin))).task!;
+    const reference = mail.spec!.payload;
+    assert.match(decoder.decode(reference), /^\{"\$sealed":"[0-9a-f-]{36}"\}$/);
+
+    // Enqueue refuses a payload shaped like a reference, however it is spelled.
+    for (const payload of [reference, new TextEncoder().encode(' { "x": 1, "$sealed": "anything" }')]) {
+      const refused = await tasks.enqueue(
+        { task: { queue: "mine", type: "email.send", payload } },
+        bearer(admin),
+      )
+        .then(() => undefined, (error) => error);
+      assert.ok(refused instanceof ConnectError, "Enqueue refused the copy");
+      assert.equal(refused.code, Code.InvalidArgument);
+      assert.match(refused.rawMessage, /^task\.payload /);
+    }
+
+    // A copy that got past the check anyway (enqueued inside the server) still opens nothing.
+    const { tasks: [copy] } = await rt.enqueue([{
+      queue: "mine",
+      type: "email.send",
+      payload: reference,
+      priority: 0,
+      runAt: rt.clock.now(),
+      maxAttempts: 1,
+      backoff: { initialMs: 1000, maxMs: 1000, multiplier: 1 },
+      timeoutMs: 10_000,
+      idempotencyKey: "",
+      labels: {},
+      dependsOn: [],
+      dependsOnBatchIndex: [],
+      condition: "on_success",
+    }]);
+    work(workerKey, "mine");
+    await until(() => states.get(copy.id) === "succeeded");
+    assert.deepEqual(
+      received,
+      [`mine: ${decoder.decode(reference)}`],
+      "the copy's worker got only the reference",
+    );
+
+    // The mail's own worker gets the mail; once it is sent, its sealed copy is gone.
+    const sealed = async () =>
+      (await server.deps.sql<
+        { n: number }[]
+      >`select count(*)::int as n from sealed_payloads where task_id = ${mail.id}`)[0].n;
+    assert.equal(await sealed(), 1);
+    work(workerKey, "emails");
+    await until(() => states.get(mail.id) === "succeeded");
+    assert.match(received[1], /^emails: .*token=[A-Za-z0-9_-]{43}/s, "the mail's worker got the mail");
+    assert.equal(await sealed(), 0, "the sent mail's sealed payload is deleted");
+  } finally {
+    off();
+    for (const [worker, done] of running) {
+      await worker.stop();
+      await done.catch(() => {});
+    }
+    await server.close();
+  }
+});
+
+Deno.test("only an admin may create a worker key: a worker on emails gets the reset links", async () => {
+  const server = await startTestServer();
+  try {
+    const auth = createClient(AuthService, server.connect());
+    const password = "correct horse battery staple";
+    const login = async (role: "admin" | "operator") => {
+      const email = `${role}-${crypto.randomUUID().slice(0, 8)}@example.com`;
+      await insertUser(server.deps.sql, {
+        id: crypto.randomUUID(),
+        email,
+        displayName: role,
+        passwordHash: await hashPassword(password),
+        role,
+        verifiedAt: new Date(),
+        now: new Date(),
+      });
+      return (await auth.login({ email, password })).tokens!.accessToken;
+    };
+    const operator = await login("operator");
+    const refused = await auth.createApiKey({ name: "w", scopes: ["worker"] }, bearer(operator))
+      .then(() => undefined, (error) => error);
+    assert.ok(refused instanceof ConnectError, "an operator's worker key was refused");
+    assert.equal(refused.code, Code.PermissionDenied);
+    // The operator keeps every other scope.
+    const others = API_KEY_SCOPES.filter((s) => s !== "worker");
+    const created = await auth.createApiKey({ name: "ops", scopes: [...others] }, bearer(operator));
+    assert.deepEqual([...created.apiKey!.scopes].sort(), [...others].sort());
+    const admin = await login("admin");
+    const key = await auth.createApiKey({ name: "w", scopes: ["worker"] }, bearer(admin));
+    assert.deepEqual(key.apiKey!.scopes, ["worker"]);
+  } finally {
     await server.close();
   }
 });

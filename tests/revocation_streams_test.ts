@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type CallOptions, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { AuthService } from "../gen/taskmesh/auth/v1/auth_pb.ts";
+import { AuthService, Role } from "../gen/taskmesh/auth/v1/auth_pb.ts";
 import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { hashPassword } from "../server/auth/passwords.ts";
 import { insertUser } from "../server/auth/user_queries.ts";
@@ -34,7 +34,7 @@ async function twoInstances() {
 }
 
 /** A verified user of `role` and their access token (from instance `server`). */
-async function user(server: TestServer, role: "operator" | "viewer") {
+async function user(server: TestServer, role: "admin" | "operator" | "viewer") {
   const email = `${role}-${crypto.randomUUID().slice(0, 8)}@example.com`;
   const password = "correct horse battery staple";
   const row = await insertUser(server.deps.sql, {
@@ -159,7 +159,8 @@ Deno.test(
   async () => {
     const d = await twoInstances();
     try {
-      const op = await user(d.a, "operator");
+      // An admin: only admins may create worker keys.
+      const op = await user(d.a, "admin");
       const authB = createClient(AuthService, d.b.connect());
       const { secret } = await authB.createApiKey(
         { name: "op worker", scopes: ["worker"] },
@@ -214,7 +215,7 @@ Deno.test("a worker key cannot take over a worker id connected with another owne
   try {
     const auth = createClient(AuthService, d.a.connect());
     const mine = (await auth.createApiKey({ name: "w", scopes: ["worker"] }, bearer(d.admin))).secret;
-    const op = await user(d.a, "operator");
+    const op = await user(d.a, "admin");
     const theirs = (await auth.createApiKey({ name: "x", scopes: ["worker"] }, bearer(op.token))).secret;
     const held = openRawWorker(d.a.grpc(), mine);
     held.send({ case: "hello", value: { workerId: "owned-1", queues: ["rq"], concurrency: 1 } });
@@ -362,6 +363,55 @@ Deno.test(
       assert.equal(fresh.endedAt(), 0);
       const me = await createClient(AuthService, d.b.connect()).getMe({}, bearer(tokens!.accessToken));
       assert.equal(me.user?.email, email);
+    } finally {
+      await d.close();
+    }
+  },
+);
+
+Deno.test(
+  "demoting a user on one instance ends their token's and their keys' streams on the other within 1 s",
+  OPTS,
+  async () => {
+    const d = await twoInstances();
+    try {
+      const other = await user(d.a, "admin");
+      const authA = createClient(AuthService, d.a.connect());
+      const { secret } = await authA.createApiKey(
+        { name: "admin worker", scopes: ["worker"] },
+        bearer(other.token),
+      );
+      const watcher = watch(d.b, bearer(other.token));
+      const { worker, task } = await busyWorker(d.b, secret, bearer(d.admin), "demoted-1");
+      await watcher.saw(task.id);
+
+      const started = performance.now();
+      await authA.setRole({ userId: other.id, role: Role.VIEWER }, bearer(d.admin));
+      // Bounded, so a stream that never ends fails the test instead of hanging it.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const [streamError, watchError] = await Promise.race([
+        Promise.all([endedWith(worker), watcher.ended]),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error("the streams were still open 5 s after the demotion")),
+            5000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      const elapsed = performance.now() - started;
+      assert.equal(streamError.code, Code.Unauthenticated);
+      assert.match(streamError.rawMessage, /role changed/);
+      assert.equal(codeOf(watchError), Code.Unauthenticated, String(watchError));
+      assert.ok(elapsed < 1000, `the worker stream ended after ${elapsed} ms`);
+      assert.ok(
+        watcher.endedAt() - started < 1000,
+        `the watch ended after ${watcher.endedAt() - started} ms`,
+      );
+
+      // Connecting again is authorized under the new role: a viewer's key serves no queue.
+      const again = openRawWorker(d.b.grpc(), secret);
+      again.send({ case: "hello", value: { workerId: "demoted-1", queues: ["rq"], concurrency: 1 } });
+      assert.equal((await endedWith(again)).code, Code.PermissionDenied);
     } finally {
       await d.close();
     }

@@ -4,8 +4,9 @@
  * path; Refresh and Logout read it from there; API clients keep the token in the body.
  */
 import assert from "node:assert/strict";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { AuthService } from "../gen/taskmesh/auth/v1/auth_pb.ts";
+import { readRefreshCookie, REFRESH_COOKIE } from "../server/auth/browser_sessions.ts";
 import { hashPassword } from "../server/auth/passwords.ts";
 import { insertUser } from "../server/auth/user_queries.ts";
 import { ensureWebBuild } from "../server/web/build.ts";
@@ -228,4 +229,15 @@ Deno.test("cookie sessions: over TLS the cookie is Secure (h2 and HTTP/1.1), and
     await server.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("two refresh cookies (one tossed from a sibling subdomain) are refused, naming the fix", () => {
+  assert.equal(readRefreshCookie(`a=1; ${REFRESH_COOKIE}=mine; b=2`), "mine");
+  assert.equal(readRefreshCookie(null), "");
+  assert.throws(
+    () => readRefreshCookie(`${REFRESH_COOKIE}=planted; a=1; ${REFRESH_COOKIE}=mine`),
+    (error: unknown) =>
+      error instanceof ConnectError && error.code === Code.Unauthenticated &&
+      /2 taskmesh_refresh cookies/.test(error.rawMessage) && /log in again/.test(error.rawMessage),
+  );
 });

@@ -30,13 +30,24 @@ function cookieMode(ctx: HandlerContext): boolean {
   return ctx.requestHeader.get(SESSION_MODE_HEADER)?.trim().toLowerCase() === "cookie";
 }
 
-/** The refresh token from the request's Cookie header, or "" when there is none. */
+/**
+ * The refresh token from the request's Cookie header, or "" when there is none. Two of
+ * them mean a sibling (sub)domain planted one (cookie tossing): neither is trusted.
+ */
 export function readRefreshCookie(cookieHeader: string | null): string {
+  const found: string[] = [];
   for (const part of (cookieHeader ?? "").split(";")) {
     const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === REFRESH_COOKIE) return part.slice(eq + 1).trim();
+    if (eq > 0 && part.slice(0, eq).trim() === REFRESH_COOKIE) found.push(part.slice(eq + 1).trim());
   }
-  return "";
+  if (found.length > 1) {
+    throw new ConnectError(
+      `the request carries ${found.length} ${REFRESH_COOKIE} cookies, so which is yours cannot be told: ` +
+        "clear this site's cookies (and its subdomains') and log in again",
+      Code.Unauthenticated,
+    );
+  }
+  return found[0] ?? "";
 }
 
 /** Wraps the AuthService implementation so browser clients get cookie sessions. */

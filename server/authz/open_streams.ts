@@ -26,6 +26,8 @@ export const RECHECK_MS = 5_000;
 const KEY_REVOKED = "the API key was revoked, expired or its owner disabled: this stream has ended; " +
   "use a valid key to connect again";
 const USER_DISABLED = "the account was disabled: this stream has ended";
+const ROLE_CHANGED = "the account's role changed: this stream has ended; connect again to be authorized " +
+  "with the new role";
 const SIGNED_OUT = "the session was signed out: this stream has ended; log in again";
 
 export class OpenStreams {
@@ -227,7 +229,9 @@ function reach(caller: Credentialed, r: Revocation): string | undefined {
       if (r.familyIds && !(caller.sessionId && r.familyIds.includes(caller.sessionId))) return undefined;
       return SIGNED_OUT;
     case "role":
-      // A stream keeps the scopes it was opened with; only cached keys are narrowed.
-      return undefined;
+      // A stream was authorized with the old role: every one of the user's, and of their keys',
+      // ends, and connects again under the new role (a key's scopes narrow with its owner's role).
+      if (caller.kind === "api_key") return caller.ownerId === r.userId ? ROLE_CHANGED : undefined;
+      return caller.userId === r.userId ? ROLE_CHANGED : undefined;
   }
 }

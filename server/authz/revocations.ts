@@ -17,7 +17,7 @@ export type Revocation =
   | { kind: "user"; userId: string }
   /** Sessions were signed out: those families' access tokens (all of the user's without ids). */
   | { kind: "sessions"; userId: string; familyIds?: string[] }
-  /** The user's role changed: what their API keys may do changed with it (no stream ends). */
+  /** The user's role changed: what their API keys may do changed with it; their streams end. */
   | { kind: "role"; userId: string };
 
 export type RevocationListener = (revocation: Revocation) => void;

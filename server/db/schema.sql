@@ -114,9 +114,12 @@ create table sealed_payloads (
   body bytea not null,
   created_at timestamp with time zone not null,
   expires_at timestamp with time zone not null,
-  constraint sealed_payloads_pkey PRIMARY KEY (id)
+  task_id uuid,
+  constraint sealed_payloads_pkey PRIMARY KEY (id),
+  constraint sealed_payloads_task_id_fkey FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE
 );
 CREATE INDEX sealed_payloads_expires_at ON sealed_payloads USING btree (expires_at);
+CREATE INDEX sealed_payloads_task_id ON sealed_payloads USING btree (task_id);
 
 create table signing_keys (
   kid text not null,
@@ -324,6 +327,7 @@ CREATE INDEX tasks_live_seq_idx ON tasks USING btree (seq) WHERE (state = ANY (A
 CREATE INDEX tasks_queue_created_idx ON tasks USING btree (queue, created_at, seq);
 CREATE INDEX tasks_runnable_idx ON tasks USING btree (queue, run_at) WHERE (state = ANY (ARRAY['queued'::text, 'scheduled'::text]));
 CREATE INDEX tasks_state_queue_created_idx ON tasks USING btree (state, queue, created_at, seq);
+CREATE TRIGGER tasks_succeeded_delete_sealed_payload AFTER UPDATE OF state ON tasks FOR EACH ROW WHEN (new.state = 'succeeded'::text AND old.state IS DISTINCT FROM 'succeeded'::text) EXECUTE FUNCTION delete_sealed_payload_of_succeeded_task();
 
 create table users (
   id uuid not null,
@@ -344,3 +348,13 @@ create table users (
 CREATE INDEX users_created_idx ON users USING btree (created_at, id);
 CREATE UNIQUE INDEX users_email_lower_idx ON users USING btree (lower(email));
 CREATE INDEX users_email_prefix_idx ON users USING btree (lower(email) text_pattern_ops);
+
+CREATE OR REPLACE FUNCTION delete_sealed_payload_of_succeeded_task()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  delete from sealed_payloads where task_id = new.id;
+  return null;
+end;
+$function$;

@@ -109,6 +109,12 @@ export function toNewTask(
   if (spec.payload.length > MAX_PAYLOAD_BYTES) {
     throw invalid(f("payload"), `is ${spec.payload.length} bytes; the most is ${MAX_PAYLOAD_BYTES}`);
   }
+  if (looksSealed(spec.payload)) {
+    throw invalid(
+      f("payload"),
+      'is a JSON object with a "$sealed" key, which only the server may write: rename the key',
+    );
+  }
   const priority = boundedInt(f("priority"), spec.priority, 0, 9);
   const delay = duration(f("delay"), spec.delay, { min: 0, max: MAX_DELAY_MS });
   const runAt = timestamp(f("run_time"), spec.runTime, {
@@ -148,6 +154,32 @@ export function toNewTask(
       ? "always"
       : "on_success",
   };
+}
+
+const SEALED_KEY = new TextEncoder().encode('"$sealed"');
+
+/**
+ * Whether a payload is a JSON object with a top-level `$sealed` key: the shape of a sealed
+ * payload's reference (sealed_payloads.ts), which only the server writes. Parsed only when
+ * the bytes hold the key at all.
+ */
+function looksSealed(payload: Uint8Array): boolean {
+  if (indexOf(payload, SEALED_KEY) < 0) return false;
+  try {
+    const value = JSON.parse(new TextDecoder().decode(payload));
+    return typeof value === "object" && value !== null && !Array.isArray(value) &&
+      Object.hasOwn(value, "$sealed");
+  } catch {
+    return false;
+  }
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
 }
 
 export const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: HOUR, multiplier: 2 };

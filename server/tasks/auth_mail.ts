@@ -13,7 +13,7 @@
 import type { EmailMessage } from "../../mail/mod.ts";
 import type { MailQueue } from "../auth/mail_queue.ts";
 import type { Deps } from "../deps.ts";
-import { sealPayload } from "./sealed_payloads.ts";
+import { sealedReference } from "./sealed_payloads.ts";
 import type { NewTask } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 
@@ -47,16 +47,17 @@ export function mailBody(message: EmailMessage, from: string): Uint8Array {
 }
 
 /**
- * The task for one mail, whose payload is `sealed` (the reference to the sealed mail).
+ * The task for one mail; its payload, the reference to the sealed mail, is set as it is
+ * sealed (`NewTask.sealed`, stored with the task by the engine).
  * The idempotency key hashes recipient, subject and text (which carries the token), so a
  * repeated hook call for the same mail enqueues it once while every new token gets its
  * own mail; a hash of a random token tells nothing about it.
  */
-export async function mailTask(message: EmailMessage, sealed: Uint8Array, now: number): Promise<NewTask> {
+export async function mailTask(message: EmailMessage, now: number): Promise<NewTask> {
   return {
     queue: MAIL_QUEUE,
     type: MAIL_TASK_TYPE,
-    payload: sealed,
+    payload: new Uint8Array(),
     priority: PRIORITY,
     runAt: now,
     maxAttempts: MAX_ATTEMPTS,
@@ -80,8 +81,14 @@ export function taskMailQueue(rt: TasksRuntime, deps: Pick<Deps, "config" | "sql
   const sealForMs = Math.max(auth.verificationTtlSeconds, auth.resetTtlSeconds) * 1000;
   const sendSealed = async (message: EmailMessage) => {
     const now = rt.clock.now();
-    const sealed = await sealPayload(deps.sql, mailBody(message, mail.from), now, now + sealForMs);
-    const { tasks } = await rt.enqueue([await mailTask(message, sealed, now)]);
+    const task = await mailTask(message, now);
+    const id = crypto.randomUUID();
+    // The engine stores the task and its sealed body in one transaction, bound to each other.
+    const { tasks } = await rt.enqueue([{
+      ...task,
+      payload: sealedReference(id),
+      sealed: { id, body: mailBody(message, mail.from), expiresAt: now + sealForMs },
+    }]);
     return tasks[0];
   };
   return { sendSealed };

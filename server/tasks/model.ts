@@ -56,6 +56,12 @@ export interface NewTask {
   scheduleId?: string;
   /** The limit group it counts against; "" (or unset) for none. */
   limitGroup?: string;
+  /**
+   * A secret the payload only refers to (`payload` is `sealedReference(id)`): stored with the
+   * task in its transaction, bound to it, and opened only in its Assign (sealed_payloads.ts).
+   * Server code only; never read back into a TaskRecord.
+   */
+  sealed?: { id: string; body: Uint8Array; expiresAt: number };
 }
 
 export interface TaskRecord extends NewTask {

@@ -8,6 +8,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { BrokerTask } from "../broker/broker.ts";
 import type { Sql } from "../db/postgres.ts";
 import { enqueueTasks } from "./_pg_enqueue.ts";
+import { insertSealedPayloads } from "./sealed_payloads.ts";
 import {
   selectAllLimits,
   selectGroups,
@@ -239,11 +240,16 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       // multi-row insert, atomic by itself: BEGIN and COMMIT would only add two round trips.
       const oneStatement = tasks.every((t) =>
         t.idempotencyKey === "" && t.dependsOn.length === 0 && t.dependsOnBatchIndex.length === 0 &&
-        knownQueues.has(t.queue)
+        knownQueues.has(t.queue) && !t.sealed
       );
       const result = oneStatement
         ? await enqueueTasks(sql, tasks, now, knownQueues)
-        : await sql.begin((tx) => enqueueTasks(tx, tasks, now, knownQueues));
+        : await sql.begin(async (tx) => {
+          const stored = await enqueueTasks(tx, tasks, now, knownQueues);
+          // A sealed secret is written with its task, before any broker or worker hears of it.
+          await insertSealedPayloads(tx, tasks, stored, now);
+          return stored;
+        });
       for (const t of tasks) knownQueues.add(t.queue);
       return result;
     },

@@ -5,12 +5,20 @@
  * GetTask, ListTasks, WatchTasks and ListDeadLetters show nothing worth stealing. The
  * one place it is opened is the Assign sent to the worker that holds the task's lease,
  * over that worker's authenticated stream: a handler in any language sees the payload
- * as it was written, and nothing else ever does. A sealed payload lives until it
- * expires (the life of the secret it carries); expired ones are deleted as new ones
- * are sealed. See docs/WORKERS.md, "Secrets never travel in a payload".
+ * as it was written, and nothing else ever does.
+ *
+ * A sealed payload belongs to the one task it was sealed for: it is stored in the same
+ * transaction as that task, with the task's id, and opened only for that task. Copying
+ * the reference (any viewer reads it) into a task of one's own opens nothing, and
+ * Enqueue refuses a payload shaped like a reference anyway (_spec.ts). A sealed payload
+ * lives until its task succeeds (a trigger deletes it, migration 0011) or it expires
+ * (the life of the secret it carries); a dead or cancelled task keeps it so a retry can
+ * still send it. Expired ones are deleted as new ones are sealed. See docs/WORKERS.md,
+ * "Secrets never travel in a payload".
  */
 import type { Sql } from "../db/postgres.ts";
-import type { TaskRecord } from "./model.ts";
+import type postgres from "postgres";
+import type { NewTask, TaskRecord } from "./model.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -35,27 +43,33 @@ export function sealedIdOf(payload: Uint8Array): string | undefined {
 }
 
 /**
- * Stores `body` sealed until `expiresAt` (ms) and returns the reference to enqueue as the
- * task's payload. Sealed payloads that have expired are deleted on the way.
+ * Stores the sealed secrets of freshly enqueued tasks (`NewTask.sealed`), each bound to its
+ * task, inside the enqueue's transaction (`tx`), so the task and its secret commit together
+ * and before the broker hears of the task. A repeated idempotency key returns the first task
+ * and seals nothing. Sealed payloads that have expired are deleted on the way.
  */
-export async function sealPayload(
-  sql: Sql,
-  body: Uint8Array,
+export async function insertSealedPayloads(
+  tx: postgres.ISql,
+  tasks: NewTask[],
+  stored: { tasks: TaskRecord[]; duplicates: boolean[] },
   now: number,
-  expiresAt: number,
-): Promise<Uint8Array> {
-  const id = crypto.randomUUID();
-  await sql`delete from sealed_payloads where expires_at < ${new Date(now)}`;
-  await sql`
-    insert into sealed_payloads (id, body, created_at, expires_at)
-    values (${id}, ${body}, ${new Date(now)}, ${new Date(expiresAt)})`;
-  return sealedReference(id);
+): Promise<void> {
+  const rows = tasks.flatMap((t, i) =>
+    t.sealed && !stored.duplicates[i] ? [{ ...t.sealed, taskId: stored.tasks[i].id }] : []
+  );
+  if (rows.length === 0) return;
+  await tx`delete from sealed_payloads where expires_at < ${new Date(now)}`;
+  for (const row of rows) {
+    await tx`
+      insert into sealed_payloads (id, task_id, body, created_at, expires_at)
+      values (${row.id}, ${row.taskId}, ${row.body}, ${new Date(now)}, ${new Date(row.expiresAt)})`;
+  }
 }
 
 /**
  * The tasks as their worker must receive them: each sealed payload replaced by what it
- * seals. Only for the Assign; a sealed payload that has expired or is gone stays a
- * reference, which the handler refuses for good (the secret in it is dead anyway).
+ * seals. Only for the Assign; a sealed payload that has expired or is gone, or that was
+ * sealed for another task, stays a reference, which the handler refuses for good.
  */
 export async function openSealedPayloads(sql: Sql, tasks: TaskRecord[], now: number): Promise<TaskRecord[]> {
   const refs = new Map<string, string>();
@@ -64,12 +78,14 @@ export async function openSealedPayloads(sql: Sql, tasks: TaskRecord[], now: num
     if (id) refs.set(task.id, id);
   }
   if (refs.size === 0) return tasks;
-  const rows = await sql<{ id: string; body: Uint8Array }[]>`
-    select id, body from sealed_payloads
-    where id = any(${[...new Set(refs.values())]}::uuid[]) and expires_at > ${new Date(now)}`;
-  const bodies = new Map(rows.map((r) => [r.id, new Uint8Array(r.body)]));
+  const rows = await sql<{ id: string; task_id: string; body: Uint8Array }[]>`
+    select id, task_id, body from sealed_payloads
+    where id = any(${[...new Set(refs.values())]}::uuid[]) and task_id = any(${[...refs.keys()]}::uuid[])
+      and expires_at > ${new Date(now)}`;
+  // Keyed by the task it was sealed for: a reference copied into another task finds nothing.
+  const bodies = new Map(rows.map((r) => [`${r.task_id} ${r.id}`, new Uint8Array(r.body)]));
   return tasks.map((task) => {
-    const body = bodies.get(refs.get(task.id) ?? "");
+    const body = bodies.get(`${task.id} ${refs.get(task.id)}`);
     return body ? { ...task, payload: body } : task;
   });
 }
