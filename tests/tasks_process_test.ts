@@ -45,7 +45,15 @@ Deno.test(
     let rescuer: Deno.ChildProcess | undefined;
     try {
       const { task } = await tasks.enqueue({
-        task: { queue: "slow", type: "sleep", payload: enc.encode('{"ms": 1500}'), maxAttempts: 3 },
+        // A retry waits its backoff (full jitter under the initial delay): 1 ms, so what is timed is
+        // the server noticing the dead stream and handing the task out again, not a random delay.
+        task: {
+          queue: "slow",
+          type: "sleep",
+          payload: enc.encode('{"ms": 1500}'),
+          maxAttempts: 3,
+          backoff: { initialDelay: { nanos: 1_000_000 } },
+        },
       }, bearer(admin));
       const id = task!.id;
       const first = await until("the first worker starts the task", async () => {
