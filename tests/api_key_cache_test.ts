@@ -28,25 +28,11 @@ import { createRedisRevocationBus } from "../server/authz/revocations.ts";
 import { createMemoryLogger } from "../server/log.ts";
 import { connectRedis } from "../server/redis/connection.ts";
 import { Redis } from "ioredis";
-import { bearer, credentials } from "./_support/raw_worker.ts";
-import { startTestServer, TEST_REDIS_URL, type TestServer } from "./_support/server.ts";
+import { bearer } from "./_support/raw_worker.ts";
+import { twoInstances } from "./_support/two_instances.ts";
+import { TEST_REDIS_URL, type TestServer } from "./_support/server.ts";
 
 const OPTS = { sanitizeOps: false, sanitizeResources: false };
-
-async function twoInstances() {
-  const a = await startTestServer({ redis: true });
-  const b = await startTestServer({ redis: true, peerOf: a });
-  const { admin } = await credentials(a);
-  return {
-    a,
-    b,
-    admin,
-    async close() {
-      await b.close();
-      await a.close();
-    },
-  };
-}
 
 /** An operator's id and access token, straight into the database and signed in on `server`. */
 async function operator(server: TestServer) {

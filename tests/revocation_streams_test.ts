@@ -14,24 +14,10 @@ import { hashPassword } from "../server/auth/passwords.ts";
 import { insertUser } from "../server/auth/user_queries.ts";
 import { tasksOf } from "../server/runtimes.ts";
 import { bearer, credentials, openRawWorker, type RawWorker } from "./_support/raw_worker.ts";
+import { twoInstances } from "./_support/two_instances.ts";
 import { startTestServer, type TestServer } from "./_support/server.ts";
 
 const OPTS = { sanitizeOps: false, sanitizeResources: false };
-
-async function twoInstances() {
-  const a = await startTestServer({ redis: true });
-  const b = await startTestServer({ redis: true, peerOf: a });
-  const { admin } = await credentials(a);
-  return {
-    a,
-    b,
-    admin,
-    async close() {
-      await b.close();
-      await a.close();
-    },
-  };
-}
 
 /** A verified user of `role` and their access token (from instance `server`). */
 async function user(server: TestServer, role: "admin" | "operator" | "viewer") {
