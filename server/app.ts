@@ -2,7 +2,7 @@
  * The server: Connect router with every configured service, interceptors in their
  * written order, plain HTTP routes, one listener, and the shutdown sequence.
  *
- * Interceptor order (outermost first): rpc log + metrics → lifecycle (refuse while
+ * Interceptor order (outermost first): the trace span (when OTEL_DENO=true) → rpc log + metrics → lifecycle (refuse while
  * draining) → dependencies (Unavailable while Postgres or Redis is down) →
  * authentication and the authorization table → the shape every request field
  * must have (server/kit/request_shape.ts) → any extra.
@@ -23,6 +23,7 @@ import { createStreamHeadersInterceptor, nodeResponseKey } from "./stream_header
 import { answerUnknownMethod } from "./unknown_method.ts";
 import { createServerMetrics, type ServerMetrics } from "./observability/metrics.ts";
 import { createRpcInterceptor } from "./observability/rpc_interceptor.ts";
+import { createTracingInterceptor, TRACING } from "./observability/tracing.ts";
 import { registerReflection } from "./reflection/mod.ts";
 import { remoteAddressKey } from "./request_context.ts";
 import { registerUnimplemented, SERVICE_MODULES } from "./services.ts";
@@ -114,6 +115,8 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     routes,
     interceptors: [
       createStreamHeadersInterceptor(),
+      // Outside the log line, so the line carries the RPC span's ids.
+      ...(TRACING ? [createTracingInterceptor()] : []),
       createRpcInterceptor({ log, metrics }),
       lifecycle.interceptor(),
       dependencies.interceptor(),

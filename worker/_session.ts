@@ -248,6 +248,7 @@ export class Session {
         attempt: assign.attempt,
         payload: spec?.payload ?? new Uint8Array(),
         deadline: assign.deadline ? timestampMs(assign.deadline) : undefined,
+        traceparent: assign.traceparent,
       },
       Object.hasOwn(handlers, type) ? handlers[type] : undefined,
       {

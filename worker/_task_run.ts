@@ -8,6 +8,7 @@ import { type AbortReason, PermanentError, TaskAbortedError } from "./errors.ts"
 import type { Handler, TaskContext } from "./handler.ts";
 import type { Logger } from "./log.ts";
 import { encodeOutput } from "./payload.ts";
+import { inHandlerSpan } from "./_tracing.ts";
 
 /** The server's limits on what a Result may carry. */
 const MAX_OUTPUT_BYTES = 1024 * 1024;
@@ -22,6 +23,8 @@ export interface AttemptInfo {
   payload: Uint8Array;
   /** Ms since the epoch, from Assign.deadline. */
   deadline?: number;
+  /** From Assign.traceparent: the handler span's parent when tracing (_tracing.ts). */
+  traceparent?: string;
 }
 
 export interface ErrorOutcome {
@@ -101,14 +104,18 @@ export class TaskRun {
   async run(): Promise<Outcome> {
     const timers = new AbortController();
     try {
-      return await this.#run(timers.signal);
+      return await inHandlerSpan(
+        this.info,
+        (ids) => this.#run(timers.signal, ids),
+        (outcome) => outcome.case === "error" ? outcome.value.code : undefined,
+      );
     } finally {
       this.#finished = true;
       timers.abort();
     }
   }
 
-  async #run(timers: AbortSignal): Promise<Outcome> {
+  async #run(timers: AbortSignal, traceIds?: { trace_id: string; span_id: string }): Promise<Outcome> {
     const { info, deps, signal } = this;
     if (!this.handler) return failure(`no handler for type ${info.type}`, "no_handler", false);
     if (info.deadline !== undefined) {
@@ -119,7 +126,7 @@ export class TaskRun {
     }
     const reasonOf = () => (signal.reason as TaskAbortedError).reason;
     if (signal.aborted) return { case: "error", value: ABORTED[reasonOf()] };
-    const log = deps.log.child({ task_id: info.taskId, attempt: info.attempt, type: info.type });
+    const log = deps.log.child({ task_id: info.taskId, attempt: info.attempt, type: info.type, ...traceIds });
     const ctx: TaskContext = {
       taskId: info.taskId,
       attempt: info.attempt,

@@ -62,6 +62,8 @@ export interface NewTask {
    * Server code only; never read back into a TaskRecord.
    */
   sealed?: { id: string; body: Uint8Array; expiresAt: number };
+  /** The W3C traceparent of the call that enqueued it (unset: none); it goes to the worker in Assign. */
+  traceparent?: string;
 }
 
 export interface TaskRecord extends NewTask {

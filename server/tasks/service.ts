@@ -32,6 +32,7 @@ import type { WorkerEntry } from "./runtime.ts";
 import { runWorkerSession } from "./worker_session.ts";
 import { limitsServiceImpl } from "./limits_service.ts";
 import { TypeDefaultsCache } from "./type_defaults.ts";
+import { taskTraceparent } from "../observability/tracing.ts";
 
 const WATCH_BUFFER = 1000;
 
@@ -90,13 +91,14 @@ function taskServiceImpl(
   defaults: TypeDefaultsCache,
 ): Partial<ServiceImpl<typeof TaskService>> {
   return {
-    async enqueue(req) {
+    async enqueue(req, ctx) {
       const task = toNewTask(
         req.task,
         rt.clock.now(),
         "task",
         await defaults.forTypes([req.task?.type ?? ""]),
       );
+      task.traceparent = taskTraceparent(ctx.requestHeader);
       if (task.dependsOnBatchIndex.length > 0) {
         throw invalid(
           "task.depends_on_batch_index",
@@ -106,9 +108,11 @@ function taskServiceImpl(
       const { tasks, duplicates } = await rt.enqueue([task]);
       return { task: taskToProto(tasks[0]), duplicate: duplicates[0] };
     },
-    async enqueueBatch(req) {
+    async enqueueBatch(req, ctx) {
+      const traceparent = taskTraceparent(ctx.requestHeader);
       const { tasks, duplicates } = await rt.enqueue(
-        toNewTasks(req.tasks, rt.clock.now(), await defaults.forTypes(req.tasks.map((t) => t.type))),
+        toNewTasks(req.tasks, rt.clock.now(), await defaults.forTypes(req.tasks.map((t) => t.type)))
+          .map((t) => ({ ...t, traceparent })),
       );
       return { tasks: tasks.map((t) => taskToProto(t)), duplicates };
     },

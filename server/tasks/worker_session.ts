@@ -197,6 +197,7 @@ export class WorkerSession {
           attempt: task.attemptNumber,
           leaseId,
           deadline: timestampFromMs(deadline),
+          traceparent: task.traceparent ?? "",
         },
       });
       runtime.taskStarted(task);
