@@ -8,18 +8,30 @@ import type { Deps } from "./deps.ts";
 import { taskMailQueue } from "./tasks/auth_mail.ts";
 import type { TasksRuntime } from "./tasks/runtime.ts";
 import { createTasksRuntime } from "./tasks/setup.ts";
+import { type AlertsRuntime, createAlertsRuntime } from "./alerts/runtime.ts";
 
 export interface Runtimes {
   readonly auth: AuthRuntime;
   /** The task engine, when this process serves the tasks services. */
   readonly tasks?: TasksRuntime;
+  /** The alert evaluator, with the task engine (notifications are tasks). */
+  readonly alerts?: AlertsRuntime;
 }
 
 export function composeRuntimes(deps: Deps): Runtimes {
   const tasks = deps.config.server.services.includes("tasks") ? createTasksRuntime(deps) : undefined;
   // With the task engine here, mails go through the queue: retried, never lost.
   const auth = createProcessAuthRuntime(deps, tasks && taskMailQueue(tasks, deps));
-  return { auth, tasks };
+  // The campaigns' auto-pauses reach the `campaign_auto_paused` rules through a CampaignPauses port
+  // (server/alerts/model.ts), passed here as the third argument once the campaign engine exists.
+  const alerts = tasks && createAlertsRuntime(deps, tasks);
+  return { auth, tasks, alerts };
+}
+
+/** The alert evaluator of a process that serves the tasks services. */
+export function alertsOf(runtimes: Runtimes): AlertsRuntime {
+  tasksOf(runtimes);
+  return runtimes.alerts!;
 }
 
 /** The task engine of a process that serves the tasks services. */

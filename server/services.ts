@@ -9,12 +9,14 @@ import { TagService } from "../gen/taskmesh/tags/v1/tags_pb.ts";
 import { CampaignService } from "../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
 import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
+import { AlertService } from "../gen/taskmesh/alerts/v1/alerts_pb.ts";
+import { registerAlertService } from "./alerts/service.ts";
 import type { ServiceName } from "./config.ts";
 import type { RouteFn } from "./deps.ts";
 import { registerAuthService } from "./auth/service.ts";
 import { registerTagService } from "./tags/service.ts";
 import { registerTaskServices } from "./tasks/service.ts";
-import { type Runtimes, tasksOf } from "./runtimes.ts";
+import { alertsOf, type Runtimes, tasksOf } from "./runtimes.ts";
 
 export interface ServiceModule {
   descs: DescService[];
@@ -32,12 +34,22 @@ export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
   auth: { descs: [AuthService], register: registerAuthService, arrivesWith: "the auth service" },
   tags: { descs: [TagService], register: registerTagService, arrivesWith: "the tags service" },
   campaigns: { descs: [CampaignService], arrivesWith: "the campaigns service" },
+  // Alerts come with the task engine: their figures are the engine's, their notifications its tasks.
   tasks: {
-    descs: [TaskService, WorkerService],
-    register: (router, _deps, runtimes) => registerTaskServices(router, tasksOf(runtimes)),
+    descs: [TaskService, WorkerService, AlertService],
+    register: (router, deps, runtimes) => {
+      registerTaskServices(router, tasksOf(runtimes));
+      registerAlertService(router, deps);
+    },
     arrivesWith: "the task runtime",
-    start: (runtimes) => tasksOf(runtimes).start(),
-    stop: (runtimes) => tasksOf(runtimes).stop(),
+    start: async (runtimes) => {
+      await tasksOf(runtimes).start();
+      await alertsOf(runtimes).start();
+    },
+    stop: async (runtimes) => {
+      await alertsOf(runtimes).stop();
+      await tasksOf(runtimes).stop();
+    },
   },
 };
 

@@ -132,6 +132,13 @@ export const AUTHZ_TABLE: Readonly<Record<string, Readonly<Record<string, Rule>>
     WatchWorkers: allow(READERS, "tasks:read"),
     DrainWorker: allow(OPERATORS, "tasks:manage"),
   },
+  // Admins manage alert rules (they say where mail and webhooks go); readers see rules and firing alerts.
+  "taskmesh.alerts.v1.AlertService": {
+    CreateAlertRule: allow(ADMINS),
+    DeleteAlertRule: allow(ADMINS),
+    ListAlertRules: allow(READERS, "tasks:read"),
+    ListFiringAlerts: allow(READERS, "tasks:read"),
+  },
   // Load balancers and tooling call these without credentials.
   "grpc.health.v1.Health": {
     Check: PUBLIC,

@@ -129,6 +129,11 @@ export function wakeChannel(prefix: string): string {
   return `${prefix}:{meta}:wake`;
 }
 
+/** STRING, the id of the server instance that evaluates the alert rules, with a TTL (server/alerts/lease.ts). */
+export function alertsLeaseKey(prefix: string): string {
+  return `${prefix}:{meta}:alerts_lease`;
+}
+
 /**
  * HASH of the workers connected to any server instance: worker id → JSON of what
  * ListWorkers shows, with the owning instance and when it last wrote the entry.

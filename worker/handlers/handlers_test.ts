@@ -27,7 +27,12 @@ function context(
 
 Deno.test("built-in handlers", async (t) => {
   await t.step("are email.send, noop and sleep", () => {
-    assert.deepEqual(Object.keys(builtinHandlers()).toSorted(), ["email.send", "noop", "sleep"]);
+    assert.deepEqual(Object.keys(builtinHandlers()).toSorted(), [
+      "email.send",
+      "noop",
+      "sleep",
+      "webhook.post",
+    ]);
   });
 
   await t.step("noop returns at once with no output", async () => {
