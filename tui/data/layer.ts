@@ -7,6 +7,7 @@ import type { WatchQueuesResponse, WatchTasksResponse } from "../../gen/taskmesh
 import type { WatchWorkersResponse } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
 import type { WatchSuggestionsResponse } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { type Actions, createActions } from "./actions.ts";
+import { AlertsStore } from "./alerts.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { canWatchSuggestions, type Capabilities, capabilitiesOf } from "./capabilities.ts";
 import { type Clients, createClients } from "./clients.ts";
@@ -56,6 +57,8 @@ export interface DataLayer {
   /** Only for admins: the approval queue is theirs alone. */
   suggestions: LiveStore<SuggestionsState, WatchSuggestionsResponse> | undefined;
   tagTree: TagTreeStore;
+  /** Alert rules and firing alerts, read while a view shows them. */
+  alerts: AlertsStore;
   actions: Actions;
   /** The Tasks view's server-side filter. */
   taskQuery(): TaskQuery;
@@ -107,6 +110,7 @@ export function createDataLayer(options: DataLayerOptions): DataLayer {
     deadLetters,
     suggestions,
     tagTree,
+    alerts: new AlertsStore(clients, clock),
     actions: createActions(clients),
     taskQuery: () => taskQuery,
     setTaskQuery(query) {

@@ -1,6 +1,7 @@
 /** Every view, in tab and number order, with the names `:` accepts. */
 import type { FunctionComponent } from "react";
 import type { ViewId } from "../keys.ts";
+import { AlertsView } from "./alerts.tsx";
 import { DeadLettersView } from "./dead_letters.tsx";
 import { OverviewView } from "./overview.tsx";
 import { QueuesView } from "./queues.tsx";
@@ -70,6 +71,14 @@ export const VIEWS: readonly ViewDef[] = [
     title: "Tag tree",
     aliases: ["tagtree", "tag-tree"],
     component: TagTreeView,
+  },
+  {
+    id: "alerts",
+    tab: "Alerts",
+    short: "Alr",
+    title: "Alerts",
+    aliases: ["alert", "al", "rules"],
+    component: AlertsView,
   },
 ];
 
