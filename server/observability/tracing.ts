@@ -77,16 +77,21 @@ export function createTracingInterceptor(): Interceptor {
   };
 }
 
+/** The W3C traceparent of the span active now, when tracing; a task enqueued here keeps it. */
+export function activeTraceparent(): string | undefined {
+  if (!TRACING) return undefined;
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent;
+}
+
 /**
  * The trace context a task enqueued by this call keeps: the RPC's span when tracing, the
  * caller's well-formed `traceparent` as it came when not, otherwise none.
  */
 export function taskTraceparent(requestHeader: Headers): string | undefined {
-  if (TRACING) {
-    const carrier: Record<string, string> = {};
-    propagation.inject(context.active(), carrier);
-    if (carrier.traceparent) return carrier.traceparent;
-  }
+  const active = activeTraceparent();
+  if (active) return active;
   const given = requestHeader.get("traceparent")?.trim().toLowerCase();
   return given && TRACEPARENT.test(given) ? given : undefined;
 }
