@@ -36,8 +36,10 @@ function threshold(kind: AlertKind, value: number): number {
     case "oldest_queued_age":
       return boundedNumber(f, value, 1, MAX_AGE_SECONDS);
     case "error_rate":
-      if (value === 0) throw invalid(f, "is required for ERROR_RATE: give a fraction above 0, up to 1");
-      return boundedNumber(f, value, Number.MIN_VALUE, 1);
+      if (!Number.isFinite(value) || value <= 0 || value > 1) {
+        throw invalid(f, `is ${value}: ERROR_RATE takes a fraction above 0, up to 1 (0.05 is 5%)`);
+      }
+      return value;
     default:
       if (value !== 0) throw invalid(f, "is not used by this kind: leave it 0");
       return 0;
