@@ -4,7 +4,8 @@
  * server here that decodes what they send). An Enqueue carrying a W3C `traceparent`
  * leads to an RPC span that is its child, a task that keeps the RPC span's context, and a
  * handler span on the worker that is the RPC span's child, all in the caller's trace. The
- * server's log line for the call carries the trace and span ids. With tracing off, the
+ * server's log line for the call, and the worker's for the task's end, carry the trace
+ * and span ids. With tracing off, the
  * caller's `traceparent` still reaches the worker in Assign, as it came.
  */
 import assert from "node:assert/strict";
@@ -48,6 +49,25 @@ function startOtlpReceiver() {
   return { url: `http://127.0.0.1:${server.addr.port}`, spans, stop: () => server.shutdown() };
 }
 
+/** The JSON lines a process writes, parsed as they come. */
+function collectLines(stream: ReadableStream<Uint8Array>): Record<string, unknown>[] {
+  const lines: Record<string, unknown>[] = [];
+  (async () => {
+    let buffered = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      const parts = buffered.split("\n");
+      buffered = parts.pop()!;
+      for (const part of parts) {
+        try {
+          lines.push(JSON.parse(part));
+        } catch { /* not a log line */ }
+      }
+    }
+  })();
+  return lines;
+}
+
 const hex = (bytes: number) =>
   [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -84,9 +104,10 @@ Deno.test("an Enqueue's traceparent reaches the worker's handler span, through t
       args: ["run", "-A", WORKER, `--url=${server.url}`, "--queues=traced", "--worker-id=traced-worker"],
       env: { TASKMESH_API_KEY: workerKey, ...otel("taskmesh-worker") },
       stdin: "null",
-      stdout: "null",
+      stdout: "piped",
       stderr: "inherit",
     }).spawn();
+    const workerLines = collectLines(worker.stdout);
     await eventually("the task succeeds", async () => {
       const t = (await tasks.getTask({ id: task!.id }, bearer(admin))).task!;
       return t.state === TaskState.SUCCEEDED ? t : undefined;
@@ -114,6 +135,12 @@ Deno.test("an Enqueue's traceparent reaches the worker's handler span, through t
     assert.ok(line, "the server logged the call");
     assert.equal(line.trace_id, traceId);
     assert.equal(line.span_id, rpc.spanId);
+    const done = await eventually(
+      "the worker logs the task's end",
+      () => workerLines.find((l) => l.msg === "task succeeded" && l.task_id === task!.id),
+    );
+    assert.equal(done.trace_id, traceId);
+    assert.equal(done.span_id, handler.spanId);
   } finally {
     worker?.kill("SIGTERM");
     await worker?.status;

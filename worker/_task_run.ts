@@ -82,6 +82,8 @@ export function outcomeOfError(error: unknown): Outcome {
 export class TaskRun {
   readonly #controller = new AbortController();
   #finished = false;
+  /** The handler span's ids, when tracing: the attempt's log lines carry them. */
+  traceIds?: { trace_id: string; span_id: string };
 
   constructor(
     readonly info: AttemptInfo,
@@ -106,7 +108,10 @@ export class TaskRun {
     try {
       return await inHandlerSpan(
         this.info,
-        (ids) => this.#run(timers.signal, ids),
+        (ids) => {
+          this.traceIds = ids;
+          return this.#run(timers.signal, ids);
+        },
         (outcome) => outcome.case === "error" ? outcome.value.code : undefined,
       );
     } finally {
