@@ -5,7 +5,6 @@ import {
   AlertKindSchema,
   type AlertRule as ProtoRule,
 } from "../../gen/taskmesh/alerts/v1/alerts_pb.ts";
-import { validQueue } from "../tasks/_spec.ts";
 import type { AlertKind, AlertRule } from "./model.ts";
 
 export const RULE_NAME_MAX_CHARS = 100;
@@ -13,6 +12,8 @@ export const EMAIL_MAX_CHARS = 320;
 export const URL_MAX_CHARS = 2048;
 export const SILENCE_MS = { min: 0, max: 7 * 86_400_000, default: 15 * 60_000 };
 export const WINDOW_MS = { min: 60_000, max: 86_400_000, default: 5 * 60_000 };
+/** A queue's name, as Enqueue takes it (server/tasks/_spec.ts, private to the engine's folder). */
+const QUEUE_NAME = /^[a-z0-9_.-]{1,64}$/;
 /** A deployment has a handful of rules; each pass reads them all. */
 export const MAX_RULES = 500;
 /** Oldest queued age: at most 30 days, in seconds. Dead letters grown: at most a million. */
@@ -81,7 +82,13 @@ export function toAlertRule(rule: ProtoRule | undefined, now: number): AlertRule
     if (rule.queue !== "") throw invalid("rule.queue", "is not used by CAMPAIGN_AUTO_PAUSED: leave it empty");
   } else {
     if (rule.queue === "") throw invalid("rule.queue", "is required for this kind: name the queue to watch");
-    queue = validQueue(rule.queue, "rule.queue");
+    if (!QUEUE_NAME.test(rule.queue)) {
+      throw invalid(
+        "rule.queue",
+        `${JSON.stringify(rule.queue.slice(0, 80))} is not a queue name: use 1–64 of a-z 0-9 _ . -`,
+      );
+    }
+    queue = rule.queue;
   }
   if ((rule.emailTo === "") === (rule.webhookUrl === "")) {
     throw invalid("rule.email_to", "or rule.webhook_url: give exactly one, where the notifications go");
