@@ -239,3 +239,22 @@ Deno.test("one instance at a time holds the evaluation lease", opts, async () =>
     redis.disconnect();
   }
 });
+
+Deno.test("two instances on one Redis: only the lease holder evaluates", opts, async () => {
+  const a = await startTestServer({ redis: true, env: { TASKMESH_ALERTS_INTERVAL_MS: "0" } });
+  const b = await startTestServer({ redis: true, peerOf: a, env: { TASKMESH_ALERTS_INTERVAL_MS: "0" } });
+  try {
+    const onA = createAlertsRuntime(a.deps, tasksOf(a.app.runtimes));
+    const onB = createAlertsRuntime(b.deps, tasksOf(b.app.runtimes));
+    assert.ok(await onA.evaluate(), "the first to ask takes the lease and evaluates");
+    assert.equal(await onB.evaluate(), undefined, "the other one does not");
+    assert.ok(await onA.evaluate(), "the holder goes on");
+    await onA.lease.release();
+    assert.ok(await onB.evaluate(), "once given up (a stopping instance), the other takes over");
+    assert.equal(await onA.evaluate(), undefined);
+    await onB.lease.release();
+  } finally {
+    await b.close();
+    await a.close();
+  }
+});
