@@ -1,6 +1,8 @@
 /**
  * A small Prometheus registry: counters and histograms with labels, rendered in the
- * text exposition format at /metrics, plus process figures sampled at scrape time.
+ * text exposition format at /metrics, plus figures sampled at scrape time. The hot path
+ * only adds to numbers in memory; anything that costs a query is computed by a collector
+ * when Prometheus scrapes (`collect`), never on the request path.
  */
 
 type Labels = Record<string, string>;
@@ -44,6 +46,15 @@ export class Gauge {
 
   set(value: number, labels: Labels = {}): void {
     this.#values.set(labelKey(labels), value);
+  }
+
+  get(labels: Labels = {}): number | undefined {
+    return this.#values.get(labelKey(labels));
+  }
+
+  /** Forgets every series: a collector that sets them all again at each scrape starts with it. */
+  clear(): void {
+    this.#values.clear();
   }
 
   render(): string {
@@ -95,8 +106,33 @@ export class Histogram {
   }
 }
 
+/** Runs before each scrape to set the gauges it owns; a failure leaves them empty and is reported. */
+export type Collector = () => void | Promise<void>;
+
 export class MetricsRegistry {
   readonly #metrics: Array<{ render(): string }> = [];
+  readonly #collectors: Array<{ name: string; run: Collector }> = [];
+  readonly #collectorFailures = this.counter(
+    "taskmesh_metrics_collector_failures_total",
+    "Scrape-time collectors that failed, by collector; their gauges are left out of that scrape.",
+  );
+
+  /** Adds a collector run at every scrape (queue depths, worker slots...). */
+  collect(name: string, run: Collector): void {
+    this.#collectors.push({ name, run });
+  }
+
+  /** Runs the collectors, then renders: what GET /metrics answers. */
+  async scrape(): Promise<string> {
+    await Promise.all(this.#collectors.map(async ({ name, run }) => {
+      try {
+        await run();
+      } catch {
+        this.#collectorFailures.inc({ collector: name });
+      }
+    }));
+    return this.render();
+  }
 
   counter(name: string, help: string): Counter {
     return this.#add(new Counter(name, help));

@@ -230,6 +230,7 @@ export class WorkerSession {
   async #heartbeat(beat: Heartbeat): Promise<void> {
     const { runtime } = this;
     const now = runtime.clock.now();
+    runtime.counters.heartbeats++;
     this.load = Number.isFinite(beat.load) ? Math.min(1, Math.max(0, beat.load)) : 0;
     const mine = beat.leases.filter((l) => this.held.get(l.taskId)?.leaseId === l.leaseId);
     const extended = await runtime.extendLeases(mine);
