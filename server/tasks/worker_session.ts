@@ -26,6 +26,7 @@ import type { TasksRuntime } from "./runtime.ts";
 import { idleWait } from "./queue_limits.ts";
 import { attemptTimedOut } from "./_attempt_outcome.ts";
 import { firstMessage } from "./_hello_timeout.ts";
+import { boundedError } from "./error_bounds.ts";
 
 interface Held {
   leaseId: string;
@@ -358,7 +359,7 @@ export class WorkerSession {
 }
 
 function errorOf(e: TaskError) {
-  return { message: e.message.slice(0, 4096), code: e.code.slice(0, 100), retryable: e.retryable };
+  return { ...boundedError(e), code: e.code.slice(0, 100), retryable: e.retryable };
 }
 
 export function validateHello(hello: Hello): void {
