@@ -156,6 +156,31 @@ Deno.test("a scrape after a known workload shows its exact counts", opts, async 
       },
     );
 
+    await t.step("a limit group's limit that keeps a claim short is counted", async () => {
+      await tasks.configureLimitGroup({ group: "smtp:example.com", concurrencyLimit: 1 }, as);
+      for (let i = 0; i < 2; i++) {
+        await tasks.enqueue({ task: { queue: "mq-g", type: "mail", limitGroup: "smtp:example.com" } }, as);
+      }
+      const limited = openRawWorker(server.grpc(), workerKey);
+      limited.send({
+        case: "hello",
+        value: { workerId: "w2", queues: ["mq-g"], concurrency: 2, version: "t" },
+      });
+      await limited.nextOf("assign");
+      // Each claim the group's limit cuts short is one; how many a dispatcher makes depends on its wake-ups.
+      const s = await until("the throttled claim is counted", async () => {
+        const s = await samples();
+        return (s.get('taskmesh_task_claims_throttled_total{limit="concurrency"}') ?? 0) >= 1 ? s : undefined;
+      });
+      assert.equal(sample(s, 'taskmesh_task_claims_throttled_total{limit="rate"}'), 0);
+      assert.equal(
+        sample(s, 'taskmesh_tasks_started_total{queue="mq-g"}'),
+        1,
+        "the second waits for the first",
+      );
+      limited.kill();
+    });
+
     await t.step("promtool check metrics accepts the scrape", async () => {
       const { ok, output } = await promtoolCheck(await scrape());
       assert.ok(ok, output);

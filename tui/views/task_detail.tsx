@@ -75,7 +75,7 @@ export function TaskDetail(
   const attemptRows = Math.min(attempts.length, 8);
   const payloadLines = prettyPayload(spec?.payload ?? new Uint8Array()).split("\n");
   const outputLines = task.output.length > 0 ? prettyPayload(task.output).split("\n") : [];
-  const stackLines = whereItFailed(task.lastError?.stack ?? "", task.lastError?.message ?? "");
+  const stackLines = whereItFailed(task.lastError?.stack ?? "");
   const stale = props.staleSince !== undefined;
   const payloadRoom = Math.max(
     1,
@@ -156,11 +156,11 @@ export function TaskDetail(
   );
 }
 
-/** A stack trace's lines, without a first line that only repeats the message ("Error: …"). */
-function whereItFailed(stack: string, message: string): string[] {
+/** A stack trace's lines, without its header line. */
+function whereItFailed(stack: string): string[] {
   const lines = stack.split("\n").filter((line) => line.trim() !== "");
-  // "Error: msg", "ValueError: msg": the text after the error's name.
-  const head = lines[0]?.replace(/^[\w.$]*:\s*/, "") ?? "";
-  const repeats = head !== "" && (message.startsWith(head) || head.startsWith(message.split("\n")[0]));
-  return lines.length > 1 && repeats ? lines.slice(1) : lines;
+  // A header line ("Error: msg", "Traceback (most recent call last):") above indented frames says less than
+  // the "Last error" line already does; the frames say where.
+  const header = lines.length > 1 && !/^\s/.test(lines[0]) && /^\s/.test(lines[1]);
+  return header ? lines.slice(1) : lines;
 }
