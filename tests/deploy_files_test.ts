@@ -46,7 +46,7 @@ Deno.test("the dashboard reads the provisioned datasource, from the folder compo
 Deno.test("every compose service has a health check", async () => {
   const compose = await read("docker-compose.yml");
   const services = compose.slice(compose.indexOf("\nservices:\n"), compose.indexOf("\nvolumes:\n"));
-  const blocks = services.split(/\n(?=  [a-z][\w-]*:\n)/).slice(1);
+  const blocks = services.split(/\n(?= {2}[a-z][\w-]*:\n)/).slice(1);
   const names = blocks.map((b) => b.trim().split(":")[0]);
   for (const name of ["prometheus", "grafana", "jaeger", "server", "postgres", "redis"]) {
     assert.ok(names.includes(name), `compose has ${name}`);
