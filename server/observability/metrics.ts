@@ -48,10 +48,6 @@ export class Gauge {
     this.#values.set(labelKey(labels), value);
   }
 
-  get(labels: Labels = {}): number | undefined {
-    return this.#values.get(labelKey(labels));
-  }
-
   /** Forgets every series: a collector that sets them all again at each scrape starts with it. */
   clear(): void {
     this.#values.clear();
@@ -109,6 +105,12 @@ export class Histogram {
 /** Runs before each scrape to set the gauges it owns; a failure leaves them empty and is reported. */
 export type Collector = () => void | Promise<void>;
 
+/**
+ * How long a scrape waits for a collector (a Postgres that hangs must not hang /metrics past
+ * Prometheus's scrape timeout, 10 s by default); a late one is counted as failed.
+ */
+export const COLLECTOR_TIMEOUT_MS = 3_000;
+
 export class MetricsRegistry {
   readonly #metrics: Array<{ render(): string }> = [];
   readonly #collectors: Array<{ name: string; run: Collector }> = [];
@@ -123,12 +125,18 @@ export class MetricsRegistry {
   }
 
   /** Runs the collectors, then renders: what GET /metrics answers. */
-  async scrape(): Promise<string> {
+  async scrape(timeoutMs = COLLECTOR_TIMEOUT_MS): Promise<string> {
     await Promise.all(this.#collectors.map(async ({ name, run }) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${name} took over ${timeoutMs} ms`)), timeoutMs);
+      });
       try {
-        await run();
+        await Promise.race([run(), late]);
       } catch {
         this.#collectorFailures.inc({ collector: name });
+      } finally {
+        clearTimeout(timer);
       }
     }));
     return this.render();

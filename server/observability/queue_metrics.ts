@@ -29,6 +29,8 @@ export function observeQueues(
     tasks.clear();
     oldest.clear();
     paused.clear();
+    // Unknown (Redis unreachable) reads as not reporting: the lease is not renewed either.
+    reporter.set(0);
     const holds = await lease.holds();
     reporter.set(holds ? 1 : 0);
     if (!holds) return;
