@@ -109,9 +109,11 @@ Deno.test("a scrape after a known workload shows its exact counts", opts, async 
     await t.step("per queue: totals, run time and start delay, depth by state, oldest age", async () => {
       // The worker's stream drops with a task running: its lease is lost and the task goes back.
       worker.kill();
-      const s = await until("the lost lease is counted", async () => {
+      // A scrape is no snapshot: its queue gauges may be read from Postgres just before the counters move.
+      const s = await until("the lost lease is counted, its task back in its queue", async () => {
         const s = await samples();
-        return s.get('taskmesh_worker_leases_lost_total{queue="mq-a"}') === 1 ? s : undefined;
+        const lost = s.get('taskmesh_worker_leases_lost_total{queue="mq-a"}') === 1;
+        return lost && s.get('taskmesh_queue_tasks{queue="mq-a",state="running"}') === 0 ? s : undefined;
       });
       const a = (name: string) => sample(s, `${name}{queue="mq-a"}`);
       assert.equal(a("taskmesh_tasks_enqueued_total"), 3);
