@@ -94,6 +94,25 @@ Deno.test(
       } finally {
         screen.unmount();
       }
+
+      await t.step(
+        "on an 80×24 terminal the stack gets a share of the rows, and the frame still fits",
+        async () => {
+          const small = renderTui({ url: h.url, session, initialView: "tasks" }, { columns: 80, rows: 24 });
+          try {
+            await small.waitFor(/report\.build\s+dead/);
+            small.press("j", KEYS.enter);
+            const detail = await small.waitFor(/1\s+worker-err\s+failed/);
+            const lines = detail.split("\n");
+            assert.ok(lines.length <= 24, `${lines.length} lines:\n${detail}`);
+            assert.deepEqual(lines.filter((l) => [...l].length > 80), []);
+            assert.match(lines[0], /^taskmesh /);
+            assert.match(detail, /Stack\n\s+at step0 .*\n\s+at step1 .*\n… \d+ more lines/);
+          } finally {
+            small.unmount();
+          }
+        },
+      );
     } finally {
       await h.close();
     }

@@ -5,16 +5,20 @@
 import { Text } from "ink";
 import { fit } from "../data/format.ts";
 
-/** Rows a block of `lines` takes with at most `room` text rows: its title, its lines, the "more" line. */
+/**
+ * Rows a block of `lines` takes with at most `room` text rows: its title, its lines, the "more"
+ * line; none when it is empty or has no room (a terminal too short shows the block not at all).
+ */
 export function blockRows(lines: readonly string[], room: number): number {
-  return lines.length === 0 ? 0 : 1 + Math.min(lines.length, room) + (lines.length > room ? 1 : 0);
+  if (lines.length === 0 || room <= 0) return 0;
+  return 1 + Math.min(lines.length, room) + (lines.length > room ? 1 : 0);
 }
 
 export function TextBlock(
   props: { title: string; lines: readonly string[]; room: number; width: number; color?: string },
 ) {
   const { lines, room } = props;
-  if (lines.length === 0) return null;
+  if (blockRows(lines, room) === 0) return null;
   return (
     <>
       <Text bold>{props.title}</Text>

@@ -77,10 +77,13 @@ export function TaskDetail(
   const outputLines = task.output.length > 0 ? prettyPayload(task.output).split("\n") : [];
   const stackLines = whereItFailed(task.lastError?.stack ?? "");
   const stale = props.staleSince !== undefined;
+  // What the fixed lines leave: the stack and the output take up to a share of it, the payload the rest.
+  const free = props.height - 9 - attemptRows - (task.lastError ? 1 : 0) - (stale ? 1 : 0);
+  const stackRoom = Math.min(STACK_ROWS, Math.floor(free / 3));
+  const outputRoom = Math.min(OUTPUT_ROWS, Math.floor(free / 4));
   const payloadRoom = Math.max(
     1,
-    props.height - 9 - attemptRows - (task.lastError ? 1 : 0) - (stale ? 1 : 0) -
-      blockRows(outputLines, OUTPUT_ROWS) - blockRows(stackLines, STACK_ROWS),
+    free - blockRows(outputLines, outputRoom) - blockRows(stackLines, stackRoom),
   );
   const percent = task.progress?.percent ?? 0;
   const w = props.width;
@@ -123,9 +126,9 @@ export function TaskDetail(
           </Text>
         )
         : null}
-      <TextBlock title="Stack" lines={stackLines} room={STACK_ROWS} width={w} color="red" />
+      <TextBlock title="Stack" lines={stackLines} room={stackRoom} width={w} color="red" />
       <TextBlock title="Payload" lines={payloadLines} room={payloadRoom} width={w} />
-      <TextBlock title="Output" lines={outputLines} room={OUTPUT_ROWS} width={w} />
+      <TextBlock title="Output" lines={outputLines} room={outputRoom} width={w} />
       <Text bold>Attempts</Text>
       {attempts.length === 0 ? <Text dimColor>none yet</Text> : (
         <Text dimColor>
