@@ -24,6 +24,8 @@ import { answerUnknownMethod } from "./unknown_method.ts";
 import { createServerMetrics, type ServerMetrics } from "./observability/metrics.ts";
 import { createRpcInterceptor } from "./observability/rpc_interceptor.ts";
 import { createTracingInterceptor, TRACING } from "./observability/tracing.ts";
+import { authMetrics } from "./observability/auth_metrics.ts";
+import { observeProcess } from "./observability/process_metrics.ts";
 import { registerReflection } from "./reflection/mod.ts";
 import { remoteAddressKey } from "./request_context.ts";
 import { registerUnimplemented, SERVICE_MODULES } from "./services.ts";
@@ -72,12 +74,13 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   const { config, log } = deps;
   const modules = config.server.services.map((name) => SERVICE_MODULES[name]);
   // Built once for the process, here, and passed to every module that needs them.
-  const runtimes = composeRuntimes(deps);
+  const metrics = createServerMetrics(deps.clock.now());
+  const runtimes = composeRuntimes(deps, authMetrics(metrics.registry));
+  observeProcess(metrics.registry, deps, runtimes.tasks);
   const descs: DescService[] = modules.flatMap((m) => m.descs);
   // A service still to be built answers Unimplemented to every method: NOT_SERVING, and left out of "".
   const unbuilt = modules.filter((m) => !m.register).flatMap((m) => m.descs.map((d) => d.typeName));
   const health = new HealthRegistry(descs.map((d) => d.typeName), unbuilt);
-  const metrics = createServerMetrics(deps.clock.now());
   const lifecycle = new Lifecycle();
   const dependencies = new DependencyMonitor({
     probes: [
@@ -103,7 +106,11 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   const auth = runtimes.auth;
   const httpRoutes: Record<string, HttpRoute> = {
     "/.well-known/jwks.json": auth.jwksRoute,
-    "/metrics": () => ({ status: 200, type: "text/plain; version=0.0.4", body: metrics.registry.render() }),
+    "/metrics": async () => ({
+      status: 200,
+      type: "text/plain; version=0.0.4",
+      body: await metrics.registry.scrape(),
+    }),
     ...healthRoutes(health, dependencies, () => lifecycle.draining),
     ...options.httpRoutes,
   };

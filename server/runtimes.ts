@@ -3,7 +3,7 @@
  * it) and passed to whatever needs it. Auth's mails reach the task engine through auth's
  * mail port (server/auth/mail_queue.ts), wired here, so auth never imports tasks/.
  */
-import { type AuthRuntime, createProcessAuthRuntime } from "./auth/runtime.ts";
+import { type AuthObserver, type AuthRuntime, createProcessAuthRuntime } from "./auth/runtime.ts";
 import type { Deps } from "./deps.ts";
 import { taskMailQueue } from "./tasks/auth_mail.ts";
 import type { TasksRuntime } from "./tasks/runtime.ts";
@@ -18,10 +18,10 @@ export interface Runtimes {
   readonly alerts?: AlertsRuntime;
 }
 
-export function composeRuntimes(deps: Deps): Runtimes {
+export function composeRuntimes(deps: Deps, authObserver?: AuthObserver): Runtimes {
   const tasks = deps.config.server.services.includes("tasks") ? createTasksRuntime(deps) : undefined;
   // With the task engine here, mails go through the queue: retried, never lost.
-  const auth = createProcessAuthRuntime(deps, tasks && taskMailQueue(tasks, deps));
+  const auth = createProcessAuthRuntime(deps, tasks && taskMailQueue(tasks, deps), authObserver);
   // The campaigns' auto-pauses reach the `campaign_auto_paused` rules through a CampaignPauses port
   // (server/alerts/model.ts), passed here as the third argument once the campaign engine exists.
   const alerts = tasks && createAlertsRuntime(deps, tasks);

@@ -13,6 +13,7 @@ import { inHandlerSpan } from "./_tracing.ts";
 /** The server's limits on what a Result may carry. */
 const MAX_OUTPUT_BYTES = 1024 * 1024;
 const MAX_ERROR_MESSAGE = 4096;
+const MAX_ERROR_STACK = 16_384;
 
 export interface AttemptInfo {
   taskId: string;
@@ -31,6 +32,8 @@ export interface ErrorOutcome {
   message: string;
   code: string;
   retryable: boolean;
+  /** Where the handler threw: shown with the attempt in GetTask and the TUI ("" when none). */
+  stack?: string;
 }
 
 /** Shaped like Result.outcome, so it drops straight into the message. */
@@ -64,17 +67,26 @@ const ABORTED: Record<AbortReason, ErrorOutcome> = {
   },
 };
 
-function failure(message: string, code: string, retryable: boolean): Outcome {
-  return { case: "error", value: { message: message.slice(0, MAX_ERROR_MESSAGE), code, retryable } };
+function failure(message: string, code: string, retryable: boolean, stack = ""): Outcome {
+  return {
+    case: "error",
+    value: {
+      message: message.slice(0, MAX_ERROR_MESSAGE),
+      code,
+      retryable,
+      stack: stack.slice(0, MAX_ERROR_STACK),
+    },
+  };
 }
 
 /** What a thrown value tells the server. */
 export function outcomeOfError(error: unknown): Outcome {
-  if (error instanceof PermanentError) return failure(error.message, error.code, false);
+  if (error instanceof PermanentError) return failure(error.message, error.code, false, error.stack);
   if (error instanceof TaskAbortedError) return failure(error.message, ABORTED[error.reason].code, true);
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return failure(error.message || error.name, typeof code === "string" ? code : "handler_error", true);
+    const message = error.message || error.name;
+    return failure(message, typeof code === "string" ? code : "handler_error", true, error.stack);
   }
   return failure(String(error), "handler_error", true);
 }

@@ -33,6 +33,8 @@ export interface TaskError {
   message: string;
   code: string;
   retryable: boolean;
+  /** The handler's stack trace, bounded (error_bounds.ts); absent on errors the server made or older rows. */
+  stack?: string;
 }
 
 /** A validated submission with defaults filled in (the service validates; the store trusts). */
