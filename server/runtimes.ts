@@ -8,18 +8,22 @@ import type { Deps } from "./deps.ts";
 import { taskMailQueue } from "./tasks/auth_mail.ts";
 import type { TasksRuntime } from "./tasks/runtime.ts";
 import { createTasksRuntime } from "./tasks/setup.ts";
+import { Schedules } from "./schedules/schedules.ts";
 
 export interface Runtimes {
   readonly auth: AuthRuntime;
   /** The task engine, when this process serves the tasks services. */
   readonly tasks?: TasksRuntime;
+  /** The schedules and their scheduler loop, with the task engine. */
+  readonly schedules?: Schedules;
 }
 
 export function composeRuntimes(deps: Deps): Runtimes {
   const tasks = deps.config.server.services.includes("tasks") ? createTasksRuntime(deps) : undefined;
   // With the task engine here, mails go through the queue: retried, never lost.
   const auth = createProcessAuthRuntime(deps, tasks && taskMailQueue(tasks, deps));
-  return { auth, tasks };
+  const schedules = tasks && new Schedules(deps.sql, tasks, deps.log, deps.config.tasks.tickMs);
+  return { auth, tasks, schedules };
 }
 
 /** The task engine of a process that serves the tasks services. */

@@ -14,6 +14,7 @@ import type { RouteFn } from "./deps.ts";
 import { registerAuthService } from "./auth/service.ts";
 import { registerTagService } from "./tags/service.ts";
 import { registerTaskServices } from "./tasks/service.ts";
+import { scheduleServiceImpl } from "./schedules/schedule_service.ts";
 import { type Runtimes, tasksOf } from "./runtimes.ts";
 
 export interface ServiceModule {
@@ -34,10 +35,22 @@ export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
   campaigns: { descs: [CampaignService], arrivesWith: "the campaigns service" },
   tasks: {
     descs: [TaskService, WorkerService],
-    register: (router, _deps, runtimes) => registerTaskServices(router, tasksOf(runtimes)),
+    register: (router, _deps, runtimes) =>
+      registerTaskServices(
+        router,
+        tasksOf(runtimes),
+        runtimes.schedules && scheduleServiceImpl(runtimes.schedules),
+      ),
     arrivesWith: "the task runtime",
-    start: (runtimes) => tasksOf(runtimes).start(),
-    stop: (runtimes) => tasksOf(runtimes).stop(),
+    // The scheduler fires through the engine: it starts after it and stops before it.
+    start: async (runtimes) => {
+      await tasksOf(runtimes).start();
+      runtimes.schedules?.start();
+    },
+    stop: async (runtimes) => {
+      await runtimes.schedules?.stop();
+      await tasksOf(runtimes).stop();
+    },
   },
 };
 

