@@ -65,7 +65,10 @@ Deno.test("schedules across DST", { sanitizeOps: false, sanitizeResources: false
         clock.set(Date.parse(c.from));
         const made = await schedules.create({ ...base, name: c.what, cron: c.cron, timeZone: c.zone });
         await walk(c.from, c.to);
-        assert.deepEqual((await firesOf(server, made.id)).map((f) => new Date(f.tickAt).toISOString()), c.fires);
+        assert.deepEqual(
+          (await firesOf(server, made.id)).map((f) => new Date(f.tickAt).toISOString()),
+          c.fires,
+        );
         await schedules.delete(made.id);
       });
     }

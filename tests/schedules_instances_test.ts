@@ -9,7 +9,11 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { OverlapPolicy } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { ManualClock } from "../server/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../server/db/testing.ts";
-import { dropRedisPrefix, type SchedulerInstance, startSchedulerInstance } from "./_support/schedule_instances.ts";
+import {
+  dropRedisPrefix,
+  type SchedulerInstance,
+  startSchedulerInstance,
+} from "./_support/schedule_instances.ts";
 import { until } from "./_support/until.ts";
 
 const TICKS = 1000;

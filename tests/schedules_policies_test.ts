@@ -47,13 +47,16 @@ Deno.test("overlap and catch-up policies", { sanitizeOps: false, sanitizeResourc
         const fires = await firesOf(server, allow.id);
         assert.deepEqual(fires.map((f) => [f.outcome, f.taskState]), Array(3).fill(["enqueued", "queued"]));
       });
-      await t.step("skip: ticks while the first task lives make nothing; once it ends, the next fires", async () => {
-        const fires = await firesOf(server, skip.id);
-        assert.deepEqual(fires.map((f) => f.outcome), ["enqueued", "skipped", "skipped"]);
-        await rt.cancel(fires[0].taskId!, "done");
-        await step(10_000);
-        assert.deepEqual((await firesOf(server, skip.id)).map((f) => f.outcome).at(-1), "enqueued");
-      });
+      await t.step(
+        "skip: ticks while the first task lives make nothing; once it ends, the next fires",
+        async () => {
+          const fires = await firesOf(server, skip.id);
+          assert.deepEqual(fires.map((f) => f.outcome), ["enqueued", "skipped", "skipped"]);
+          await rt.cancel(fires[0].taskId!, "done");
+          await step(10_000);
+          assert.deepEqual((await firesOf(server, skip.id)).map((f) => f.outcome).at(-1), "enqueued");
+        },
+      );
       await t.step("buffer one: one fire waits on the live task, further ticks are skipped", async () => {
         let fires = await firesOf(server, buffer.id);
         assert.deepEqual(fires.map((f) => f.outcome), ["enqueued", "buffered", "skipped", "skipped"]);
@@ -81,7 +84,11 @@ Deno.test("overlap and catch-up policies", { sanitizeOps: false, sanitizeResourc
         latest: await make({ ...every, catchUp: CatchUpPolicy.ONCE }),
         all: await make({ ...every, catchUp: CatchUpPolicy.ALL }),
         limited: await make({ ...every, catchUp: CatchUpPolicy.ALL, catchUpLimit: 3 }),
-        windowed: await make({ ...every, catchUp: CatchUpPolicy.ALL, catchUpWindow: durationFromMs(4 * MINUTE) }),
+        windowed: await make({
+          ...every,
+          catchUp: CatchUpPolicy.ALL,
+          catchUpWindow: durationFromMs(4 * MINUTE),
+        }),
       };
     };
     // Aligned to the minute, then one on-time tick each.

@@ -123,6 +123,81 @@ Deno.test("schedules over the real server", { sanitizeOps: false, sanitizeResour
       assert.equal(second.nextPageToken, "");
     });
 
+    await t.step("every bad input is INVALID_ARGUMENT naming its field", async () => {
+      const task = { type: "x" };
+      const at = (ms: number) => timestampFromMs(ms);
+      const cases: [string, Parameters<typeof client.createSchedule>[0]["schedule"]][] = [
+        ["schedule.name", { cron: "* * * * *", task }],
+        ["schedule.cron", { name: "n", cron: "61 * * * *", task }],
+        ["schedule.cron", { name: "n", cron: "* * * * * * *", task }],
+        ["schedule.cron", { name: "n", task }],
+        ["schedule.time_zone", { name: "n", cron: "* * * * *", timeZone: "Mars/Olympus", task }],
+        ["schedule.interval", { name: "n", cron: "* * * * *", interval: durationFromMs(5000), task }],
+        ["schedule.interval", { name: "n", interval: durationFromMs(500), task }],
+        ["schedule.once_time", { name: "n", onceTime: at(Date.UTC(1990, 0, 1)), task }],
+        ["schedule.end_time", {
+          name: "n",
+          cron: "* * * * *",
+          startTime: at(T0 + 1000),
+          endTime: at(T0),
+          task,
+        }],
+        ["schedule.jitter", { name: "n", cron: "* * * * *", jitter: durationFromMs(2 * 3600_000), task }],
+        ["schedule.overlap", { name: "n", cron: "* * * * *", overlap: 9 as OverlapPolicy, task }],
+        ["schedule.catch_up_limit", { name: "n", cron: "* * * * *", catchUpLimit: 5000, task }],
+        ["schedule.catch_up_window", {
+          name: "n",
+          cron: "* * * * *",
+          catchUpWindow: durationFromMs(1),
+          task,
+        }],
+        ["schedule.task", { name: "n", cron: "* * * * *" }],
+        ["schedule.task.type", { name: "n", cron: "* * * * *", task: { type: "" } }],
+        ["schedule.task.queue", { name: "n", cron: "* * * * *", task: { type: "x", queue: "Bad Queue" } }],
+        ["schedule.task.run_time", { name: "n", cron: "* * * * *", task: { type: "x", runTime: at(T0) } }],
+        ["schedule.task.idempotency_key", {
+          name: "n",
+          cron: "* * * * *",
+          task: { type: "x", idempotencyKey: "k" },
+        }],
+        ["schedule.labels", {
+          name: "n",
+          cron: "* * * * *",
+          task,
+          labels: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])),
+        }],
+      ];
+      for (const [field, schedule] of cases) {
+        await assert.rejects(
+          client.createSchedule({ schedule }, as),
+          (e) =>
+            e instanceof ConnectError && e.code === Code.InvalidArgument &&
+            e.rawMessage.startsWith(field + " "),
+          `${field}: ${JSON.stringify(schedule, (_, v) => typeof v === "bigint" ? String(v) : v)}`,
+        );
+      }
+      const invalidArg = (field: string) => (e: unknown) =>
+        e instanceof ConnectError && e.code === Code.InvalidArgument && e.rawMessage.startsWith(field + " ");
+      await assert.rejects(client.getSchedule({ id: "nope" }, as), invalidArg("id"));
+      await assert.rejects(
+        client.pauseSchedule({ id, paused: true, note: "x".repeat(501) }, as),
+        invalidArg("note"),
+      );
+      await assert.rejects(
+        client.previewSchedule({ schedule: { cron: "* * * * *" }, count: 101 }, as),
+        invalidArg("count"),
+      );
+      await assert.rejects(
+        client.previewSchedule({ schedule: { cron: "0 8 * * *", timeZone: "Nowhere/Land" } }, as),
+        invalidArg("schedule.time_zone"),
+      );
+      await assert.rejects(client.listScheduleFires({ id, pageToken: "junk" }, as), invalidArg("page_token"));
+      await assert.rejects(
+        client.updateSchedule({ id, schedule: { name: "" } }, as),
+        invalidArg("schedule.name"),
+      );
+    });
+
     await t.step("a name already taken is ALREADY_EXISTS; delete removes, tasks stay", async () => {
       await assert.rejects(
         client.createSchedule({ schedule: { name: "another", cron: "* * * * *", task: { type: "x" } } }, as),

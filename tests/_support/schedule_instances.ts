@@ -33,7 +33,13 @@ export async function startSchedulerInstance(
   const sql = connectPostgres(db.url, { max: 4 });
   const client = connectRedis(TEST_REDIS_URL, { log, keyPrefix: redisPrefix });
   const config = loadConfig({ TASKMESH_HOST: "127.0.0.1", TASKMESH_PORT: "0" });
-  const tasks = createTasksRuntime({ sql, redis: { kind: "redis", url: TEST_REDIS_URL, client }, clock, log, config });
+  const tasks = createTasksRuntime({
+    sql,
+    redis: { kind: "redis", url: TEST_REDIS_URL, client },
+    clock,
+    log,
+    config,
+  });
   await tasks.start();
   const schedules = new Schedules(sql, tasks, log, pollMs);
   schedules.start();
