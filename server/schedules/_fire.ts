@@ -1,29 +1,30 @@
 /**
- * Carries out fire plans (plan.ts) through the task engine, inside the caller's
- * transaction that holds the schedules' rows: previous tasks are cancelled and new ones
- * enqueued by the engine (runtime.ts: Postgres, then the broker, then the event), each
- * with its tick's idempotency key, so a tick enqueued before a crash or by another
- * instance comes back as the same task; then the fires are recorded and the schedules
- * moved on. A schedule whose task the engine refuses records a failed fire and moves on.
+ * Carries out fire plans (plan.ts) through the task engine, with no transaction of ours
+ * open (the engine commits its own): previous tasks are cancelled and new ones enqueued by
+ * the engine (runtime.ts: Postgres, then the broker, then the event), each with its tick's
+ * idempotency key, so a tick enqueued before a crash or by another instance comes back as
+ * the same task. Returns what to record (recordFires). A schedule whose task the engine
+ * refuses gets failed fires and moves on.
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { TaskSpecSchema } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import type { Sql } from "../db/postgres.ts";
 import { toNewTask } from "../tasks/_spec.ts";
 import type { NewTask, TaskRecord } from "../tasks/model.ts";
 import type { TasksRuntime } from "../tasks/runtime.ts";
 import type { TypeDefaultsCache } from "../tasks/type_defaults.ts";
 import { fireLabels, type ScheduleRecord, tickKey } from "./model.ts";
 import type { TickPlan } from "./plan.ts";
-import { type Advance, type Db, type FireInsert, insertFires } from "./schedule_queries.ts";
+import { type Advance, finishClaims, type FireInsert, insertFires } from "./schedule_queries.ts";
 import { jitterOf } from "./timing.ts";
 
 export interface FireJob {
   schedule: ScheduleRecord;
   plans: TickPlan[];
   manual: boolean;
-  /** Where the schedule goes next (undefined: it stays, as after a trigger). */
-  next?: number | null;
+  /** The claim under which the ticks fire; null for a trigger. */
+  claimedUntil: number | null;
 }
 
 /** The task a schedule's stored spec makes for a tick. */
@@ -104,9 +105,8 @@ async function enqueueAll(rt: TasksRuntime, jobs: Array<{ job: FireJob; base: Ne
   }
 }
 
-/** Fires the jobs and records their fires; returns the fires and the schedules' advances. */
+/** Fires the jobs; returns the fires and the schedules' advances, for recordFires. */
 export async function fireJobs(
-  tx: Db,
   rt: TasksRuntime,
   defaults: TypeDefaultsCache,
   jobs: FireJob[],
@@ -154,11 +154,22 @@ export async function fireJobs(
     });
     advances.push({
       id: job.schedule.id,
-      nextFireAt: job.next === undefined ? job.schedule.nextFireAt : job.next,
       lastFireAt: job.plans.length ? Math.max(...job.plans.map((p) => p.tickAt)) : null,
       lastTaskId,
+      claimedUntil: job.claimedUntil,
     });
   }
-  await insertFires(tx, fires);
   return { fires, advances };
+}
+
+/** Records fires and ends the claims they were made under, in one short transaction. */
+export async function recordFires(
+  sql: Sql,
+  result: { fires: FireInsert[]; advances: Advance[] },
+  now: number,
+): Promise<void> {
+  await sql.begin(async (tx) => {
+    await insertFires(tx, result.fires);
+    await finishClaims(tx, result.advances, now);
+  });
 }

@@ -50,6 +50,9 @@ export interface ScheduleRecord extends ScheduleDefinition {
   nextFireAt: number | null;
   lastFireAt: number | null;
   lastTaskId: string | null;
+  /** Set while an instance fires `pendingTicks` (a claim past its time: that instance died). */
+  claimedUntil: number | null;
+  pendingTicks: number[];
   createdAt: number;
   updatedAt: number;
   lastFire: Fire | null;

@@ -10,10 +10,15 @@ import type { ScheduleDefinition } from "./model.ts";
 /** The most ticks the skip policy fires at once when the loop itself fell behind. */
 const ON_TIME_MAX = 100;
 
+/** The most ticks fired at once for a schedule taken over from a dead instance. */
+const TAKEN_OVER_MAX = 1000;
+
 /**
  * The ticks to fire among those from `nextFire` up to `now`, and the next tick after now.
  * A tick within ON_TIME_GRACE_MS of now is on time; older ones were missed, and the
- * catch-up policy says which of them still fire.
+ * catch-up policy says which of them still fire. A schedule `takenOver` from an instance
+ * that died while holding it missed nothing (the deployment was up): every tick since
+ * fires, up to TAKEN_OVER_MAX.
  */
 export function dueTicks(
   s: Pick<
@@ -22,6 +27,7 @@ export function dueTicks(
   >,
   nextFire: number,
   now: number,
+  takenOver = false,
 ): { ticks: number[]; next: number | null } {
   const end = s.endAt ?? Infinity;
   const to = Math.min(now, end);
@@ -37,6 +43,7 @@ export function dueTicks(
         return latestTicks(s.timing, Math.max(from, now - s.catchUpWindowMs), to, s.catchUpLimit);
     }
   };
+  if (takenOver) return { ticks: latestTicks(s.timing, from, to, TAKEN_OVER_MAX), next };
   return { ticks: pick(s.catchUp), next };
 }
 

@@ -1,8 +1,10 @@
 /**
  * SQL of schedules and their fires. Schedules are read with their last fire and that
- * fire's task state; the scheduler takes due schedules with `for update skip locked`, so
- * instances share the work and a tick's fence (its task's idempotency key and the
- * schedule_fires key) settles any race that remains.
+ * fire's task state. The scheduler claims due schedules in a short transaction (`for
+ * update skip locked`, so instances share the work), writing the ticks it is about to fire;
+ * it fires them through the engine with no transaction open, then finishes its claim. A
+ * tick's fence (its task's idempotency key, and the schedule_fires key) settles any race
+ * that remains, such as a claim taken over after its instance died.
  */
 import type postgres from "postgres";
 import type { Fire, FireOutcome, ScheduleDefinition, ScheduleRecord, Timing } from "./model.ts";
@@ -32,6 +34,8 @@ export interface ScheduleRow {
   next_fire_at: Date | null;
   last_fire_at: Date | null;
   last_task_id: string | null;
+  claimed_until: Date | null;
+  pending_ticks: number[];
   created_at: Date;
   updated_at: Date;
   /** The state of last_task_id's task now (null when none or purged). */
@@ -74,6 +78,8 @@ export function toSchedule(r: ScheduleRow): ScheduleRecord & { lastTaskState: st
     nextFireAt: ms(r.next_fire_at),
     lastFireAt: ms(r.last_fire_at),
     lastTaskId: r.last_task_id,
+    claimedUntil: r.claimed_until === null ? null : r.claimed_until.getTime(),
+    pendingTicks: r.pending_ticks.map(Number),
     createdAt: r.created_at.getTime(),
     updatedAt: r.updated_at.getTime(),
     lastTaskState: r.last_task_state,
@@ -194,14 +200,48 @@ export async function listSchedules(
     order by s.name limit ${limit}`;
 }
 
-/** Due schedules no other instance holds, locked until the transaction ends. */
-export async function selectDueForUpdate(db: Db, now: number, limit: number): Promise<ScheduleRow[]> {
+/**
+ * Due schedules no live claim holds (none, or one past its time: its instance died), locked
+ * until the transaction ends. Claim them with claimSchedules in the same transaction.
+ */
+export async function selectClaimable(db: Db, now: number, limit: number): Promise<ScheduleRow[]> {
+  const at = new Date(now);
   return await db<ScheduleRow[]>`
     select s.*, lt.state as last_task_state, null as lf_tick_at
     from schedules s left join tasks lt on lt.id = s.last_task_id
-    where not s.paused and s.next_fire_at <= ${new Date(now)}
-    order by s.next_fire_at limit ${limit}
+    where not s.paused and (
+      (s.claimed_until is null and s.next_fire_at <= ${at}) or s.claimed_until <= ${at}
+    )
+    order by least(s.next_fire_at, s.claimed_until) limit ${limit}
     for update of s skip locked`;
+}
+
+export interface Claim {
+  id: string;
+  /** The ticks the claimant fires, epoch milliseconds. */
+  pending: number[];
+  nextFireAt: number | null;
+  claimedUntil: number;
+  /** The claiming instance. */
+  by: string;
+}
+
+/** Claims schedules: their ticks are written down and their next tick moved on before any fires. */
+export async function claimSchedules(db: Db, claims: Claim[]): Promise<void> {
+  if (claims.length === 0) return;
+  const rows = claims.map((c) => ({
+    id: c.id,
+    pending: c.pending,
+    next: c.nextFireAt === null ? null : new Date(c.nextFireAt).toISOString(),
+    until: new Date(c.claimedUntil).toISOString(),
+    by: c.by,
+  }));
+  await db`
+    update schedules s
+    set pending_ticks = a.pending, next_fire_at = a.next, claimed_until = a.until, claimed_by = a.by
+    from jsonb_to_recordset(${db.json(rows)})
+      as a(id uuid, pending jsonb, next timestamptz, until timestamptz, by text)
+    where s.id = a.id`;
 }
 
 export interface FireInsert {
@@ -234,28 +274,33 @@ export async function insertFires(db: Db, fires: FireInsert[]): Promise<void> {
 
 export interface Advance {
   id: string;
-  nextFireAt: number | null;
   lastFireAt: number | null;
   lastTaskId: string | null;
+  /** The claim being finished; null for a trigger, which claims nothing. */
+  claimedUntil: number | null;
 }
 
-/** Moves schedules past the ticks just handled. */
-export async function advanceSchedules(db: Db, advances: Advance[], now: number): Promise<void> {
+/** Ends claims (only those still this instance's) and records each schedule's last fire. */
+export async function finishClaims(db: Db, advances: Advance[], now: number): Promise<void> {
   if (advances.length === 0) return;
   const at = (v: number | null) => v === null ? null : new Date(v).toISOString();
+  const rows = advances.map((a) => ({
+    id: a.id,
+    last_fire_at: at(a.lastFireAt),
+    last_task_id: a.lastTaskId,
+    claimed_until: at(a.claimedUntil),
+  }));
   await db`
     update schedules s set
-      next_fire_at = a.next_fire_at,
-      last_fire_at = coalesce(a.last_fire_at, s.last_fire_at),
+      claimed_until = case when a.claimed_until is null then s.claimed_until end,
+      claimed_by = case when a.claimed_until is null then s.claimed_by end,
+      pending_ticks = case when a.claimed_until is null then s.pending_ticks else '[]' end,
+      last_fire_at = greatest(a.last_fire_at, s.last_fire_at),
       last_task_id = coalesce(a.last_task_id, s.last_task_id),
       updated_at = ${new Date(now)}
-    from unnest(
-      ${advances.map((a) => a.id)}::uuid[],
-      ${advances.map((a) => at(a.nextFireAt))}::timestamptz[],
-      ${advances.map((a) => at(a.lastFireAt))}::timestamptz[],
-      ${advances.map((a) => a.lastTaskId)}::uuid[]
-    ) as a(id, next_fire_at, last_fire_at, last_task_id)
-    where s.id = a.id`;
+    from jsonb_to_recordset(${db.json(rows)})
+      as a(id uuid, last_fire_at timestamptz, last_task_id uuid, claimed_until timestamptz)
+    where s.id = a.id and (a.claimed_until is null or s.claimed_until = a.claimed_until)`;
 }
 
 /** A schedule's fires, newest first, after a (fired_at, tick_at, manual) position. */

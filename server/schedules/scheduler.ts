@@ -1,29 +1,27 @@
 /**
- * The scheduler loop owns firing: it takes the due schedules no other instance holds
- * (`for update skip locked`), fires their ticks through the task engine (_fire.ts) and
- * moves them on, then sleeps until the next tick is due (at most `pollMs`, so schedules
- * made on other instances are seen), on the injected clock. Any number of instances run
- * it; each tick's idempotency key keeps a race, a crash or a retry from firing it twice.
+ * The scheduler loop owns firing. Each iteration claims the due schedules no other
+ * instance holds (a short transaction: their ticks written down, their next tick moved
+ * on), fires those ticks through the task engine with no transaction open (_fire.ts), and
+ * records the fires, ending the claims; then it sleeps until the next tick is due (at most
+ * `pollMs`, so schedules made on other instances are seen), on the injected clock. Any
+ * number of instances run it. A claim whose instance died passes after CLAIM_MS and its
+ * ticks fire again elsewhere; each tick's idempotency key keeps that, a race or a retry
+ * from enqueueing it twice.
  */
 import type { Clock } from "../clock.ts";
 import type { Sql } from "../db/postgres.ts";
 import { type Logger, rateLimitedLogger } from "../log.ts";
 import type { TasksRuntime } from "../tasks/runtime.ts";
 import type { TypeDefaultsCache } from "../tasks/type_defaults.ts";
-import { type FireJob, fireJobs } from "./_fire.ts";
+import { type FireJob, fireJobs, recordFires } from "./_fire.ts";
 import { dueTicks, planOverlap, type Previous } from "./plan.ts";
 import type { ScheduleRecord } from "./model.ts";
-import {
-  advanceSchedules,
-  type Db,
-  pruneFires,
-  selectDueForUpdate,
-  selectNextDue,
-  toSchedule,
-} from "./schedule_queries.ts";
+import { type Claim, claimSchedules, pruneFires, selectClaimable, selectNextDue, toSchedule } from "./schedule_queries.ts";
 
-/** Schedules fired in one transaction. */
+/** Schedules claimed at once. */
 const BATCH = 500;
+/** How long a claim holds a schedule: past it, the instance is taken for dead and another fires its ticks. */
+export const CLAIM_MS = 15_000;
 /** The shortest sleep, so a loop whose due rows another instance holds does not spin. */
 const MIN_SLEEP_MS = 20;
 /** Fires are kept this long for ListScheduleFires; the tasks themselves are not touched. */
@@ -97,9 +95,11 @@ export class Scheduler {
   async runOnce(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.sql.begin((tx) => this.#fireBatch(tx));
-      total += n;
-      if (n < BATCH) break;
+      const jobs = await this.claim(this.clock.now());
+      if (jobs.length === 0) break;
+      await recordFires(this.sql, await fireJobs(this.rt, this.defaults, jobs), this.clock.now());
+      total += jobs.length;
+      if (jobs.length < BATCH) break;
     }
     const now = this.clock.now();
     if (now - this.#prunedAt > PRUNE_EVERY_MS) {
@@ -109,21 +109,30 @@ export class Scheduler {
     return total;
   }
 
-  async #fireBatch(tx: Db): Promise<number> {
-    const now = this.clock.now();
-    const rows = await selectDueForUpdate(tx, now, BATCH);
-    const jobs: FireJob[] = rows.map((row) => {
-      const schedule = toSchedule(row);
-      const { ticks, next } = dueTicks(schedule, schedule.nextFireAt!, now);
-      return {
-        schedule,
-        plans: planOverlap(schedule.overlap, ticks, previousOf(schedule)),
-        manual: false,
-        next,
-      };
+  /**
+   * Claims due schedules in one short transaction and returns what to fire: the ticks due
+   * by the catch-up policy, and those of a claim whose instance died (fired again, the same
+   * keys). The claims hold for CLAIM_MS.
+   */
+  async claim(now: number): Promise<FireJob[]> {
+    return await this.sql.begin(async (tx) => {
+      const claimedUntil = now + CLAIM_MS;
+      const claims: Claim[] = [];
+      const jobs: FireJob[] = [];
+      for (const row of await selectClaimable(tx, now, BATCH)) {
+        const schedule = toSchedule(row);
+        const takenOver = schedule.claimedUntil !== null;
+        const inherited = takenOver ? schedule.pendingTicks : [];
+        const due = schedule.nextFireAt !== null && schedule.nextFireAt <= now
+          ? dueTicks(schedule, schedule.nextFireAt, now, takenOver)
+          : { ticks: [], next: schedule.nextFireAt };
+        const ticks = [...new Set([...inherited, ...due.ticks])].sort((a, b) => a - b);
+        claims.push({ id: schedule.id, pending: ticks, nextFireAt: due.next, claimedUntil, by: this.rt.serverId });
+        const plans = planOverlap(schedule.overlap, ticks, previousOf(schedule));
+        jobs.push({ schedule, plans, manual: false, claimedUntil });
+      }
+      await claimSchedules(tx, claims);
+      return jobs;
     });
-    const { advances } = await fireJobs(tx, this.rt, this.defaults, jobs);
-    await advanceSchedules(tx, advances, now);
-    return rows.length;
   }
 }

@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import { decodePageToken, encodePageToken } from "../kit/paging.ts";
 import type { TasksRuntime } from "../tasks/runtime.ts";
 import { TypeDefaultsCache } from "../tasks/type_defaults.ts";
-import { fireJobs } from "./_fire.ts";
+import { fireJobs, recordFires } from "./_fire.ts";
 import { type ScheduleInit, toDefinition } from "./definition.ts";
 import type { Fire, ScheduleDefinition, ScheduleRecord } from "./model.ts";
 import { MAX_SCHEDULES } from "./model.ts";
@@ -158,20 +158,16 @@ export class Schedules {
 
   /** Fires a schedule now, outside its ticks; its overlap policy applies. */
   async trigger(id: string): Promise<Fire> {
-    const fire = await this.sql.begin(async (tx) => {
-      const row = await q.selectSchedule(tx, id, true);
-      if (!row) throw notFound(id);
-      const schedule = q.toSchedule(row);
-      const now = this.#now;
-      // Two triggers within a millisecond are still two fires, each with its own key.
-      const tick = Math.max(now, (await q.selectLastManualTick(tx, id) ?? -1) + 1);
-      const plans = planOverlap(schedule.overlap, [tick], previousOf(schedule));
-      const { fires, advances } = await fireJobs(tx, this.rt, this.#defaults, [
-        { schedule, plans, manual: true },
-      ]);
-      await q.advanceSchedules(tx, advances, now);
-      return fires[0];
-    });
+    const row = await q.selectSchedule(this.sql, id);
+    if (!row) throw notFound(id);
+    const schedule = q.toSchedule(row);
+    const now = this.#now;
+    // Two triggers within a millisecond are still two fires, each with its own key.
+    const tick = Math.max(now, (await q.selectLastManualTick(this.sql, id) ?? -1) + 1);
+    const plans = planOverlap(schedule.overlap, [tick], previousOf(schedule));
+    const result = await fireJobs(this.rt, this.#defaults, [{ schedule, plans, manual: true, claimedUntil: null }]);
+    await recordFires(this.sql, result, now);
+    const fire = result.fires[0];
     const task = fire.taskId ? await this.rt.get(fire.taskId) : undefined;
     return { ...fire, taskState: task?.task.state ?? null };
   }

@@ -35,10 +35,10 @@ export async function firesOf(server: TestServer, id: string) {
   return (await schedulesOf(server).fires(id, 1000, "")).items.reverse();
 }
 
-/** Waits until the schedule has handled every tick up to `tick` (its next fire is past it). */
+/** Waits until the schedule has handled every tick up to `tick`: its next fire is past it, and no claim is open. */
 export async function handledUpTo(server: TestServer, id: string, tick: number): Promise<void> {
   await until(`schedule ${id} handled its tick at ${new Date(tick).toISOString()}`, async () => {
     const s = await schedulesOf(server).get(id);
-    return s.nextFireAt === null || s.nextFireAt > tick ? true : undefined;
+    return (s.nextFireAt === null || s.nextFireAt > tick) && s.claimedUntil === null ? true : undefined;
   }, 5000);
 }

@@ -1,7 +1,9 @@
 -- Schedules (server/schedules/): periodic and one-shot fires of a task, and the record of
 -- each tick. A tick's task carries the idempotency key schedule:<id>:<tick>, the fence that
 -- keeps every instance, restart and retry from enqueueing it twice; schedule_fires keys the
--- tick the same way.
+-- tick the same way. An instance claims a due schedule (claimed_until) and writes the ticks
+-- it is about to fire (pending_ticks) before it fires them; if it dies, another instance
+-- takes the schedule once the claim has passed and fires those ticks again (same keys).
 
 create table schedules (
   id uuid primary key,
@@ -29,6 +31,11 @@ create table schedules (
   last_fire_at timestamptz,
   -- The task of the latest fire that made one: what the overlap policy looks at.
   last_task_id uuid,
+  -- Set while an instance fires the ticks in pending_ticks (epoch milliseconds, a JSON array).
+  claimed_until timestamptz,
+  -- The instance holding the claim (TasksRuntime.serverId).
+  claimed_by text,
+  pending_ticks jsonb not null default '[]',
   created_at timestamptz not null,
   updated_at timestamptz not null,
   check ((cron is not null)::int + (interval_ms is not null)::int + (once_at is not null)::int = 1),
@@ -36,6 +43,7 @@ create table schedules (
 );
 
 create index schedules_due_idx on schedules (next_fire_at) where not paused and next_fire_at is not null;
+create index schedules_claimed_idx on schedules (claimed_until) where claimed_until is not null;
 create index schedules_labels_idx on schedules using gin (labels);
 
 create table schedule_fires (
