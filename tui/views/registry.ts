@@ -4,6 +4,7 @@ import type { ViewId } from "../keys.ts";
 import { DeadLettersView } from "./dead_letters.tsx";
 import { OverviewView } from "./overview.tsx";
 import { QueuesView } from "./queues.tsx";
+import { SchedulesView } from "./schedules.tsx";
 import { SuggestionsView } from "./suggestions.tsx";
 import { TagTreeView } from "./tag_tree.tsx";
 import { TasksView } from "./tasks.tsx";
@@ -70,6 +71,14 @@ export const VIEWS: readonly ViewDef[] = [
     title: "Tag tree",
     aliases: ["tagtree", "tag-tree"],
     component: TagTreeView,
+  },
+  {
+    id: "schedules",
+    tab: "Schedules",
+    short: "Sch",
+    title: "Schedules",
+    aliases: ["schedule", "cron"],
+    component: SchedulesView,
   },
 ];
 
