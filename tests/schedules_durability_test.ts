@@ -14,8 +14,8 @@ import { fireJobs } from "../server/schedules/_fire.ts";
 import { CLAIM_MS } from "../server/schedules/scheduler.ts";
 import { internalsForTests } from "../server/tasks/runtime.ts";
 import { TypeDefaultsCache } from "../server/tasks/type_defaults.ts";
-import { dropRedisPrefix, startSchedulerInstance } from "./_support/schedule_instances.ts";
-import { TEST_REDIS_URL } from "./_support/server.ts";
+import { startSchedulerInstance } from "./_support/schedule_instances.ts";
+import { dropRedisKeys, TEST_REDIS_URL } from "./_support/server.ts";
 import { until } from "./_support/until.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
@@ -47,27 +47,33 @@ Deno.test("schedules survive crashes, restarts and a Redis flush", {
       });
     await handled(0);
 
-    await t.step("a crash after a tick's enqueue, before its fire is recorded, does not double it", async () => {
-      clock.set(T0 + 1000);
-      await a.schedules.stop();
-      // The claim and the enqueue happen; the instance dies before recording the fire.
-      const scheduler = a.schedules.scheduler;
-      const jobs = await scheduler.claim(clock.now());
-      assert.deepEqual(jobs.map((j) => j.plans.map((p) => p.tickAt - T0)), [[1000]]);
-      const defaults = new TypeDefaultsCache((after, limit) => a.schedules.rt.typeDefaults(after, limit), clock);
-      await fireJobs(a.schedules.rt, defaults, jobs);
-      assert.deepEqual(await ticks(), [0, 1000], "the engine committed the task");
-      assert.equal(await scheduler.runOnce(), 0, "the claim holds the schedule meanwhile");
-      // Past the claim, the schedule is taken again and its claimed tick fires again: same key, same task.
-      clock.set(T0 + 1000 + CLAIM_MS + 1);
-      assert.equal(await scheduler.runOnce(), 1);
-      const ticked = await ticks();
-      assert.deepEqual(ticked.slice(0, 2), [0, 1000], "no second task for tick 1000");
-      assert.equal(new Set(ticked).size, ticked.length, "no tick doubled");
-      const fires = (await a.schedules.fires(made.id, 100, "")).items;
-      assert.equal(fires.filter((f) => f.tickAt === T0 + 1000).length, 1);
-      a.schedules.start();
-    });
+    await t.step(
+      "a crash after a tick's enqueue, before its fire is recorded, does not double it",
+      async () => {
+        clock.set(T0 + 1000);
+        await a.schedules.stop();
+        // The claim and the enqueue happen; the instance dies before recording the fire.
+        const scheduler = a.schedules.scheduler;
+        const jobs = await scheduler.claim(clock.now());
+        assert.deepEqual(jobs.map((j) => j.plans.map((p) => p.tickAt - T0)), [[1000]]);
+        const defaults = new TypeDefaultsCache(
+          (after, limit) => a.schedules.rt.typeDefaults(after, limit),
+          clock,
+        );
+        await fireJobs(a.schedules.rt, defaults, jobs);
+        assert.deepEqual(await ticks(), [0, 1000], "the engine committed the task");
+        assert.equal(await scheduler.runOnce(), 0, "the claim holds the schedule meanwhile");
+        // Past the claim, the schedule is taken again and its claimed tick fires again: same key, same task.
+        clock.set(T0 + 1000 + CLAIM_MS + 1);
+        assert.equal(await scheduler.runOnce(), 1);
+        const ticked = await ticks();
+        assert.deepEqual(ticked.slice(0, 2), [0, 1000], "no second task for tick 1000");
+        assert.equal(new Set(ticked).size, ticked.length, "no tick doubled");
+        const fires = (await a.schedules.fires(made.id, 100, "")).items;
+        assert.equal(fires.filter((f) => f.tickAt === T0 + 1000).length, 1);
+        a.schedules.start();
+      },
+    );
 
     const everyTickUpTo = (last: number) => Array.from({ length: last / 1000 + 1 }, (_, i) => i * 1000);
 
@@ -102,7 +108,7 @@ Deno.test("schedules survive crashes, restarts and a Redis flush", {
     });
   } finally {
     await a.stop();
-    await dropRedisPrefix(prefix);
+    await dropRedisKeys(prefix);
     await db.drop();
   }
 });

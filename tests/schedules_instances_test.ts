@@ -9,11 +9,8 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { OverlapPolicy } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { ManualClock } from "../server/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../server/db/testing.ts";
-import {
-  dropRedisPrefix,
-  type SchedulerInstance,
-  startSchedulerInstance,
-} from "./_support/schedule_instances.ts";
+import { type SchedulerInstance, startSchedulerInstance } from "./_support/schedule_instances.ts";
+import { dropRedisKeys } from "./_support/server.ts";
 import { until } from "./_support/until.ts";
 import { CLAIM_MS } from "../server/schedules/scheduler.ts";
 
@@ -86,7 +83,7 @@ async function run(db: TestDatabase, killAt: number | undefined) {
     assert.deepEqual([span.first.getTime(), span.last.getTime()], [t0, t0 + (TICKS - 1) * 1000]);
   } finally {
     for (const i of instances) await i.stop();
-    await dropRedisPrefix(prefix);
+    await dropRedisKeys(prefix);
   }
 }
 

@@ -4,7 +4,6 @@
  * (one deployment), sharing a manual clock. `kill` ends an instance as a crash does: its
  * connections drop at once, so Postgres rolls back whatever transaction it had open.
  */
-import { Redis } from "ioredis";
 import type { ManualClock } from "../../server/clock.ts";
 import { connectPostgres } from "../../server/db/postgres.ts";
 import type { TestDatabase } from "../../server/db/testing.ts";
@@ -63,19 +62,4 @@ export async function startSchedulerInstance(
       await tasks.stop().catch(() => {});
     },
   };
-}
-
-/** Deletes a Redis key prefix's keys (the deployment's, at the end of a test). */
-export async function dropRedisPrefix(prefix: string): Promise<void> {
-  const raw = new Redis(TEST_REDIS_URL);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await raw.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await raw.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    raw.disconnect();
-  }
 }
