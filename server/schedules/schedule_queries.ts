@@ -172,10 +172,8 @@ export async function deleteSchedule(db: Db, id: string): Promise<boolean> {
   return (await db`delete from schedules where id = ${id} returning id`).length === 1;
 }
 
-export async function selectSchedule(db: Db, id: string, lock = false): Promise<ScheduleRow | undefined> {
-  const [row] = lock
-    ? await db<ScheduleRow[]>`${selectFull(db)} where s.id = ${id} for update of s`
-    : await db<ScheduleRow[]>`${selectFull(db)} where s.id = ${id}`;
+export async function selectSchedule(db: Db, id: string): Promise<ScheduleRow | undefined> {
+  const [row] = await db<ScheduleRow[]>`${selectFull(db)} where s.id = ${id}`;
   return row;
 }
 

@@ -16,7 +16,14 @@ import type { TypeDefaultsCache } from "../tasks/type_defaults.ts";
 import { type FireJob, fireJobs, recordFires } from "./_fire.ts";
 import { dueTicks, planOverlap, type Previous } from "./plan.ts";
 import type { ScheduleRecord } from "./model.ts";
-import { type Claim, claimSchedules, pruneFires, selectClaimable, selectNextDue, toSchedule } from "./schedule_queries.ts";
+import {
+  type Claim,
+  claimSchedules,
+  pruneFires,
+  selectClaimable,
+  selectNextDue,
+  toSchedule,
+} from "./schedule_queries.ts";
 
 /** Schedules claimed at once. */
 const BATCH = 500;
@@ -127,7 +134,13 @@ export class Scheduler {
           ? dueTicks(schedule, schedule.nextFireAt, now, takenOver)
           : { ticks: [], next: schedule.nextFireAt };
         const ticks = [...new Set([...inherited, ...due.ticks])].sort((a, b) => a - b);
-        claims.push({ id: schedule.id, pending: ticks, nextFireAt: due.next, claimedUntil, by: this.rt.serverId });
+        claims.push({
+          id: schedule.id,
+          pending: ticks,
+          nextFireAt: due.next,
+          claimedUntil,
+          by: this.rt.serverId,
+        });
         const plans = planOverlap(schedule.overlap, ticks, previousOf(schedule));
         jobs.push({ schedule, plans, manual: false, claimedUntil });
       }

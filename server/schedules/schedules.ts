@@ -165,7 +165,12 @@ export class Schedules {
     // Two triggers within a millisecond are still two fires, each with its own key.
     const tick = Math.max(now, (await q.selectLastManualTick(this.sql, id) ?? -1) + 1);
     const plans = planOverlap(schedule.overlap, [tick], previousOf(schedule));
-    const result = await fireJobs(this.rt, this.#defaults, [{ schedule, plans, manual: true, claimedUntil: null }]);
+    const result = await fireJobs(this.rt, this.#defaults, [{
+      schedule,
+      plans,
+      manual: true,
+      claimedUntil: null,
+    }]);
     await recordFires(this.sql, result, now);
     const fire = result.fires[0];
     const task = fire.taskId ? await this.rt.get(fire.taskId) : undefined;
