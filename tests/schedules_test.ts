@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { durationFromMs, timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { OverlapPolicy, ScheduleFireOutcome, TaskState } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import { campaignOwner, scheduledCampaignTicks } from "../server/schedules/campaign_ticks.ts";
 import { firesOf, handledUpTo, scheduleServer } from "./_support/schedules.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
@@ -196,6 +197,26 @@ Deno.test("schedules over the real server", { sanitizeOps: false, sanitizeResour
         client.updateSchedule({ id, schedule: { name: "" } }, as),
         invalidArg("schedule.name"),
       );
+    });
+
+    await t.step("in process: a campaign arms its daily schedule, owned by it, and disarms it", async () => {
+      const ticks = scheduledCampaignTicks(s.schedules);
+      const campaign = crypto.randomUUID();
+      assert.equal(
+        await ticks.arm(campaign, { expression: "0 8 * * *", timeZone: "UTC" }, clock.now()),
+        null,
+      );
+      // Armed again (the campaign edited): the same schedule, replaced.
+      await ticks.arm(campaign, { expression: "0 9 * * *", timeZone: "UTC" }, clock.now());
+      const owned = await s.schedules.ownedBy(campaignOwner(campaign));
+      assert.equal(owned.length, 1);
+      assert.deepEqual(owned[0].timing, { kind: "cron", cron: "0 9 * * *", timeZone: "UTC" });
+      const fire = await s.schedules.trigger(owned[0].id);
+      const task = (await s.schedules.rt.get(fire.taskId!))!.task;
+      assert.equal(task.type, "campaign.run");
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(task.payload)), { campaign_id: campaign });
+      await ticks.disarm(campaign);
+      assert.deepEqual(await s.schedules.ownedBy(campaignOwner(campaign)), []);
     });
 
     await t.step("a name already taken is ALREADY_EXISTS; delete removes, tasks stay", async () => {
