@@ -8,12 +8,15 @@ import assert from "node:assert/strict";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { CatchUpPolicy, OverlapPolicy } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import type { ScheduleInit } from "../server/schedules/schedules.ts";
+import { credentials, openRawWorker } from "./_support/raw_worker.ts";
 import { firesOf, scheduleServer } from "./_support/schedules.ts";
+import { until } from "./_support/until.ts";
 
 const MINUTE = 60_000;
 
 Deno.test("overlap and catch-up policies", { sanitizeOps: false, sanitizeResources: false }, async (t) => {
-  const s = await scheduleServer({ redis: true });
+  // Leases of 2 minutes: the running task's worker sends no heartbeat while the clock moves 30 s.
+  const s = await scheduleServer({ redis: true, env: { TASKMESH_WORKER_HEARTBEAT_MS: "60000" } });
   const { schedules, clock, server } = s;
   const rt = schedules.rt;
   // The test runs each iteration itself.
@@ -75,6 +78,50 @@ Deno.test("overlap and catch-up policies", { sanitizeOps: false, sanitizeResourc
         assert.deepEqual(states, ["cancelled", "cancelled", "cancelled", "cancelled", "queued"]);
       });
       for (const x of [allow, skip, buffer, cancel]) await schedules.delete(x.id);
+    });
+
+    await t.step("skip, with a task running on a worker past its interval", async () => {
+      const { workerKey } = await credentials(server);
+      const worker = openRawWorker(server.grpc(), workerKey);
+      try {
+        worker.send({
+          case: "hello",
+          value: { workerId: "slow", queues: ["slow-q"], concurrency: 1, version: "test/1" },
+        });
+        await worker.nextOf("welcome");
+        const made = await make({ overlap: OverlapPolicy.SKIP, task: { queue: "slow-q", type: "slow" } });
+        await step(10_000 - (clock.now() % 10_000));
+        const assign = await worker.nextOf("assign");
+        assert.equal(await state(assign.task!.id), "running");
+        await step(10_000);
+        await step(10_000);
+        assert.deepEqual((await firesOf(server, made.id)).map((f) => f.outcome), [
+          "enqueued",
+          "skipped",
+          "skipped",
+        ]);
+        worker.send({
+          case: "result",
+          value: {
+            taskId: assign.task!.id,
+            leaseId: assign.leaseId,
+            outcome: { case: "output", value: new TextEncoder().encode('"done"') },
+          },
+        });
+        await until(
+          "the slow task succeeded",
+          async () => await state(assign.task!.id) === "succeeded" ? true : undefined,
+        );
+        await step(10_000);
+        assert.equal(
+          (await firesOf(server, made.id)).at(-1)!.outcome,
+          "enqueued",
+          "once it ended, the next tick fires",
+        );
+        await schedules.delete(made.id);
+      } finally {
+        worker.end();
+      }
     });
 
     const catchUps = async () => {

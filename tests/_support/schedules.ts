@@ -15,10 +15,15 @@ export function schedulesOf(server: TestServer): Schedules {
 
 /** One server (or more, sharing `clock`) with an admin client. */
 export async function scheduleServer(
-  options: { clock?: ManualClock; redis?: boolean; peerOf?: TestServer } = {},
+  options: { clock?: ManualClock; redis?: boolean; peerOf?: TestServer; env?: Record<string, string> } = {},
 ) {
   const clock = options.clock ?? new ManualClock(Date.UTC(2026, 5, 1, 12));
-  const server = await startTestServer({ redis: options.redis ?? false, clock, peerOf: options.peerOf });
+  const server = await startTestServer({
+    redis: options.redis ?? false,
+    clock,
+    peerOf: options.peerOf,
+    env: options.env,
+  });
   const { admin } = await credentials(options.peerOf ?? server);
   return {
     server,
