@@ -199,6 +199,38 @@ Deno.test("schedules over the real server", { sanitizeOps: false, sanitizeResour
       );
     });
 
+    await t.step(
+      "start and end bound the ticks; jitter delays each fire's task less than itself",
+      async () => {
+        // 1 s past a minute, so each step lands 1 s after a tick (a tick the clock jumps past
+        // by more than the 5 s grace would be a missed one, and catch-up skip drops it).
+        const minute = Math.ceil(clock.now() / 60_000) * 60_000;
+        clock.set(minute + 1000);
+        const made = await s.schedules.create({
+          name: "bounded",
+          interval: durationFromMs(60_000),
+          startTime: timestampFromMs(minute + 121_000),
+          endTime: timestampFromMs(minute + 241_000),
+          jitter: durationFromMs(30_000),
+          overlap: OverlapPolicy.ALLOW,
+          task: { queue: "bounded", type: "x" },
+        });
+        assert.equal(made.nextFireAt, minute + 180_000);
+        for (let i = 0; i < 5; i++) {
+          clock.advance(60_000);
+          await handledUpTo(server, made.id, clock.now());
+        }
+        const fires = await firesOf(server, made.id);
+        assert.deepEqual(fires.map((f) => f.tickAt - minute), [180_000, 240_000]);
+        assert.equal((await s.schedules.get(made.id)).nextFireAt, null, "no tick is left after the end");
+        for (const f of fires) {
+          const task = (await s.schedules.rt.get(f.taskId!))!.task;
+          assert.ok(task.runAt >= f.tickAt && task.runAt < f.tickAt + 30_000, "jittered within its bound");
+        }
+        await s.schedules.delete(made.id);
+      },
+    );
+
     await t.step("in process: a campaign arms its daily schedule, owned by it, and disarms it", async () => {
       const ticks = scheduledCampaignTicks(s.schedules);
       const campaign = crypto.randomUUID();
