@@ -9,6 +9,7 @@ import { taskMailQueue } from "./tasks/auth_mail.ts";
 import type { TasksRuntime } from "./tasks/runtime.ts";
 import { createTasksRuntime } from "./tasks/setup.ts";
 import { type AlertsRuntime, createAlertsRuntime } from "./alerts/runtime.ts";
+import { Schedules } from "./schedules/schedules.ts";
 
 export interface Runtimes {
   readonly auth: AuthRuntime;
@@ -16,6 +17,8 @@ export interface Runtimes {
   readonly tasks?: TasksRuntime;
   /** The alert evaluator, with the task engine (notifications are tasks). */
   readonly alerts?: AlertsRuntime;
+  /** The schedules and their scheduler loop, with the task engine. */
+  readonly schedules?: Schedules;
 }
 
 export function composeRuntimes(deps: Deps, authObserver?: AuthObserver): Runtimes {
@@ -25,7 +28,8 @@ export function composeRuntimes(deps: Deps, authObserver?: AuthObserver): Runtim
   // The campaigns' auto-pauses reach the `campaign_auto_paused` rules through a CampaignPauses port
   // (server/alerts/model.ts), passed here as the third argument once the campaign engine exists.
   const alerts = tasks && createAlertsRuntime(deps, tasks);
-  return { auth, tasks, alerts };
+  const schedules = tasks && new Schedules(deps.sql, tasks, deps.log, deps.config.tasks.tickMs);
+  return { auth, tasks, alerts, schedules };
 }
 
 /** The alert evaluator of a process that serves the tasks services. */

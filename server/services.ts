@@ -16,6 +16,7 @@ import type { RouteFn } from "./deps.ts";
 import { registerAuthService } from "./auth/service.ts";
 import { registerTagService } from "./tags/service.ts";
 import { registerTaskServices } from "./tasks/service.ts";
+import { scheduleServiceImpl } from "./schedules/schedule_service.ts";
 import { alertsOf, type Runtimes, tasksOf } from "./runtimes.ts";
 
 export interface ServiceModule {
@@ -38,16 +39,24 @@ export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
   tasks: {
     descs: [TaskService, WorkerService, AlertService],
     register: (router, deps, runtimes) => {
-      registerTaskServices(router, tasksOf(runtimes));
+      registerTaskServices(
+        router,
+        tasksOf(runtimes),
+        runtimes.schedules && scheduleServiceImpl(runtimes.schedules),
+      );
       registerAlertService(router, deps);
     },
     arrivesWith: "the task runtime",
+    // The scheduler and the alert evaluator work through the engine: they start after it, in that
+    // order, and stop before it, in the reverse order.
     start: async (runtimes) => {
       await tasksOf(runtimes).start();
+      runtimes.schedules?.start();
       await alertsOf(runtimes).start();
     },
     stop: async (runtimes) => {
       await alertsOf(runtimes).stop();
+      await runtimes.schedules?.stop();
       await tasksOf(runtimes).stop();
     },
   },

@@ -119,6 +119,11 @@ export const AUTHZ_TABLE: Readonly<Record<string, Readonly<Record<string, Rule>>
     ListSchedules: allow(READERS, "tasks:read"),
     PauseSchedule: allow(OPERATORS, "tasks:manage"),
     DeleteSchedule: allow(OPERATORS, "tasks:manage"),
+    UpdateSchedule: allow(OPERATORS, "tasks:manage"),
+    ResumeSchedule: allow(OPERATORS, "tasks:manage"),
+    TriggerSchedule: allow(OPERATORS, "tasks:manage"),
+    ListScheduleFires: allow(READERS, "tasks:read"),
+    PreviewSchedule: allow(READERS, "tasks:read"),
     ConfigureLimitGroup: allow(OPERATORS, "tasks:manage"),
     ListLimitGroups: allow(READERS, "tasks:read"),
     // Defaults change every later Enqueue of a type, whoever sends it: admins only, by login.

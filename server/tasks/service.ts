@@ -77,15 +77,6 @@ async function queueInfo(rt: TasksRuntime, name: string) {
   }, workers);
 }
 
-function notYet(what: string): () => never {
-  return () => {
-    throw new ConnectError(
-      `${what} is not implemented yet: it arrives with the scheduler`,
-      Code.Unimplemented,
-    );
-  };
-}
-
 function taskServiceImpl(
   rt: TasksRuntime,
   defaults: TypeDefaultsCache,
@@ -232,11 +223,6 @@ function taskServiceImpl(
         ctx.signal.removeEventListener("abort", onAbort);
       }
     },
-    createSchedule: notYet("CreateSchedule"),
-    getSchedule: notYet("GetSchedule"),
-    listSchedules: notYet("ListSchedules"),
-    pauseSchedule: notYet("PauseSchedule"),
-    deleteSchedule: notYet("DeleteSchedule"),
     async *watchQueues(req, ctx) {
       const interval = watchInterval(req.interval);
       let last = "";
@@ -279,11 +265,17 @@ function workerInfo(w: WorkerEntry, now: number, leaseTtlMs: number): WorkerInfo
   };
 }
 
-export function registerTaskServices(router: ConnectRouter, rt: TasksRuntime): void {
+/** `schedules` implements the schedule RPCs (server/schedules/schedule_service.ts). */
+export function registerTaskServices(
+  router: ConnectRouter,
+  rt: TasksRuntime,
+  schedules: Partial<ServiceImpl<typeof TaskService>> = {},
+): void {
   const defaults = new TypeDefaultsCache((after, limit) => rt.typeDefaults(after, limit), rt.clock);
   router.service(TaskService, {
     ...taskServiceImpl(rt, defaults),
     ...limitsServiceImpl(rt, defaults, (name) => queueInfo(rt, name)),
+    ...schedules,
   });
   router.service(WorkerService, {
     connect: (requests, ctx) => {

@@ -5,6 +5,7 @@ import { AlertsView } from "./alerts.tsx";
 import { DeadLettersView } from "./dead_letters.tsx";
 import { OverviewView } from "./overview.tsx";
 import { QueuesView } from "./queues.tsx";
+import { SchedulesView } from "./schedules.tsx";
 import { SuggestionsView } from "./suggestions.tsx";
 import { TagTreeView } from "./tag_tree.tsx";
 import { TasksView } from "./tasks.tsx";
@@ -79,6 +80,14 @@ export const VIEWS: readonly ViewDef[] = [
     title: "Alerts",
     aliases: ["alert", "al", "rules"],
     component: AlertsView,
+  },
+  {
+    id: "schedules",
+    tab: "Schedules",
+    short: "Sch",
+    title: "Schedules",
+    aliases: ["schedule", "cron"],
+    component: SchedulesView,
   },
 ];
 
