@@ -141,6 +141,62 @@ create table refresh_tokens (
 );
 CREATE INDEX refresh_tokens_family_idx ON refresh_tokens USING btree (family_id);
 
+create table schedule_fires (
+  schedule_id uuid not null,
+  tick_at timestamp with time zone not null,
+  manual boolean default false not null,
+  fired_at timestamp with time zone not null,
+  task_id uuid,
+  outcome text not null,
+  message text default ''::text not null,
+  constraint schedule_fires_outcome_check CHECK (outcome = ANY (ARRAY['enqueued'::text, 'buffered'::text, 'skipped'::text, 'failed'::text])),
+  constraint schedule_fires_pkey PRIMARY KEY (schedule_id, tick_at, manual),
+  constraint schedule_fires_schedule_id_fkey FOREIGN KEY (schedule_id) REFERENCES schedules(id) ON DELETE CASCADE
+);
+CREATE INDEX schedule_fires_recent_idx ON schedule_fires USING btree (schedule_id, fired_at DESC, tick_at DESC, manual DESC);
+
+create table schedules (
+  id uuid not null,
+  name text collate "C" not null,
+  cron text,
+  time_zone text default 'UTC'::text not null,
+  interval_ms bigint,
+  anchor_at timestamp with time zone,
+  once_at timestamp with time zone,
+  start_at timestamp with time zone,
+  end_at timestamp with time zone,
+  jitter_ms bigint default 0 not null,
+  task_spec bytea not null,
+  overlap text not null,
+  catch_up text not null,
+  catch_up_window_ms bigint not null,
+  catch_up_limit integer not null,
+  labels jsonb default '{}'::jsonb not null,
+  paused boolean default false not null,
+  pause_note text default ''::text not null,
+  next_fire_at timestamp with time zone,
+  last_fire_at timestamp with time zone,
+  last_task_id uuid,
+  claimed_until timestamp with time zone,
+  claimed_by text,
+  pending_ticks jsonb default '[]'::jsonb not null,
+  created_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null,
+  constraint schedules_catch_up_check CHECK (catch_up = ANY (ARRAY['skip'::text, 'latest'::text, 'all'::text])),
+  constraint schedules_catch_up_limit_check CHECK (catch_up_limit > 0),
+  constraint schedules_catch_up_window_ms_check CHECK (catch_up_window_ms > 0),
+  constraint schedules_check CHECK (((cron IS NOT NULL)::integer + (interval_ms IS NOT NULL)::integer + (once_at IS NOT NULL)::integer) = 1),
+  constraint schedules_check1 CHECK (end_at IS NULL OR start_at IS NULL OR end_at > start_at),
+  constraint schedules_interval_ms_check CHECK (interval_ms > 0),
+  constraint schedules_jitter_ms_check CHECK (jitter_ms >= 0),
+  constraint schedules_name_key UNIQUE (name),
+  constraint schedules_overlap_check CHECK (overlap = ANY (ARRAY['allow'::text, 'skip'::text, 'buffer_one'::text, 'cancel_previous'::text])),
+  constraint schedules_pkey PRIMARY KEY (id)
+);
+CREATE INDEX schedules_claimed_idx ON schedules USING btree (claimed_until) WHERE (claimed_until IS NOT NULL);
+CREATE INDEX schedules_due_idx ON schedules USING btree (next_fire_at) WHERE ((NOT paused) AND (next_fire_at IS NOT NULL));
+CREATE INDEX schedules_labels_idx ON schedules USING gin (labels);
+
 create table schema_migrations (
   version text not null,
   name text not null,
