@@ -91,9 +91,12 @@ Deno.test("web: the member journey and a password reset, in Chromium", async (t)
       const { tag: zigTag } = await bed.tags.approveSuggestion({ id: zig.id }, as(admin));
       assert.equal(zigTag?.parentId, languages!.id);
       await page.reload();
-      const approved = mine.locator("li[data-suggestion=Zig][data-status=approved]");
+      // The tag's name comes from the tree, which may answer after the suggestions: wait for both.
+      const approved = mine.locator("li[data-suggestion=Zig][data-status=approved]", {
+        hasText: "Now a tag: Zig",
+      });
       await approved.waitFor();
-      assert.match(await approved.innerText(), /Now a tag: Zig/);
+      assert.match(await approved.innerText(), /Now a tag: Zig\./);
       await tree.locator("li[data-tag=Zig].depth-1").waitFor();
 
       // The mail page lists the subscription.

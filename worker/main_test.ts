@@ -202,7 +202,7 @@ Deno.test("the worker process drains on SIGTERM and stops at once on a second si
       const stream = await server.nextStream();
       const hello = await stream.nextOf("hello");
       assert.equal(hello.workerId, "proc-1");
-      assert.deepEqual(hello.taskTypes.toSorted(), ["email.send", "noop", "sleep"]);
+      assert.deepEqual(hello.taskTypes.toSorted(), ["email.send", "noop", "sleep", "webhook.post"]);
       stream.send(welcome());
       await waitForLog("connected");
       stream.send(assign({ taskId: "t1", type: "sleep", payload: { ms: 300 } }));
