@@ -44,9 +44,12 @@ export interface DispatcherDeps {
   mail: MailSettings;
 }
 
-/** Claimed-but-unfinished deliveries a run may have: a couple of seconds of sending. */
+/**
+ * Claimed-but-unfinished deliveries a run may have: about a second of sending, so a
+ * pause (by hand or by the error rate) leaves little in flight.
+ */
 export function windowOf(c: Pick<CampaignRow, "max_concurrency" | "rate_per_second">): number {
-  return Math.min(MAX_WINDOW, Math.max(c.max_concurrency * 2, Math.ceil(c.rate_per_second * 2), 10));
+  return Math.min(MAX_WINDOW, Math.max(c.max_concurrency * 2, Math.ceil(c.rate_per_second), 10));
 }
 
 export class Dispatcher {

@@ -34,9 +34,9 @@ export interface CampaignBench {
 }
 
 export async function startCampaignBench(
-  options: { clock?: Clock; concurrency?: number; worker?: boolean } = {},
+  options: { clock?: Clock; concurrency?: number; answer?: (to: string[]) => number | undefined } = {},
 ): Promise<CampaignBench> {
-  const sink = await startSmtpSink();
+  const sink = await startSmtpSink({ answer: options.answer });
   const server = await startTestServer({
     redis: true,
     clock: options.clock,
