@@ -45,11 +45,12 @@ export interface DispatcherDeps {
 }
 
 /**
- * Claimed-but-unfinished deliveries a run may have: about a second of sending, so a
- * pause (by hand or by the error rate) leaves little in flight.
+ * Claimed-but-unfinished deliveries a run may have: half a second of sending, and at
+ * least the campaign's concurrency, so the limit group is the pace and a pause (by hand
+ * or by the error rate) leaves little in flight. Finished mails refill it at once.
  */
 export function windowOf(c: Pick<CampaignRow, "max_concurrency" | "rate_per_second">): number {
-  return Math.min(MAX_WINDOW, Math.max(c.max_concurrency * 2, Math.ceil(c.rate_per_second), 10));
+  return Math.min(MAX_WINDOW, Math.max(c.max_concurrency, Math.ceil(c.rate_per_second / 2), 10));
 }
 
 export class Dispatcher {
