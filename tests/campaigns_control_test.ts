@@ -72,13 +72,31 @@ Deno.test("pause, resume, cancel, launch at a time, watch, preview", async (t) =
       });
       assert.ok(settled.stats!.pending > 0n, "some are still pending");
       assert.equal(BigInt(bench.received().length), settled.stats!.sent);
+      // Suppression is checked again when a delivery is claimed: one still pending unsubscribes now.
+      const { deliveries: waiting } = await client.listDeliveries(
+        { campaignId: c.id, state: DeliveryState.PENDING },
+        auth,
+      );
+      const leaver = waiting[waiting.length - 1].email;
+      const token = await bench.campaigns.handlerDeps.signer.sign(leaver, Date.now());
+      assert.equal(
+        (await client.unsubscribeByToken({ token })).email,
+        leaver,
+        "UnsubscribeByToken needs no login",
+      );
       await client.resumeCampaign({ id: c.id }, auth);
       const seen = await watch;
       const last = seen[seen.length - 1];
-      assert.equal(last.campaign!.stats!.sent, 30n);
+      assert.equal(last.campaign!.stats!.sent, 29n);
+      assert.equal(last.campaign!.stats!.skipped, 1n);
       assert.ok(seen.some((m) => m.campaign!.state === CampaignState.PAUSED), "the stream showed the pause");
       assert.ok(seen.some((m) => m.ratePerSecond > 0 && m.etaSeconds > 0n), "rate and ETA while sending");
-      assert.deepEqual([...bench.received()].sort(), emails, "each recipient exactly once");
+      assert.deepEqual([...bench.received()].sort(), emails.filter((e) => e !== leaver), "each exactly once");
+      const { deliveries: skipped } = await client.listDeliveries(
+        { campaignId: c.id, state: DeliveryState.SKIPPED },
+        auth,
+      );
+      assert.deepEqual(skipped.map((d) => [d.email, d.skipReason]), [[leaver, "unsubscribed"]]);
 
       const page1 = await client.listDeliveries({ campaignId: c.id, pageSize: 20 }, auth);
       const page2 = await client.listDeliveries({
@@ -90,9 +108,24 @@ Deno.test("pause, resume, cancel, launch at a time, watch, preview", async (t) =
       assert.equal(page2.nextPageToken, "");
     });
 
+    await t.step("a tampered or made-up token is refused alike, naming no address", async () => {
+      const good = await bench.campaigns.handlerDeps.signer.sign("p01@example.test", Date.now());
+      const tampered = good.slice(0, -3) + (good.endsWith("AAA") ? "BBB" : "AAA");
+      const forged = await bench.campaigns.handlerDeps.signer.sign("nobody@nowhere.test", Date.now());
+      const answers = [];
+      for (const token of [tampered, forged.split(".")[0] + "." + good.split(".")[1], "x.y"]) {
+        const error = await client.unsubscribeByToken({ token }).catch((e) => e);
+        assert.ok(error instanceof ConnectError);
+        assert.equal(error.code, Code.InvalidArgument);
+        answers.push(error.rawMessage);
+      }
+      assert.equal(new Set(answers).size, 1, "one answer for every refusal");
+      assert.doesNotMatch(answers[0], /p01|nobody/);
+    });
+
     await t.step("cancel while sending: unsent deliveries are skipped, never sent", async () => {
       const before = bench.received().length;
-      const c = await create("cancelled", { ratePerSecond: 5 });
+      const c = await create("cancelled", { ratePerSecond: 5, maxConcurrency: 2 });
       await client.launchCampaign({ id: c.id }, auth);
       await eventually("one mail goes out", () => bench.received().length > before || undefined);
       assert.equal(
@@ -104,13 +137,13 @@ Deno.test("pause, resume, cancel, launch at a time, watch, preview", async (t) =
         return now.stats!.pending === 0n ? now : undefined;
       });
       assert.ok(done.stats!.skipped > 0n);
-      assert.equal(done.stats!.sent + done.stats!.skipped, 30n);
+      assert.equal(done.stats!.sent + done.stats!.skipped, 30n, "the unsubscribed member is skipped too");
       assert.equal(BigInt(bench.received().length - before), done.stats!.sent);
       const { deliveries } = await client.listDeliveries(
         { campaignId: c.id, state: DeliveryState.SKIPPED },
         auth,
       );
-      assert.ok(deliveries.every((d) => d.skipReason === "cancelled"));
+      assert.ok(deliveries.every((d) => ["cancelled", "unsubscribed"].includes(d.skipReason)));
     });
 
     await t.step("launch at a time: scheduled until then, then sent", async () => {
@@ -127,7 +160,7 @@ Deno.test("pause, resume, cancel, launch at a time, watch, preview", async (t) =
         return now.state === CampaignState.COMPLETED ? now : undefined;
       });
       assert.ok(Date.now() >= at);
-      assert.equal(done.stats!.sent, 30n);
+      assert.equal(done.stats!.sent, 29n);
     });
   } finally {
     await bench.close();
