@@ -74,7 +74,9 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   const runtimes = composeRuntimes(deps);
   const descs: DescService[] = modules.flatMap((m) => m.descs);
   // A service still to be built answers Unimplemented to every method: NOT_SERVING, and left out of "".
-  const unbuilt = modules.filter((m) => !m.register).flatMap((m) => m.descs.map((d) => d.typeName));
+  const served = (m: (typeof modules)[number]) =>
+    m.register !== undefined && m.available?.(runtimes) !== false;
+  const unbuilt = modules.filter((m) => !served(m)).flatMap((m) => m.descs.map((d) => d.typeName));
   const health = new HealthRegistry(descs.map((d) => d.typeName), unbuilt);
   const metrics = createServerMetrics(deps.clock.now());
   const lifecycle = new Lifecycle();
@@ -93,7 +95,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     registerHealth(router, health, lifecycle.drainSignal);
     registerReflection(router, [Health, ...descs]);
     for (const module of modules) {
-      if (module.register) module.register(router, deps, runtimes);
+      if (served(module)) module.register!(router, deps, runtimes);
       else for (const desc of module.descs) registerUnimplemented(router, desc, module.arrivesWith);
     }
     options.extraRoutes?.(router);

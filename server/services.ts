@@ -21,6 +21,8 @@ export interface ServiceModule {
   descs: DescService[];
   /** Registers the implementation; absent while the service is still to be built. */
   register?: RouteFn;
+  /** False when this process cannot serve it (a runtime it needs is elsewhere): Unimplemented, NOT_SERVING. */
+  available?: (runtimes: Runtimes) => boolean;
   /** Shown in Unimplemented errors while `register` is absent. */
   arrivesWith: string;
   /** Starts background work (loops) before the server listens. */
@@ -34,17 +36,12 @@ export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
   tags: { descs: [TagService], register: registerTagService, arrivesWith: "the tags service" },
   campaigns: {
     descs: [CampaignService],
-    register: (router, _deps, runtimes) => {
-      if (runtimes.campaigns) {
-        router.service(CampaignService, createCampaignServiceImpl(runtimes.campaigns.handlerDeps));
-      } else {registerUnimplemented(
-          router,
-          CampaignService,
-          "the tasks service in the same process (TASKMESH_SERVICES)",
-        );}
-    },
-    // Started and stopped with the task engine (below): its mails are the engine's tasks.
-    arrivesWith: "the campaigns service",
+    register: (router, _deps, runtimes) =>
+      router.service(CampaignService, createCampaignServiceImpl(runtimes.campaigns!.handlerDeps)),
+    // Its mails are the engine's tasks: it is served, started and stopped with the task engine (below).
+    available: (runtimes) => runtimes.campaigns !== undefined,
+    arrivesWith:
+      "the campaigns service and the tasks service in one process (add tasks to TASKMESH_SERVICES)",
   },
   tasks: {
     descs: [TaskService, WorkerService],
