@@ -70,6 +70,12 @@ Deno.test("4xx twice then accepted; 5xx failed for good and suppressed", async (
     assert.equal(done["gone@example.test"].attempts, 1, "a 5xx is not retried");
     assert.equal(done["fine@example.test"].state, DeliveryState.SENT);
     assert.equal(tries.get("gone@example.test"), 1);
+    const failuresFirst = await client.listDeliveries({ campaignId: id, failuresFirst: true }, auth);
+    assert.deepEqual(failuresFirst.deliveries.map((d) => d.email), [
+      "gone@example.test",
+      "busy@example.test",
+      "fine@example.test",
+    ]);
     const [suppressed] = await bench.server.db.sql`
       select reason from campaign_suppressions where email_key = 'gone@example.test'`;
     assert.equal(suppressed.reason, "hard_bounced");

@@ -29,6 +29,7 @@ export interface CampaignsOptions {
 }
 
 const SWEEP_EVERY_MS = 10_000;
+const REFILL_MS = 50;
 
 function domainOf(from: string): string {
   return from.match(/@([^\s>]+)/)?.[1] ?? "taskmesh.localhost";
@@ -49,6 +50,15 @@ export class CampaignsRuntime {
     const log = deps.log.child({ service: "campaigns" });
     const signer = createUnsubscribeSigner(sql);
     const wake = () => this.#loop?.kick();
+    // A finished mail frees a window slot; refilling once per 50 ms is enough (the window
+    // holds half a second of sending) and keeps a fast run from looping on every event.
+    let lastKick = 0;
+    const refill = () => {
+      const now = systemClock.now();
+      if (now - lastKick < REFILL_MS) return;
+      lastKick = now;
+      wake();
+    };
     this.runner = new CampaignRunner({
       sql,
       clock,
@@ -67,7 +77,7 @@ export class CampaignsRuntime {
       signer,
       mail: { from: config.mail.from, publicUrl: config.server.publicUrl, ...options.mail },
     });
-    this.sync = new LedgerSync({ sql, clock, log, tasks, finished: wake });
+    this.sync = new LedgerSync({ sql, clock, log, tasks, finished: refill });
     this.handlerDeps = {
       sql,
       clock,
