@@ -2,7 +2,8 @@
  * The campaigns of one server process: the runner (campaign and run state), the
  * dispatcher (pending deliveries → email.send tasks) and the ledger sync (task outcomes
  * → deliveries), with one loop that dispatches and sweeps. It needs the task engine in
- * the same process (campaign mails are its tasks). Built once by server/runtimes.ts.
+ * the same process (campaign mails are its tasks). Built once by server/runtimes.ts. The
+ * loop also executes the `campaign.run` tasks a schedule fires (run_ticks.ts).
  */
 import { systemClock } from "../clock.ts";
 import type { Deps } from "../deps.ts";
@@ -14,6 +15,7 @@ import { Dispatcher } from "./dispatcher.ts";
 import { LedgerSync } from "./ledger_sync.ts";
 import { localRecurring, type RecurringPort } from "./recurring.ts";
 import { CampaignRunner } from "./runner.ts";
+import { RunTicks } from "./run_ticks.ts";
 import { unsubscribeRoutes } from "./unsubscribe_routes.ts";
 import { createUnsubscribeSigner } from "./unsubscribe_token.ts";
 import type { HttpRoute } from "../http_routes.ts";
@@ -39,6 +41,7 @@ export class CampaignsRuntime {
   readonly runner: CampaignRunner;
   readonly dispatcher: Dispatcher;
   readonly sync: LedgerSync;
+  readonly ticks: RunTicks;
   readonly handlerDeps: HandlerDeps;
   readonly getRoutes: Record<string, HttpRoute>;
   readonly postRoutes: Record<string, HttpRoute>;
@@ -77,6 +80,7 @@ export class CampaignsRuntime {
       signer,
       mail: { from: config.mail.from, publicUrl: config.server.publicUrl, ...options.mail },
     });
+    this.ticks = new RunTicks(tasks, this.runner, log);
     this.sync = new LedgerSync({ sql, clock, log, tasks, finished: refill });
     this.handlerDeps = {
       sql,
@@ -96,6 +100,7 @@ export class CampaignsRuntime {
 
   /** One dispatcher pass, and the sweep when it is due; tests call it to move without waiting. */
   async tick(): Promise<number> {
+    await this.ticks.once();
     const moved = await this.dispatcher.tick();
     const now = systemClock.now();
     if (now - this.#lastSweep >= SWEEP_EVERY_MS) {
