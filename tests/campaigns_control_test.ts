@@ -146,15 +146,20 @@ Deno.test("pause, resume, cancel, launch at a time, watch, preview", async (t) =
       assert.ok(deliveries.every((d) => ["cancelled", "unsubscribed"].includes(d.skipReason)));
     });
 
-    await t.step("launch at a time: scheduled until then, then sent", async () => {
-      const at = Date.now() + 1500;
+    await t.step("launch at a time: scheduled until then (moved by an update), then sent", async () => {
       const c = await create("later", {
         ratePerSecond: 1000,
-        schedule: { when: { case: "at", value: timestampFromMs(at) } },
+        schedule: { when: { case: "at", value: timestampFromMs(Date.now() + 3_600_000) } },
       });
       const launched = (await client.launchCampaign({ id: c.id }, auth)).campaign!;
       assert.equal(launched.state, CampaignState.SCHEDULED);
-      assert.equal(Number(launched.nextRunTime!.seconds), Math.floor(at / 1000));
+      const at = Date.now() + 1500;
+      const moved = (await client.updateCampaign({
+        id: c.id,
+        schedule: { when: { case: "at", value: timestampFromMs(at) } },
+      }, auth)).campaign!;
+      assert.equal(moved.state, CampaignState.SCHEDULED);
+      assert.equal(Number(moved.nextRunTime!.seconds), Math.floor(at / 1000));
       const done = await eventually("it sends at its time", async () => {
         const now = (await client.getCampaign({ id: c.id }, auth)).campaign!;
         return now.state === CampaignState.COMPLETED ? now : undefined;

@@ -92,6 +92,18 @@ export class CampaignRunner {
     return (await selectCampaign(sql, id))!;
   }
 
+  /** Points a scheduled campaign at its (changed) schedule's next time; "now" sends at once. */
+  async rearm(c: CampaignRow): Promise<CampaignRow> {
+    const now = this.deps.clock.now();
+    const when = c.schedule;
+    let next: number | null = now;
+    if ("cron" in when) next = await this.deps.recurring.arm(c.id, when.cron, now);
+    else if ("at" in when) next = when.at;
+    return await setCampaignState(this.deps.sql, c.id, "scheduled", {
+      nextRunAt: next === null ? null : new Date(next),
+    }, new Date(now));
+  }
+
   /**
    * Starts the run of a launched campaign for tick `tick`: the run and its whole ledger
    * in one transaction, so a second call for the same tick (another instance, a repeated
