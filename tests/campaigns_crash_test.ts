@@ -22,7 +22,7 @@ import { freePort, startRedisServer } from "./_support/redis_server.ts";
 import { eventually } from "./_support/until.ts";
 
 const RECIPIENTS = Number(Deno.env.get("CAMPAIGN_CRASH_RECIPIENTS") ?? 10_000);
-const CONCURRENCY = 20;
+const CONCURRENCY = 50;
 const WORKER = new URL("../worker/main.ts", import.meta.url).pathname;
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
