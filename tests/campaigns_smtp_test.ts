@@ -131,6 +131,11 @@ Deno.test("an error rate over the threshold pauses the campaign with the reason"
     });
     assert.match(paused.pauseReason, /^error rate 0\.\d\d over 0\.30 after \d+ finished deliveries$/);
     assert.match(paused.currentRun!.pauseReason, /^error rate/);
+    assert.deepEqual(await bench.campaigns.autoPaused(), [{
+      id,
+      name: "bouncy",
+      reason: paused.pauseReason,
+    }]);
     // What was in flight finishes; nothing more is handed over.
     const settled = await eventually("in-flight mails finish", async () => {
       const c = (await client.getCampaign({ id }, auth)).campaign!;

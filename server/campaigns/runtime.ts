@@ -15,6 +15,7 @@ import { Dispatcher } from "./dispatcher.ts";
 import { LedgerSync } from "./ledger_sync.ts";
 import { localRecurring, type RecurringPort } from "./recurring.ts";
 import { CampaignRunner } from "./runner.ts";
+import { selectAutoPaused } from "./campaign_queries.ts";
 import { RunTicks } from "./run_ticks.ts";
 import { unsubscribeRoutes } from "./unsubscribe_routes.ts";
 import { createUnsubscribeSigner } from "./unsubscribe_token.ts";
@@ -108,6 +109,14 @@ export class CampaignsRuntime {
       await this.sync.sweep();
     }
     return moved;
+  }
+
+  /**
+   * Campaigns their error rate paused: the shape of the alerts' CampaignPauses port
+   * (server/alerts/model.ts on main), so the `campaign_auto_paused` rule can read them.
+   */
+  async autoPaused(): Promise<{ id: string; name: string; reason: string }[]> {
+    return [...await selectAutoPaused(this.handlerDeps.sql)];
   }
 
   start(): void {
