@@ -32,6 +32,7 @@ import type { UnsubscribeSigner } from "./unsubscribe_token.ts";
 /** Finished deliveries before the error rate may pause a run. */
 export const ERROR_RATE_MIN_SAMPLE = 20;
 const BATCH = 500;
+const FIRST_BATCH = 50;
 const MAX_WINDOW = 5_000;
 
 export interface DispatcherDeps {
@@ -98,7 +99,9 @@ export class Dispatcher {
     if (free <= 0 || counts.pending === 0) return 0;
     const parsed = await this.#template(c.template_id);
     if (!parsed) return 0;
-    return await this.#handOver(c, run, parsed, await selectPending(sql, run.id, Math.min(free, BATCH)));
+    // A run's first batch is small, so its first mail leaves soon after the launch.
+    const batch = counts.claimed + finished === 0 ? FIRST_BATCH : BATCH;
+    return await this.#handOver(c, run, parsed, await selectPending(sql, run.id, Math.min(free, batch)));
   }
 
   async #handOver(c: CampaignRow, run: RunRow, parsed: ParsedTemplate, rows: Candidate[]): Promise<number> {
