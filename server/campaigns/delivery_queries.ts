@@ -168,6 +168,16 @@ export interface RunCounts {
   recent: number;
 }
 
+/** What the dispatcher needs on every pass, from the index alone. */
+export async function runProgress(db: Db, runId: string) {
+  const [row] = await db<{ claimed: number; pending: boolean; started: boolean }[]>`
+    select
+      (select count(*) from campaign_deliveries where run_id = ${runId} and state = 'claimed')::int as claimed,
+      exists(select 1 from campaign_deliveries where run_id = ${runId} and state = 'pending') as pending,
+      exists(select 1 from campaign_deliveries where run_id = ${runId} and state in ('sent', 'failed')) as started`;
+  return row;
+}
+
 export async function countRun(db: Db, runId: string, now: Date): Promise<RunCounts> {
   const [row] = await db<Record<keyof RunCounts, string>[]>`
     select

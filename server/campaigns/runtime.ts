@@ -57,7 +57,8 @@ export class CampaignsRuntime {
     // A finished mail frees a window slot; refilling once per 50 ms is enough (the window
     // holds half a second of sending) and keeps a fast run from looping on every event.
     let lastKick = 0;
-    const refill = () => {
+    const refill = (runId: string, failed: boolean) => {
+      if (failed) this.dispatcher.noteFailure(runId);
       const now = systemClock.now();
       if (now - lastKick < REFILL_MS) return;
       lastKick = now;
