@@ -11,6 +11,7 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AlertService } from "../../gen/taskmesh/alerts/v1/alerts_pb.ts";
 import { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
 import { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { TaskService } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
@@ -21,12 +22,14 @@ export type AuthClient = Client<typeof AuthService>;
 export type TaskClient = Client<typeof TaskService>;
 export type WorkerClient = Client<typeof WorkerService>;
 export type TagClient = Client<typeof TagService>;
+export type AlertClient = Client<typeof AlertService>;
 
 export interface Clients {
   auth: AuthClient;
   tasks: TaskClient;
   workers: WorkerClient;
   tags: TagClient;
+  alerts: AlertClient;
 }
 
 /** Every unary call gets a deadline; streams live as long as the view wants them. */
@@ -66,6 +69,7 @@ export function createClients(baseUrl: string, session: Session): Clients {
     tasks: createClient(TaskService, transport),
     workers: createClient(WorkerService, transport),
     tags: createClient(TagService, transport),
+    alerts: createClient(AlertService, transport),
   };
 }
 

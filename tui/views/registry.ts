@@ -1,9 +1,11 @@
 /** Every view, in tab and number order, with the names `:` accepts. */
 import type { FunctionComponent } from "react";
 import type { ViewId } from "../keys.ts";
+import { AlertsView } from "./alerts.tsx";
 import { DeadLettersView } from "./dead_letters.tsx";
 import { OverviewView } from "./overview.tsx";
 import { QueuesView } from "./queues.tsx";
+import { SchedulesView } from "./schedules.tsx";
 import { SuggestionsView } from "./suggestions.tsx";
 import { TagTreeView } from "./tag_tree.tsx";
 import { TasksView } from "./tasks.tsx";
@@ -70,6 +72,22 @@ export const VIEWS: readonly ViewDef[] = [
     title: "Tag tree",
     aliases: ["tagtree", "tag-tree"],
     component: TagTreeView,
+  },
+  {
+    id: "alerts",
+    tab: "Alerts",
+    short: "Alr",
+    title: "Alerts",
+    aliases: ["alert", "al", "rules"],
+    component: AlertsView,
+  },
+  {
+    id: "schedules",
+    tab: "Schedules",
+    short: "Sch",
+    title: "Schedules",
+    aliases: ["schedule", "cron"],
+    component: SchedulesView,
   },
 ];
 
