@@ -79,7 +79,9 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   observeProcess(metrics.registry, deps, runtimes.tasks);
   const descs: DescService[] = modules.flatMap((m) => m.descs);
   // A service still to be built answers Unimplemented to every method: NOT_SERVING, and left out of "".
-  const unbuilt = modules.filter((m) => !m.register).flatMap((m) => m.descs.map((d) => d.typeName));
+  const served = (m: (typeof modules)[number]) =>
+    m.register !== undefined && m.available?.(runtimes) !== false;
+  const unbuilt = modules.filter((m) => !served(m)).flatMap((m) => m.descs.map((d) => d.typeName));
   const health = new HealthRegistry(descs.map((d) => d.typeName), unbuilt);
   const lifecycle = new Lifecycle();
   const dependencies = new DependencyMonitor({
@@ -97,7 +99,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     registerHealth(router, health, lifecycle.drainSignal);
     registerReflection(router, [Health, ...descs]);
     for (const module of modules) {
-      if (module.register) module.register(router, deps, runtimes);
+      if (served(module)) module.register!(router, deps, runtimes);
       else for (const desc of module.descs) registerUnimplemented(router, desc, module.arrivesWith);
     }
     options.extraRoutes?.(router);
@@ -112,8 +114,11 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
       body: await metrics.registry.scrape(),
     }),
     ...healthRoutes(health, dependencies, () => lifecycle.draining),
+    ...runtimes.campaigns?.getRoutes,
     ...options.httpRoutes,
   };
+  // Routes that take a POST without authentication: the one-click unsubscribe (RFC 8058).
+  const postRoutes: Record<string, HttpRoute> = { ...runtimes.campaigns?.postRoutes };
 
   const web = createWebHandler(options.webDist ?? WEB_DIST);
   // The node response of each request, for interceptors that write to it (stream_headers.ts).
@@ -142,7 +147,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     fallback: async (req, res) => {
       // An RPC to a method nobody serves gets its protocol's Unimplemented; pages and plain routes the rest.
       if (answerUnknownMethod(req, res)) return;
-      if (!(await web(req, res))) await handleHttpRoute(httpRoutes, req, res);
+      if (!(await web(req, res))) await handleHttpRoute(httpRoutes, req, res, postRoutes);
     },
   });
 

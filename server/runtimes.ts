@@ -10,6 +10,8 @@ import type { TasksRuntime } from "./tasks/runtime.ts";
 import { createTasksRuntime } from "./tasks/setup.ts";
 import { type AlertsRuntime, createAlertsRuntime } from "./alerts/runtime.ts";
 import { Schedules } from "./schedules/schedules.ts";
+import { scheduledCampaignTicks } from "./schedules/campaign_ticks.ts";
+import { CampaignsRuntime } from "./campaigns/mod.ts";
 
 export interface Runtimes {
   readonly auth: AuthRuntime;
@@ -19,17 +21,23 @@ export interface Runtimes {
   readonly alerts?: AlertsRuntime;
   /** The schedules and their scheduler loop, with the task engine. */
   readonly schedules?: Schedules;
+  /** Campaigns, when this process serves them with the task engine (their mails are its tasks). */
+  readonly campaigns?: CampaignsRuntime;
 }
 
 export function composeRuntimes(deps: Deps, authObserver?: AuthObserver): Runtimes {
   const tasks = deps.config.server.services.includes("tasks") ? createTasksRuntime(deps) : undefined;
   // With the task engine here, mails go through the queue: retried, never lost.
   const auth = createProcessAuthRuntime(deps, tasks && taskMailQueue(tasks, deps), authObserver);
-  // The campaigns' auto-pauses reach the `campaign_auto_paused` rules through a CampaignPauses port
-  // (server/alerts/model.ts), passed here as the third argument once the campaign engine exists.
-  const alerts = tasks && createAlertsRuntime(deps, tasks);
   const schedules = tasks && new Schedules(deps.sql, tasks, deps.log, deps.config.tasks.tickMs);
-  return { auth, tasks, alerts, schedules };
+  // A recurring campaign's ticks are a schedule it owns, whose fires are campaign.run tasks that the
+  // campaigns runtime executes (server/campaigns/run_ticks.ts).
+  const campaigns = tasks && schedules && deps.config.server.services.includes("campaigns")
+    ? new CampaignsRuntime(deps, tasks, { recurring: scheduledCampaignTicks(schedules) })
+    : undefined;
+  // The campaigns' auto-pauses reach the `campaign_auto_paused` rules through the CampaignPauses port.
+  const alerts = tasks && createAlertsRuntime(deps, tasks, campaigns);
+  return { auth, tasks, alerts, schedules, campaigns };
 }
 
 /** The alert evaluator of a process that serves the tasks services. */

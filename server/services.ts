@@ -17,12 +17,15 @@ import { registerAuthService } from "./auth/service.ts";
 import { registerTagService } from "./tags/service.ts";
 import { registerTaskServices } from "./tasks/service.ts";
 import { scheduleServiceImpl } from "./schedules/schedule_service.ts";
+import { createCampaignServiceImpl } from "./campaigns/mod.ts";
 import { alertsOf, type Runtimes, tasksOf } from "./runtimes.ts";
 
 export interface ServiceModule {
   descs: DescService[];
   /** Registers the implementation; absent while the service is still to be built. */
   register?: RouteFn;
+  /** False when this process cannot serve it (a runtime it needs is elsewhere): Unimplemented, NOT_SERVING. */
+  available?: (runtimes: Runtimes) => boolean;
   /** Shown in Unimplemented errors while `register` is absent. */
   arrivesWith: string;
   /** Starts background work (loops) before the server listens. */
@@ -34,7 +37,15 @@ export interface ServiceModule {
 export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
   auth: { descs: [AuthService], register: registerAuthService, arrivesWith: "the auth service" },
   tags: { descs: [TagService], register: registerTagService, arrivesWith: "the tags service" },
-  campaigns: { descs: [CampaignService], arrivesWith: "the campaigns service" },
+  campaigns: {
+    descs: [CampaignService],
+    register: (router, _deps, runtimes) =>
+      router.service(CampaignService, createCampaignServiceImpl(runtimes.campaigns!.handlerDeps)),
+    // Its mails are the engine's tasks: it is served, started and stopped with the task engine (below).
+    available: (runtimes) => runtimes.campaigns !== undefined,
+    arrivesWith:
+      "the campaigns service and the tasks service in one process (add tasks to TASKMESH_SERVICES)",
+  },
   // Alerts come with the task engine: their figures are the engine's, their notifications its tasks.
   tasks: {
     descs: [TaskService, WorkerService, AlertService],
@@ -47,15 +58,17 @@ export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
       registerAlertService(router, deps);
     },
     arrivesWith: "the task runtime",
-    // The scheduler and the alert evaluator work through the engine: they start after it, in that
-    // order, and stop before it, in the reverse order.
+    // The scheduler, the campaigns and the alert evaluator work through the engine: they start
+    // after it, in that order, and stop before it, in the reverse order.
     start: async (runtimes) => {
       await tasksOf(runtimes).start();
       runtimes.schedules?.start();
+      runtimes.campaigns?.start();
       await alertsOf(runtimes).start();
     },
     stop: async (runtimes) => {
       await alertsOf(runtimes).stop();
+      await runtimes.campaigns?.stop();
       await runtimes.schedules?.stop();
       await tasksOf(runtimes).stop();
     },

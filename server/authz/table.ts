@@ -97,6 +97,16 @@ export const AUTHZ_TABLE: Readonly<Record<string, Readonly<Record<string, Rule>>
     WatchCampaign: allow(READERS, "campaigns:read"),
     // The signed link is the credential: recipients have no account.
     UnsubscribeByToken: PUBLIC,
+    // The content library holds no addresses; deliveries and runs are READERS only, so
+    // members never see who else receives a campaign.
+    CreateContentItem: allow(OPERATORS, "campaigns:manage"),
+    UpdateContentItem: allow(OPERATORS, "campaigns:manage"),
+    GetContentItem: allow(READERS, "campaigns:read"),
+    ListContentItems: allow(READERS, "campaigns:read"),
+    DeleteContentItem: allow(OPERATORS, "campaigns:manage"),
+    ImportContentItems: allow(OPERATORS, "campaigns:manage"),
+    ListCampaignRuns: allow(READERS, "campaigns:read"),
+    StartCampaignRun: allow(OPERATORS, "campaigns:manage"),
   },
   "taskmesh.tasks.v1.TaskService": {
     Enqueue: allow(OPERATORS, "tasks:enqueue"),

@@ -12,12 +12,15 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file taskmesh/campaigns/v1/campaigns.proto.
  */
 export const file_taskmesh_campaigns_v1_campaigns: GenFile = /*@__PURE__*/
-  fileDesc("CiV0YXNrbWVzaC9jYW1wYWlnbnMvdjEvY2FtcGFpZ25zLnByb3RvEhV0YXNrbWVzaC5jYW1wYWlnbnMudjEivQEKCFRlbXBsYXRlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHc3ViamVjdBgDIAEoCRIRCglodG1sX2JvZHkYBCABKAkSEQoJdGV4dF9ib2R5GAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSgoVQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0EjEKCHRlbXBsYXRlGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLlRlbXBsYXRlIksKFkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USMQoIdGVtcGxhdGUYASABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuVGVtcGxhdGUirQEKFVVwZGF0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESFAoHc3ViamVjdBgDIAEoCUgBiAEBEhYKCWh0bWxfYm9keRgEIAEoCUgCiAEBEhYKCXRleHRfYm9keRgFIAEoCUgDiAEBQgcKBV9uYW1lQgoKCF9zdWJqZWN0QgwKCl9odG1sX2JvZHlCDAoKX3RleHRfYm9keSJLChZVcGRhdGVUZW1wbGF0ZVJlc3BvbnNlEjEKCHRlbXBsYXRlGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLlRlbXBsYXRlIiAKEkdldFRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSJIChNHZXRUZW1wbGF0ZVJlc3BvbnNlEjEKCHRlbXBsYXRlGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLlRlbXBsYXRlIj0KFExpc3RUZW1wbGF0ZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImQKFUxpc3RUZW1wbGF0ZXNSZXNwb25zZRIyCgl0ZW1wbGF0ZXMYASADKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuVGVtcGxhdGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiMKFURlbGV0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVUZW1wbGF0ZVJlc3BvbnNlIoYBChZQcmV2aWV3VGVtcGxhdGVSZXF1ZXN0EhUKC3RlbXBsYXRlX2lkGAEgASgJSAASMwoIdGVtcGxhdGUYAiABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuVGVtcGxhdGVIABIWCg52YXJpYWJsZXNfanNvbhgDIAEoCUIICgZzb3VyY2UiUAoXUHJldmlld1RlbXBsYXRlUmVzcG9uc2USDwoHc3ViamVjdBgBIAEoCRIRCglodG1sX2JvZHkYAiABKAkSEQoJdGV4dF9ib2R5GAMgASgJIjsKC1RhZ0F1ZGllbmNlEg8KB3RhZ19pZHMYASADKAkSGwoTaW5jbHVkZV9kZXNjZW5kYW50cxgCIAEoCCIiChBFeHBsaWNpdEF1ZGllbmNlEg4KBmVtYWlscxgBIAMoCSKFAQoIQXVkaWVuY2USMgoEdGFncxgBIAEoCzIiLnRhc2ttZXNoLmNhbXBhaWducy52MS5UYWdBdWRpZW5jZUgAEjsKCGV4cGxpY2l0GAIgASgLMicudGFza21lc2guY2FtcGFpZ25zLnYxLkV4cGxpY2l0QXVkaWVuY2VIAEIICgZzb3VyY2UiNQoMQ3JvblNjaGVkdWxlEhIKCmV4cHJlc3Npb24YASABKAkSEQoJdGltZV96b25lGAIgASgJIoQBCgxTZW5kU2NoZWR1bGUSDQoDbm93GAEgASgISAASKAoCYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASMwoEY3JvbhgDIAEoCzIjLnRhc2ttZXNoLmNhbXBhaWducy52MS5Dcm9uU2NoZWR1bGVIAEIGCgR3aGVuIl4KDUNhbXBhaWduU3RhdHMSDQoFdG90YWwYASABKAMSDwoHcGVuZGluZxgCIAEoAxIMCgRzZW50GAMgASgDEg4KBmZhaWxlZBgEIAEoAxIPCgdza2lwcGVkGAUgASgDIs8DCghDYW1wYWlnbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC3RlbXBsYXRlX2lkGAMgASgJEjEKCGF1ZGllbmNlGAQgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLkF1ZGllbmNlEjUKCHNjaGVkdWxlGAUgASgLMiMudGFza21lc2guY2FtcGFpZ25zLnYxLlNlbmRTY2hlZHVsZRIXCg9yYXRlX3Blcl9zZWNvbmQYBiABKAESMwoFc3RhdGUYByABKA4yJC50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ25TdGF0ZRIzCgVzdGF0cxgIIAEoCzIkLnRhc2ttZXNoLmNhbXBhaWducy52MS5DYW1wYWlnblN0YXRzEhIKCmNyZWF0ZWRfYnkYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1uZXh0X3J1bl90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJKChVDcmVhdGVDYW1wYWlnblJlcXVlc3QSMQoIY2FtcGFpZ24YASABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ24iSwoWQ3JlYXRlQ2FtcGFpZ25SZXNwb25zZRIxCghjYW1wYWlnbhgBIAEoCzIfLnRhc2ttZXNoLmNhbXBhaWducy52MS5DYW1wYWlnbiKFAgoVVXBkYXRlQ2FtcGFpZ25SZXF1ZXN0EgoKAmlkGAEgASgJEhEKBG5hbWUYAiABKAlIAIgBARIYCgt0ZW1wbGF0ZV9pZBgDIAEoCUgBiAEBEjEKCGF1ZGllbmNlGAQgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLkF1ZGllbmNlEjUKCHNjaGVkdWxlGAUgASgLMiMudGFza21lc2guY2FtcGFpZ25zLnYxLlNlbmRTY2hlZHVsZRIcCg9yYXRlX3Blcl9zZWNvbmQYBiABKAFIAogBAUIHCgVfbmFtZUIOCgxfdGVtcGxhdGVfaWRCEgoQX3JhdGVfcGVyX3NlY29uZCJLChZVcGRhdGVDYW1wYWlnblJlc3BvbnNlEjEKCGNhbXBhaWduGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLkNhbXBhaWduIiAKEkdldENhbXBhaWduUmVxdWVzdBIKCgJpZBgBIAEoCSJIChNHZXRDYW1wYWlnblJlc3BvbnNlEjEKCGNhbXBhaWduGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLkNhbXBhaWduInIKFExpc3RDYW1wYWlnbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEjMKBXN0YXRlGAMgASgOMiQudGFza21lc2guY2FtcGFpZ25zLnYxLkNhbXBhaWduU3RhdGUiZAoVTGlzdENhbXBhaWduc1Jlc3BvbnNlEjIKCWNhbXBhaWducxgBIAMoCzIfLnRhc2ttZXNoLmNhbXBhaWducy52MS5DYW1wYWlnbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoVTGF1bmNoQ2FtcGFpZ25SZXF1ZXN0EgoKAmlkGAEgASgJIksKFkxhdW5jaENhbXBhaWduUmVzcG9uc2USMQoIY2FtcGFpZ24YASABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ24iIgoUUGF1c2VDYW1wYWlnblJlcXVlc3QSCgoCaWQYASABKAkiSgoVUGF1c2VDYW1wYWlnblJlc3BvbnNlEjEKCGNhbXBhaWduGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLkNhbXBhaWduIiMKFVJlc3VtZUNhbXBhaWduUmVxdWVzdBIKCgJpZBgBIAEoCSJLChZSZXN1bWVDYW1wYWlnblJlc3BvbnNlEjEKCGNhbXBhaWduGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLkNhbXBhaWduIiMKFUNhbmNlbENhbXBhaWduUmVxdWVzdBIKCgJpZBgBIAEoCSJLChZDYW5jZWxDYW1wYWlnblJlc3BvbnNlEjEKCGNhbXBhaWduGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLkNhbXBhaWduIoMCCghEZWxpdmVyeRIKCgJpZBgBIAEoCRITCgtjYW1wYWlnbl9pZBgCIAEoCRIsCghydW5fdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZW1haWwYBCABKAkSDwoHdXNlcl9pZBgFIAEoCRIzCgVzdGF0ZRgGIAEoDjIkLnRhc2ttZXNoLmNhbXBhaWducy52MS5EZWxpdmVyeVN0YXRlEhAKCGF0dGVtcHRzGAcgASgFEhIKCmxhc3RfZXJyb3IYCCABKAkSLQoJc2VuZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKIAQoVTGlzdERlbGl2ZXJpZXNSZXF1ZXN0EhMKC2NhbXBhaWduX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEjMKBXN0YXRlGAQgASgOMiQudGFza21lc2guY2FtcGFpZ25zLnYxLkRlbGl2ZXJ5U3RhdGUiZgoWTGlzdERlbGl2ZXJpZXNSZXNwb25zZRIzCgpkZWxpdmVyaWVzGAEgAygLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLkRlbGl2ZXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIiChRXYXRjaENhbXBhaWduUmVxdWVzdBIKCgJpZBgBIAEoCSJKChVXYXRjaENhbXBhaWduUmVzcG9uc2USMQoIY2FtcGFpZ24YASABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ24iKgoZVW5zdWJzY3JpYmVCeVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCSIrChpVbnN1YnNjcmliZUJ5VG9rZW5SZXNwb25zZRINCgVlbWFpbBgBIAEoCSraAQoNQ2FtcGFpZ25TdGF0ZRIeChpDQU1QQUlHTl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENBTVBBSUdOX1NUQVRFX0RSQUZUEAESHAoYQ0FNUEFJR05fU1RBVEVfU0NIRURVTEVEEAISGgoWQ0FNUEFJR05fU1RBVEVfU0VORElORxADEhkKFUNBTVBBSUdOX1NUQVRFX1BBVVNFRBAEEhwKGENBTVBBSUdOX1NUQVRFX0NPTVBMRVRFRBAFEhwKGENBTVBBSUdOX1NUQVRFX0NBTkNFTExFRBAGKrcBCg1EZWxpdmVyeVN0YXRlEh4KGkRFTElWRVJZX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWREVMSVZFUllfU1RBVEVfUEVORElORxABEhoKFkRFTElWRVJZX1NUQVRFX1NFTkRJTkcQAhIXChNERUxJVkVSWV9TVEFURV9TRU5UEAMSGQoVREVMSVZFUllfU1RBVEVfRkFJTEVEEAQSGgoWREVMSVZFUllfU1RBVEVfU0tJUFBFRBAFMpoPCg9DYW1wYWlnblNlcnZpY2USbQoOQ3JlYXRlVGVtcGxhdGUSLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0Gi0udGFza21lc2guY2FtcGFpZ25zLnYxLkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USbQoOVXBkYXRlVGVtcGxhdGUSLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuVXBkYXRlVGVtcGxhdGVSZXF1ZXN0Gi0udGFza21lc2guY2FtcGFpZ25zLnYxLlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USaQoLR2V0VGVtcGxhdGUSKS50YXNrbWVzaC5jYW1wYWlnbnMudjEuR2V0VGVtcGxhdGVSZXF1ZXN0GioudGFza21lc2guY2FtcGFpZ25zLnYxLkdldFRlbXBsYXRlUmVzcG9uc2UiA5ACARJvCg1MaXN0VGVtcGxhdGVzEisudGFza21lc2guY2FtcGFpZ25zLnYxLkxpc3RUZW1wbGF0ZXNSZXF1ZXN0GiwudGFza21lc2guY2FtcGFpZ25zLnYxLkxpc3RUZW1wbGF0ZXNSZXNwb25zZSIDkAIBEnIKDkRlbGV0ZVRlbXBsYXRlEiwudGFza21lc2guY2FtcGFpZ25zLnYxLkRlbGV0ZVRlbXBsYXRlUmVxdWVzdBotLnRhc2ttZXNoLmNhbXBhaWducy52MS5EZWxldGVUZW1wbGF0ZVJlc3BvbnNlIgOQAgISdQoPUHJldmlld1RlbXBsYXRlEi0udGFza21lc2guY2FtcGFpZ25zLnYxLlByZXZpZXdUZW1wbGF0ZVJlcXVlc3QaLi50YXNrbWVzaC5jYW1wYWlnbnMudjEuUHJldmlld1RlbXBsYXRlUmVzcG9uc2UiA5ACARJtCg5DcmVhdGVDYW1wYWlnbhIsLnRhc2ttZXNoLmNhbXBhaWducy52MS5DcmVhdGVDYW1wYWlnblJlcXVlc3QaLS50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ3JlYXRlQ2FtcGFpZ25SZXNwb25zZRJtCg5VcGRhdGVDYW1wYWlnbhIsLnRhc2ttZXNoLmNhbXBhaWducy52MS5VcGRhdGVDYW1wYWlnblJlcXVlc3QaLS50YXNrbWVzaC5jYW1wYWlnbnMudjEuVXBkYXRlQ2FtcGFpZ25SZXNwb25zZRJpCgtHZXRDYW1wYWlnbhIpLnRhc2ttZXNoLmNhbXBhaWducy52MS5HZXRDYW1wYWlnblJlcXVlc3QaKi50YXNrbWVzaC5jYW1wYWlnbnMudjEuR2V0Q2FtcGFpZ25SZXNwb25zZSIDkAIBEm8KDUxpc3RDYW1wYWlnbnMSKy50YXNrbWVzaC5jYW1wYWlnbnMudjEuTGlzdENhbXBhaWduc1JlcXVlc3QaLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuTGlzdENhbXBhaWduc1Jlc3BvbnNlIgOQAgESbQoOTGF1bmNoQ2FtcGFpZ24SLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuTGF1bmNoQ2FtcGFpZ25SZXF1ZXN0Gi0udGFza21lc2guY2FtcGFpZ25zLnYxLkxhdW5jaENhbXBhaWduUmVzcG9uc2USbwoNUGF1c2VDYW1wYWlnbhIrLnRhc2ttZXNoLmNhbXBhaWducy52MS5QYXVzZUNhbXBhaWduUmVxdWVzdBosLnRhc2ttZXNoLmNhbXBhaWducy52MS5QYXVzZUNhbXBhaWduUmVzcG9uc2UiA5ACAhJyCg5SZXN1bWVDYW1wYWlnbhIsLnRhc2ttZXNoLmNhbXBhaWducy52MS5SZXN1bWVDYW1wYWlnblJlcXVlc3QaLS50YXNrbWVzaC5jYW1wYWlnbnMudjEuUmVzdW1lQ2FtcGFpZ25SZXNwb25zZSIDkAICEnIKDkNhbmNlbENhbXBhaWduEiwudGFza21lc2guY2FtcGFpZ25zLnYxLkNhbmNlbENhbXBhaWduUmVxdWVzdBotLnRhc2ttZXNoLmNhbXBhaWducy52MS5DYW5jZWxDYW1wYWlnblJlc3BvbnNlIgOQAgIScgoOTGlzdERlbGl2ZXJpZXMSLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuTGlzdERlbGl2ZXJpZXNSZXF1ZXN0Gi0udGFza21lc2guY2FtcGFpZ25zLnYxLkxpc3REZWxpdmVyaWVzUmVzcG9uc2UiA5ACARJxCg1XYXRjaENhbXBhaWduEisudGFza21lc2guY2FtcGFpZ25zLnYxLldhdGNoQ2FtcGFpZ25SZXF1ZXN0GiwudGFza21lc2guY2FtcGFpZ25zLnYxLldhdGNoQ2FtcGFpZ25SZXNwb25zZSIDkAIBMAESeQoSVW5zdWJzY3JpYmVCeVRva2VuEjAudGFza21lc2guY2FtcGFpZ25zLnYxLlVuc3Vic2NyaWJlQnlUb2tlblJlcXVlc3QaMS50YXNrbWVzaC5jYW1wYWlnbnMudjEuVW5zdWJzY3JpYmVCeVRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiV0YXNrbWVzaC9jYW1wYWlnbnMvdjEvY2FtcGFpZ25zLnByb3RvEhV0YXNrbWVzaC5jYW1wYWlnbnMudjEivQEKCFRlbXBsYXRlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHc3ViamVjdBgDIAEoCRIRCglodG1sX2JvZHkYBCABKAkSEQoJdGV4dF9ib2R5GAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSgoVQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0EjEKCHRlbXBsYXRlGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLlRlbXBsYXRlIksKFkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USMQoIdGVtcGxhdGUYASABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuVGVtcGxhdGUirQEKFVVwZGF0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESFAoHc3ViamVjdBgDIAEoCUgBiAEBEhYKCWh0bWxfYm9keRgEIAEoCUgCiAEBEhYKCXRleHRfYm9keRgFIAEoCUgDiAEBQgcKBV9uYW1lQgoKCF9zdWJqZWN0QgwKCl9odG1sX2JvZHlCDAoKX3RleHRfYm9keSJLChZVcGRhdGVUZW1wbGF0ZVJlc3BvbnNlEjEKCHRlbXBsYXRlGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLlRlbXBsYXRlIiAKEkdldFRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSJIChNHZXRUZW1wbGF0ZVJlc3BvbnNlEjEKCHRlbXBsYXRlGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLlRlbXBsYXRlIj0KFExpc3RUZW1wbGF0ZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImQKFUxpc3RUZW1wbGF0ZXNSZXNwb25zZRIyCgl0ZW1wbGF0ZXMYASADKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuVGVtcGxhdGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiMKFURlbGV0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVUZW1wbGF0ZVJlc3BvbnNlIp8BChZQcmV2aWV3VGVtcGxhdGVSZXF1ZXN0EhUKC3RlbXBsYXRlX2lkGAEgASgJSAASMwoIdGVtcGxhdGUYAiABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuVGVtcGxhdGVIABIWCg52YXJpYWJsZXNfanNvbhgDIAEoCRIXCg9jb250ZW50X2l0ZW1faWQYBCABKAlCCAoGc291cmNlIlAKF1ByZXZpZXdUZW1wbGF0ZVJlc3BvbnNlEg8KB3N1YmplY3QYASABKAkSEQoJaHRtbF9ib2R5GAIgASgJEhEKCXRleHRfYm9keRgDIAEoCSI7CgtUYWdBdWRpZW5jZRIPCgd0YWdfaWRzGAEgAygJEhsKE2luY2x1ZGVfZGVzY2VuZGFudHMYAiABKAgiIgoQRXhwbGljaXRBdWRpZW5jZRIOCgZlbWFpbHMYASADKAkihQEKCEF1ZGllbmNlEjIKBHRhZ3MYASABKAsyIi50YXNrbWVzaC5jYW1wYWlnbnMudjEuVGFnQXVkaWVuY2VIABI7CghleHBsaWNpdBgCIAEoCzInLnRhc2ttZXNoLmNhbXBhaWducy52MS5FeHBsaWNpdEF1ZGllbmNlSABCCAoGc291cmNlIjUKDENyb25TY2hlZHVsZRISCgpleHByZXNzaW9uGAEgASgJEhEKCXRpbWVfem9uZRgCIAEoCSKEAQoMU2VuZFNjaGVkdWxlEg0KA25vdxgBIAEoCEgAEigKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEjMKBGNyb24YAyABKAsyIy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ3JvblNjaGVkdWxlSABCBgoEd2hlbiJvCg1DYW1wYWlnblN0YXRzEg0KBXRvdGFsGAEgASgDEg8KB3BlbmRpbmcYAiABKAMSDAoEc2VudBgDIAEoAxIOCgZmYWlsZWQYBCABKAMSDwoHc2tpcHBlZBgFIAEoAxIPCgdzZW5kaW5nGAYgASgDIjQKEENvbnRlbnRTZWxlY3Rpb24SDwoHZW5hYmxlZBgBIAEoCBIPCgd0YWdfaWRzGAIgAygJIrkCCgtDYW1wYWlnblJ1bhIKCgJpZBgBIAEoCRITCgtjYW1wYWlnbl9pZBgCIAEoCRIsCghydW5fdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoFc3RhdGUYBCABKA4yHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuUnVuU3RhdGUSMwoFc3RhdHMYBSABKAsyJC50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ25TdGF0cxIUCgxwYXVzZV9yZWFzb24YBiABKAkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKJBQoIQ2FtcGFpZ24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgt0ZW1wbGF0ZV9pZBgDIAEoCRIxCghhdWRpZW5jZRgEIAEoCzIfLnRhc2ttZXNoLmNhbXBhaWducy52MS5BdWRpZW5jZRI1CghzY2hlZHVsZRgFIAEoCzIjLnRhc2ttZXNoLmNhbXBhaWducy52MS5TZW5kU2NoZWR1bGUSFwoPcmF0ZV9wZXJfc2Vjb25kGAYgASgBEjMKBXN0YXRlGAcgASgOMiQudGFza21lc2guY2FtcGFpZ25zLnYxLkNhbXBhaWduU3RhdGUSMwoFc3RhdHMYCCABKAsyJC50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ25TdGF0cxISCgpjcmVhdGVkX2J5GAkgASgJEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbmV4dF9ydW5fdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcGF1c2VfcmVhc29uGA0gASgJEjgKB2NvbnRlbnQYDiABKAsyJy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ29udGVudFNlbGVjdGlvbhIXCg9tYXhfY29uY3VycmVuY3kYDyABKAUSFgoObWF4X2Vycm9yX3JhdGUYECABKAESNwoLY3VycmVudF9ydW4YESABKAsyIi50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ25SdW4iSgoVQ3JlYXRlQ2FtcGFpZ25SZXF1ZXN0EjEKCGNhbXBhaWduGAEgASgLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLkNhbXBhaWduIksKFkNyZWF0ZUNhbXBhaWduUmVzcG9uc2USMQoIY2FtcGFpZ24YASABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ24ioQMKFVVwZGF0ZUNhbXBhaWduUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESGAoLdGVtcGxhdGVfaWQYAyABKAlIAYgBARIxCghhdWRpZW5jZRgEIAEoCzIfLnRhc2ttZXNoLmNhbXBhaWducy52MS5BdWRpZW5jZRI1CghzY2hlZHVsZRgFIAEoCzIjLnRhc2ttZXNoLmNhbXBhaWducy52MS5TZW5kU2NoZWR1bGUSHAoPcmF0ZV9wZXJfc2Vjb25kGAYgASgBSAKIAQESOAoHY29udGVudBgHIAEoCzInLnRhc2ttZXNoLmNhbXBhaWducy52MS5Db250ZW50U2VsZWN0aW9uEhwKD21heF9jb25jdXJyZW5jeRgIIAEoBUgDiAEBEhsKDm1heF9lcnJvcl9yYXRlGAkgASgBSASIAQFCBwoFX25hbWVCDgoMX3RlbXBsYXRlX2lkQhIKEF9yYXRlX3Blcl9zZWNvbmRCEgoQX21heF9jb25jdXJyZW5jeUIRCg9fbWF4X2Vycm9yX3JhdGUiSwoWVXBkYXRlQ2FtcGFpZ25SZXNwb25zZRIxCghjYW1wYWlnbhgBIAEoCzIfLnRhc2ttZXNoLmNhbXBhaWducy52MS5DYW1wYWlnbiIgChJHZXRDYW1wYWlnblJlcXVlc3QSCgoCaWQYASABKAkiSAoTR2V0Q2FtcGFpZ25SZXNwb25zZRIxCghjYW1wYWlnbhgBIAEoCzIfLnRhc2ttZXNoLmNhbXBhaWducy52MS5DYW1wYWlnbiJyChRMaXN0Q2FtcGFpZ25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIzCgVzdGF0ZRgDIAEoDjIkLnRhc2ttZXNoLmNhbXBhaWducy52MS5DYW1wYWlnblN0YXRlImQKFUxpc3RDYW1wYWlnbnNSZXNwb25zZRIyCgljYW1wYWlnbnMYASADKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIloKFUxhdW5jaENhbXBhaWduUmVxdWVzdBIKCgJpZBgBIAEoCRI1CghzY2hlZHVsZRgCIAEoCzIjLnRhc2ttZXNoLmNhbXBhaWducy52MS5TZW5kU2NoZWR1bGUiSwoWTGF1bmNoQ2FtcGFpZ25SZXNwb25zZRIxCghjYW1wYWlnbhgBIAEoCzIfLnRhc2ttZXNoLmNhbXBhaWducy52MS5DYW1wYWlnbiIiChRQYXVzZUNhbXBhaWduUmVxdWVzdBIKCgJpZBgBIAEoCSJKChVQYXVzZUNhbXBhaWduUmVzcG9uc2USMQoIY2FtcGFpZ24YASABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ24iIwoVUmVzdW1lQ2FtcGFpZ25SZXF1ZXN0EgoKAmlkGAEgASgJIksKFlJlc3VtZUNhbXBhaWduUmVzcG9uc2USMQoIY2FtcGFpZ24YASABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ24iIwoVQ2FuY2VsQ2FtcGFpZ25SZXF1ZXN0EgoKAmlkGAEgASgJIksKFkNhbmNlbENhbXBhaWduUmVzcG9uc2USMQoIY2FtcGFpZ24YASABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ24i5gIKCERlbGl2ZXJ5EgoKAmlkGAEgASgJEhMKC2NhbXBhaWduX2lkGAIgASgJEiwKCHJ1bl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlbWFpbBgEIAEoCRIPCgd1c2VyX2lkGAUgASgJEjMKBXN0YXRlGAYgASgOMiQudGFza21lc2guY2FtcGFpZ25zLnYxLkRlbGl2ZXJ5U3RhdGUSEAoIYXR0ZW1wdHMYByABKAUSEgoKbGFzdF9lcnJvchgIIAEoCRItCglzZW5kX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJ1bl9pZBgKIAEoCRITCgtza2lwX3JlYXNvbhgLIAEoCRIXCg9jb250ZW50X2l0ZW1faWQYDCABKAkSEgoKbWVzc2FnZV9pZBgNIAEoCRIPCgd0YXNrX2lkGA4gASgJIrABChVMaXN0RGVsaXZlcmllc1JlcXVlc3QSEwoLY2FtcGFpZ25faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSMwoFc3RhdGUYBCABKA4yJC50YXNrbWVzaC5jYW1wYWlnbnMudjEuRGVsaXZlcnlTdGF0ZRIOCgZydW5faWQYBSABKAkSFgoOZmFpbHVyZXNfZmlyc3QYBiABKAgiZgoWTGlzdERlbGl2ZXJpZXNSZXNwb25zZRIzCgpkZWxpdmVyaWVzGAEgAygLMh8udGFza21lc2guY2FtcGFpZ25zLnYxLkRlbGl2ZXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIiChRXYXRjaENhbXBhaWduUmVxdWVzdBIKCgJpZBgBIAEoCSJ4ChVXYXRjaENhbXBhaWduUmVzcG9uc2USMQoIY2FtcGFpZ24YASABKAsyHy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ2FtcGFpZ24SFwoPcmF0ZV9wZXJfc2Vjb25kGAIgASgBEhMKC2V0YV9zZWNvbmRzGAMgASgDIioKGVVuc3Vic2NyaWJlQnlUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkiKwoaVW5zdWJzY3JpYmVCeVRva2VuUmVzcG9uc2USDQoFZW1haWwYASABKAkixwIKC0NvbnRlbnRJdGVtEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEhUKDWJvZHlfbWFya2Rvd24YAyABKAkSEQoJYm9keV9odG1sGAQgASgJEg8KB3RhZ19pZHMYBSADKAkSQgoIbWV0YWRhdGEYBiADKAsyMC50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ29udGVudEl0ZW0uTWV0YWRhdGFFbnRyeRILCgNrZXkYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiTAoYQ3JlYXRlQ29udGVudEl0ZW1SZXF1ZXN0EjAKBGl0ZW0YASABKAsyIi50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ29udGVudEl0ZW0iTQoZQ3JlYXRlQ29udGVudEl0ZW1SZXNwb25zZRIwCgRpdGVtGAEgASgLMiIudGFza21lc2guY2FtcGFpZ25zLnYxLkNvbnRlbnRJdGVtIrUCChhVcGRhdGVDb250ZW50SXRlbVJlcXVlc3QSCgoCaWQYASABKAkSEgoFdGl0bGUYAiABKAlIAIgBARIaCg1ib2R5X21hcmtkb3duGAMgASgJSAGIAQESFAoMcmVwbGFjZV90YWdzGAQgASgIEg8KB3RhZ19pZHMYBSADKAkSGAoQcmVwbGFjZV9tZXRhZGF0YRgGIAEoCBJPCghtZXRhZGF0YRgHIAMoCzI9LnRhc2ttZXNoLmNhbXBhaWducy52MS5VcGRhdGVDb250ZW50SXRlbVJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3RpdGxlQhAKDl9ib2R5X21hcmtkb3duIk0KGVVwZGF0ZUNvbnRlbnRJdGVtUmVzcG9uc2USMAoEaXRlbRgBIAEoCzIiLnRhc2ttZXNoLmNhbXBhaWducy52MS5Db250ZW50SXRlbSIjChVHZXRDb250ZW50SXRlbVJlcXVlc3QSCgoCaWQYASABKAkiSgoWR2V0Q29udGVudEl0ZW1SZXNwb25zZRIwCgRpdGVtGAEgASgLMiIudGFza21lc2guY2FtcGFpZ25zLnYxLkNvbnRlbnRJdGVtIlAKF0xpc3RDb250ZW50SXRlbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg4KBnRhZ19pZBgDIAEoCSJmChhMaXN0Q29udGVudEl0ZW1zUmVzcG9uc2USMQoFaXRlbXMYASADKAsyIi50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ29udGVudEl0ZW0SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiYKGERlbGV0ZUNvbnRlbnRJdGVtUmVxdWVzdBIKCgJpZBgBIAEoCSIbChlEZWxldGVDb250ZW50SXRlbVJlc3BvbnNlIk4KGUltcG9ydENvbnRlbnRJdGVtc1JlcXVlc3QSMQoFaXRlbXMYASADKAsyIi50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ29udGVudEl0ZW0iPgoaSW1wb3J0Q29udGVudEl0ZW1zUmVzcG9uc2USDwoHY3JlYXRlZBgBIAEoBRIPCgd1cGRhdGVkGAIgASgFIlUKF0xpc3RDYW1wYWlnblJ1bnNSZXF1ZXN0EhMKC2NhbXBhaWduX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImUKGExpc3RDYW1wYWlnblJ1bnNSZXNwb25zZRIwCgRydW5zGAEgAygLMiIudGFza21lc2guY2FtcGFpZ25zLnYxLkNhbXBhaWduUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJcChdTdGFydENhbXBhaWduUnVuUmVxdWVzdBITCgtjYW1wYWlnbl9pZBgBIAEoCRIsCghydW5fdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSwoYU3RhcnRDYW1wYWlnblJ1blJlc3BvbnNlEi8KA3J1bhgBIAEoCzIiLnRhc2ttZXNoLmNhbXBhaWducy52MS5DYW1wYWlnblJ1biraAQoNQ2FtcGFpZ25TdGF0ZRIeChpDQU1QQUlHTl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENBTVBBSUdOX1NUQVRFX0RSQUZUEAESHAoYQ0FNUEFJR05fU1RBVEVfU0NIRURVTEVEEAISGgoWQ0FNUEFJR05fU1RBVEVfU0VORElORxADEhkKFUNBTVBBSUdOX1NUQVRFX1BBVVNFRBAEEhwKGENBTVBBSUdOX1NUQVRFX0NPTVBMRVRFRBAFEhwKGENBTVBBSUdOX1NUQVRFX0NBTkNFTExFRBAGKoQBCghSdW5TdGF0ZRIZChVSVU5fU1RBVEVfVU5TUEVDSUZJRUQQABIVChFSVU5fU1RBVEVfU0VORElORxABEhQKEFJVTl9TVEFURV9QQVVTRUQQAhIXChNSVU5fU1RBVEVfQ09NUExFVEVEEAMSFwoTUlVOX1NUQVRFX0NBTkNFTExFRBAEKrcBCg1EZWxpdmVyeVN0YXRlEh4KGkRFTElWRVJZX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWREVMSVZFUllfU1RBVEVfUEVORElORxABEhoKFkRFTElWRVJZX1NUQVRFX1NFTkRJTkcQAhIXChNERUxJVkVSWV9TVEFURV9TRU5UEAMSGQoVREVMSVZFUllfU1RBVEVfRkFJTEVEEAQSGgoWREVMSVZFUllfU1RBVEVfU0tJUFBFRBAFMukWCg9DYW1wYWlnblNlcnZpY2USbQoOQ3JlYXRlVGVtcGxhdGUSLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0Gi0udGFza21lc2guY2FtcGFpZ25zLnYxLkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USbQoOVXBkYXRlVGVtcGxhdGUSLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuVXBkYXRlVGVtcGxhdGVSZXF1ZXN0Gi0udGFza21lc2guY2FtcGFpZ25zLnYxLlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USaQoLR2V0VGVtcGxhdGUSKS50YXNrbWVzaC5jYW1wYWlnbnMudjEuR2V0VGVtcGxhdGVSZXF1ZXN0GioudGFza21lc2guY2FtcGFpZ25zLnYxLkdldFRlbXBsYXRlUmVzcG9uc2UiA5ACARJvCg1MaXN0VGVtcGxhdGVzEisudGFza21lc2guY2FtcGFpZ25zLnYxLkxpc3RUZW1wbGF0ZXNSZXF1ZXN0GiwudGFza21lc2guY2FtcGFpZ25zLnYxLkxpc3RUZW1wbGF0ZXNSZXNwb25zZSIDkAIBEnIKDkRlbGV0ZVRlbXBsYXRlEiwudGFza21lc2guY2FtcGFpZ25zLnYxLkRlbGV0ZVRlbXBsYXRlUmVxdWVzdBotLnRhc2ttZXNoLmNhbXBhaWducy52MS5EZWxldGVUZW1wbGF0ZVJlc3BvbnNlIgOQAgISdQoPUHJldmlld1RlbXBsYXRlEi0udGFza21lc2guY2FtcGFpZ25zLnYxLlByZXZpZXdUZW1wbGF0ZVJlcXVlc3QaLi50YXNrbWVzaC5jYW1wYWlnbnMudjEuUHJldmlld1RlbXBsYXRlUmVzcG9uc2UiA5ACARJtCg5DcmVhdGVDYW1wYWlnbhIsLnRhc2ttZXNoLmNhbXBhaWducy52MS5DcmVhdGVDYW1wYWlnblJlcXVlc3QaLS50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ3JlYXRlQ2FtcGFpZ25SZXNwb25zZRJtCg5VcGRhdGVDYW1wYWlnbhIsLnRhc2ttZXNoLmNhbXBhaWducy52MS5VcGRhdGVDYW1wYWlnblJlcXVlc3QaLS50YXNrbWVzaC5jYW1wYWlnbnMudjEuVXBkYXRlQ2FtcGFpZ25SZXNwb25zZRJpCgtHZXRDYW1wYWlnbhIpLnRhc2ttZXNoLmNhbXBhaWducy52MS5HZXRDYW1wYWlnblJlcXVlc3QaKi50YXNrbWVzaC5jYW1wYWlnbnMudjEuR2V0Q2FtcGFpZ25SZXNwb25zZSIDkAIBEm8KDUxpc3RDYW1wYWlnbnMSKy50YXNrbWVzaC5jYW1wYWlnbnMudjEuTGlzdENhbXBhaWduc1JlcXVlc3QaLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuTGlzdENhbXBhaWduc1Jlc3BvbnNlIgOQAgESbQoOTGF1bmNoQ2FtcGFpZ24SLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuTGF1bmNoQ2FtcGFpZ25SZXF1ZXN0Gi0udGFza21lc2guY2FtcGFpZ25zLnYxLkxhdW5jaENhbXBhaWduUmVzcG9uc2USbwoNUGF1c2VDYW1wYWlnbhIrLnRhc2ttZXNoLmNhbXBhaWducy52MS5QYXVzZUNhbXBhaWduUmVxdWVzdBosLnRhc2ttZXNoLmNhbXBhaWducy52MS5QYXVzZUNhbXBhaWduUmVzcG9uc2UiA5ACAhJyCg5SZXN1bWVDYW1wYWlnbhIsLnRhc2ttZXNoLmNhbXBhaWducy52MS5SZXN1bWVDYW1wYWlnblJlcXVlc3QaLS50YXNrbWVzaC5jYW1wYWlnbnMudjEuUmVzdW1lQ2FtcGFpZ25SZXNwb25zZSIDkAICEnIKDkNhbmNlbENhbXBhaWduEiwudGFza21lc2guY2FtcGFpZ25zLnYxLkNhbmNlbENhbXBhaWduUmVxdWVzdBotLnRhc2ttZXNoLmNhbXBhaWducy52MS5DYW5jZWxDYW1wYWlnblJlc3BvbnNlIgOQAgIScgoOTGlzdERlbGl2ZXJpZXMSLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuTGlzdERlbGl2ZXJpZXNSZXF1ZXN0Gi0udGFza21lc2guY2FtcGFpZ25zLnYxLkxpc3REZWxpdmVyaWVzUmVzcG9uc2UiA5ACARJxCg1XYXRjaENhbXBhaWduEisudGFza21lc2guY2FtcGFpZ25zLnYxLldhdGNoQ2FtcGFpZ25SZXF1ZXN0GiwudGFza21lc2guY2FtcGFpZ25zLnYxLldhdGNoQ2FtcGFpZ25SZXNwb25zZSIDkAIBMAESeQoSVW5zdWJzY3JpYmVCeVRva2VuEjAudGFza21lc2guY2FtcGFpZ25zLnYxLlVuc3Vic2NyaWJlQnlUb2tlblJlcXVlc3QaMS50YXNrbWVzaC5jYW1wYWlnbnMudjEuVW5zdWJzY3JpYmVCeVRva2VuUmVzcG9uc2USdgoRQ3JlYXRlQ29udGVudEl0ZW0SLy50YXNrbWVzaC5jYW1wYWlnbnMudjEuQ3JlYXRlQ29udGVudEl0ZW1SZXF1ZXN0GjAudGFza21lc2guY2FtcGFpZ25zLnYxLkNyZWF0ZUNvbnRlbnRJdGVtUmVzcG9uc2USdgoRVXBkYXRlQ29udGVudEl0ZW0SLy50YXNrbWVzaC5jYW1wYWlnbnMudjEuVXBkYXRlQ29udGVudEl0ZW1SZXF1ZXN0GjAudGFza21lc2guY2FtcGFpZ25zLnYxLlVwZGF0ZUNvbnRlbnRJdGVtUmVzcG9uc2UScgoOR2V0Q29udGVudEl0ZW0SLC50YXNrbWVzaC5jYW1wYWlnbnMudjEuR2V0Q29udGVudEl0ZW1SZXF1ZXN0Gi0udGFza21lc2guY2FtcGFpZ25zLnYxLkdldENvbnRlbnRJdGVtUmVzcG9uc2UiA5ACARJ4ChBMaXN0Q29udGVudEl0ZW1zEi4udGFza21lc2guY2FtcGFpZ25zLnYxLkxpc3RDb250ZW50SXRlbXNSZXF1ZXN0Gi8udGFza21lc2guY2FtcGFpZ25zLnYxLkxpc3RDb250ZW50SXRlbXNSZXNwb25zZSIDkAIBEnsKEURlbGV0ZUNvbnRlbnRJdGVtEi8udGFza21lc2guY2FtcGFpZ25zLnYxLkRlbGV0ZUNvbnRlbnRJdGVtUmVxdWVzdBowLnRhc2ttZXNoLmNhbXBhaWducy52MS5EZWxldGVDb250ZW50SXRlbVJlc3BvbnNlIgOQAgISfgoSSW1wb3J0Q29udGVudEl0ZW1zEjAudGFza21lc2guY2FtcGFpZ25zLnYxLkltcG9ydENvbnRlbnRJdGVtc1JlcXVlc3QaMS50YXNrbWVzaC5jYW1wYWlnbnMudjEuSW1wb3J0Q29udGVudEl0ZW1zUmVzcG9uc2UiA5ACAhJ4ChBMaXN0Q2FtcGFpZ25SdW5zEi4udGFza21lc2guY2FtcGFpZ25zLnYxLkxpc3RDYW1wYWlnblJ1bnNSZXF1ZXN0Gi8udGFza21lc2guY2FtcGFpZ25zLnYxLkxpc3RDYW1wYWlnblJ1bnNSZXNwb25zZSIDkAIBEngKEFN0YXJ0Q2FtcGFpZ25SdW4SLi50YXNrbWVzaC5jYW1wYWlnbnMudjEuU3RhcnRDYW1wYWlnblJ1blJlcXVlc3QaLy50YXNrbWVzaC5jYW1wYWlnbnMudjEuU3RhcnRDYW1wYWlnblJ1blJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
- * Template is an email in the sandboxed template language: `{{ name }}` inserts an
- * escaped variable, `{{#if x}}…{{/if}}` and `{{#each xs}}…{{/each}}` control output;
- * nothing else runs.
+ * Template is an email in LiquidJS, sandboxed (own properties only, parse, render and
+ * memory limits): `{{ recipient.email }}` inserts an HTML-escaped variable in the HTML
+ * body, `{% if %}` and `{% for %}` control output; nothing else runs. Variables:
+ * `recipient` (email, name, user_id), `item` (title, html, markdown, tags, metadata;
+ * when the campaign picks content), `campaign` (id, name, run_time) and
+ * `unsubscribe_url`.
  *
  * @generated from message taskmesh.campaigns.v1.Template
  */
@@ -51,7 +54,8 @@ export type Template = Message<"taskmesh.campaigns.v1.Template"> & {
   htmlBody: string;
 
   /**
-   * Plain-text body template, at most 256 KiB.
+   * Plain-text body template, at most 256 KiB; when empty, the text is generated
+   * from the rendered HTML.
    *
    * @generated from field: string text_body = 5;
    */
@@ -355,11 +359,19 @@ export type PreviewTemplateRequest = Message<"taskmesh.campaigns.v1.PreviewTempl
   } | { case: undefined; value?: undefined };
 
   /**
-   * Variables as a JSON object, at most 64 KiB.
+   * Variables as a JSON object, at most 64 KiB; merged over a sample recipient,
+   * campaign and unsubscribe_url.
    *
    * @generated from field: string variables_json = 3;
    */
   variablesJson: string;
+
+  /**
+   * A content item to render as `item`, when set (otherwise a sample item).
+   *
+   * @generated from field: string content_item_id = 4;
+   */
+  contentItemId: string;
 };
 
 /**
@@ -603,6 +615,13 @@ export type CampaignStats = Message<"taskmesh.campaigns.v1.CampaignStats"> & {
    * @generated from field: int64 skipped = 5;
    */
   skipped: bigint;
+
+  /**
+   * Claimed: handed to the emails queue, not yet finished (part of pending).
+   *
+   * @generated from field: int64 sending = 6;
+   */
+  sending: bigint;
 };
 
 /**
@@ -611,6 +630,110 @@ export type CampaignStats = Message<"taskmesh.campaigns.v1.CampaignStats"> & {
  */
 export const CampaignStatsSchema: GenMessage<CampaignStats> = /*@__PURE__*/
   messageDesc(file_taskmesh_campaigns_v1_campaigns, 18);
+
+/**
+ * ContentSelection makes a campaign pick one content library item per recipient:
+ * one tagged with a tag the recipient subscribes to (a subscription covers the tag's
+ * descendants), preferring the recipient's skill_level tags, never sent to them by any
+ * campaign before; ties go to the oldest item, then the smallest id. A recipient with
+ * no such item is skipped with reason "no_content_left".
+ *
+ * @generated from message taskmesh.campaigns.v1.ContentSelection
+ */
+export type ContentSelection = Message<"taskmesh.campaigns.v1.ContentSelection"> & {
+  /**
+   * Pick an item per recipient.
+   *
+   * @generated from field: bool enabled = 1;
+   */
+  enabled: boolean;
+
+  /**
+   * Only items carrying one of these tags (or their descendants), at most 100; empty
+   * means the whole library.
+   *
+   * @generated from field: repeated string tag_ids = 2;
+   */
+  tagIds: string[];
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.ContentSelection.
+ * Use `create(ContentSelectionSchema)` to create a new message.
+ */
+export const ContentSelectionSchema: GenMessage<ContentSelection> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 19);
+
+/**
+ * CampaignRun is one send of a campaign: a one-off campaign has one, a recurring
+ * campaign one per tick, each with its own ledger and figures.
+ *
+ * @generated from message taskmesh.campaigns.v1.CampaignRun
+ */
+export type CampaignRun = Message<"taskmesh.campaigns.v1.CampaignRun"> & {
+  /**
+   * Server-assigned id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The campaign.
+   *
+   * @generated from field: string campaign_id = 2;
+   */
+  campaignId: string;
+
+  /**
+   * The tick it sends for (the launch time for "now").
+   *
+   * @generated from field: google.protobuf.Timestamp run_time = 3;
+   */
+  runTime?: Timestamp | undefined;
+
+  /**
+   * Current state.
+   *
+   * @generated from field: taskmesh.campaigns.v1.RunState state = 4;
+   */
+  state: RunState;
+
+  /**
+   * Its ledger's figures.
+   *
+   * @generated from field: taskmesh.campaigns.v1.CampaignStats stats = 5;
+   */
+  stats?: CampaignStats | undefined;
+
+  /**
+   * Why it is paused, e.g. "error rate 0.35 over 0.20 after 40 finished deliveries".
+   *
+   * @generated from field: string pause_reason = 6;
+   */
+  pauseReason: string;
+
+  /**
+   * When it started.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When its last delivery finished.
+   *
+   * @generated from field: google.protobuf.Timestamp finish_time = 8;
+   */
+  finishTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.CampaignRun.
+ * Use `create(CampaignRunSchema)` to create a new message.
+ */
+export const CampaignRunSchema: GenMessage<CampaignRun> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 20);
 
 /**
  * Campaign sends a template to an audience.
@@ -701,6 +824,42 @@ export type Campaign = Message<"taskmesh.campaigns.v1.Campaign"> & {
    * @generated from field: google.protobuf.Timestamp next_run_time = 12;
    */
   nextRunTime?: Timestamp | undefined;
+
+  /**
+   * Why it is paused, when paused automatically (error rate) or by an operator.
+   *
+   * @generated from field: string pause_reason = 13;
+   */
+  pauseReason: string;
+
+  /**
+   * Per-recipient content from the library, when enabled.
+   *
+   * @generated from field: taskmesh.campaigns.v1.ContentSelection content = 14;
+   */
+  content?: ContentSelection | undefined;
+
+  /**
+   * Most sends in flight at once (default 20, max 500).
+   *
+   * @generated from field: int32 max_concurrency = 15;
+   */
+  maxConcurrency: number;
+
+  /**
+   * Fraction of failed deliveries (among at least 20 finished) that pauses the run
+   * automatically (default 0.2; 1 never pauses).
+   *
+   * @generated from field: double max_error_rate = 16;
+   */
+  maxErrorRate: number;
+
+  /**
+   * The latest run, if any; `stats` counts its ledger.
+   *
+   * @generated from field: taskmesh.campaigns.v1.CampaignRun current_run = 17;
+   */
+  currentRun?: CampaignRun | undefined;
 };
 
 /**
@@ -708,7 +867,7 @@ export type Campaign = Message<"taskmesh.campaigns.v1.Campaign"> & {
  * Use `create(CampaignSchema)` to create a new message.
  */
 export const CampaignSchema: GenMessage<Campaign> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 19);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 21);
 
 /**
  * CreateCampaignRequest creates a draft.
@@ -729,7 +888,7 @@ export type CreateCampaignRequest = Message<"taskmesh.campaigns.v1.CreateCampaig
  * Use `create(CreateCampaignRequestSchema)` to create a new message.
  */
 export const CreateCampaignRequestSchema: GenMessage<CreateCampaignRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 20);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 22);
 
 /**
  * CreateCampaignResponse returns it.
@@ -750,7 +909,7 @@ export type CreateCampaignResponse = Message<"taskmesh.campaigns.v1.CreateCampai
  * Use `create(CreateCampaignResponseSchema)` to create a new message.
  */
 export const CreateCampaignResponseSchema: GenMessage<CreateCampaignResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 21);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 23);
 
 /**
  * UpdateCampaignRequest changes the fields that are set.
@@ -799,6 +958,27 @@ export type UpdateCampaignRequest = Message<"taskmesh.campaigns.v1.UpdateCampaig
    * @generated from field: optional double rate_per_second = 6;
    */
   ratePerSecond?: number | undefined;
+
+  /**
+   * New content selection, when set.
+   *
+   * @generated from field: taskmesh.campaigns.v1.ContentSelection content = 7;
+   */
+  content?: ContentSelection | undefined;
+
+  /**
+   * New concurrency, when set.
+   *
+   * @generated from field: optional int32 max_concurrency = 8;
+   */
+  maxConcurrency?: number | undefined;
+
+  /**
+   * New error-rate threshold, when set.
+   *
+   * @generated from field: optional double max_error_rate = 9;
+   */
+  maxErrorRate?: number | undefined;
 };
 
 /**
@@ -806,7 +986,7 @@ export type UpdateCampaignRequest = Message<"taskmesh.campaigns.v1.UpdateCampaig
  * Use `create(UpdateCampaignRequestSchema)` to create a new message.
  */
 export const UpdateCampaignRequestSchema: GenMessage<UpdateCampaignRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 22);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 24);
 
 /**
  * UpdateCampaignResponse returns it.
@@ -827,7 +1007,7 @@ export type UpdateCampaignResponse = Message<"taskmesh.campaigns.v1.UpdateCampai
  * Use `create(UpdateCampaignResponseSchema)` to create a new message.
  */
 export const UpdateCampaignResponseSchema: GenMessage<UpdateCampaignResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 23);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 25);
 
 /**
  * GetCampaignRequest names a campaign.
@@ -848,7 +1028,7 @@ export type GetCampaignRequest = Message<"taskmesh.campaigns.v1.GetCampaignReque
  * Use `create(GetCampaignRequestSchema)` to create a new message.
  */
 export const GetCampaignRequestSchema: GenMessage<GetCampaignRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 24);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 26);
 
 /**
  * GetCampaignResponse returns it.
@@ -869,7 +1049,7 @@ export type GetCampaignResponse = Message<"taskmesh.campaigns.v1.GetCampaignResp
  * Use `create(GetCampaignResponseSchema)` to create a new message.
  */
 export const GetCampaignResponseSchema: GenMessage<GetCampaignResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 25);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 27);
 
 /**
  * ListCampaignsRequest pages campaigns.
@@ -904,7 +1084,7 @@ export type ListCampaignsRequest = Message<"taskmesh.campaigns.v1.ListCampaignsR
  * Use `create(ListCampaignsRequestSchema)` to create a new message.
  */
 export const ListCampaignsRequestSchema: GenMessage<ListCampaignsRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 26);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 28);
 
 /**
  * ListCampaignsResponse is one page of campaigns.
@@ -932,7 +1112,7 @@ export type ListCampaignsResponse = Message<"taskmesh.campaigns.v1.ListCampaigns
  * Use `create(ListCampaignsResponseSchema)` to create a new message.
  */
 export const ListCampaignsResponseSchema: GenMessage<ListCampaignsResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 27);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 29);
 
 /**
  * LaunchCampaignRequest arms a draft.
@@ -946,6 +1126,14 @@ export type LaunchCampaignRequest = Message<"taskmesh.campaigns.v1.LaunchCampaig
    * @generated from field: string id = 1;
    */
   id: string;
+
+  /**
+   * When set, replaces the campaign's schedule before launching: now, at a time, or
+   * recurring on a cron.
+   *
+   * @generated from field: taskmesh.campaigns.v1.SendSchedule schedule = 2;
+   */
+  schedule?: SendSchedule | undefined;
 };
 
 /**
@@ -953,7 +1141,7 @@ export type LaunchCampaignRequest = Message<"taskmesh.campaigns.v1.LaunchCampaig
  * Use `create(LaunchCampaignRequestSchema)` to create a new message.
  */
 export const LaunchCampaignRequestSchema: GenMessage<LaunchCampaignRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 28);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 30);
 
 /**
  * LaunchCampaignResponse returns it.
@@ -974,7 +1162,7 @@ export type LaunchCampaignResponse = Message<"taskmesh.campaigns.v1.LaunchCampai
  * Use `create(LaunchCampaignResponseSchema)` to create a new message.
  */
 export const LaunchCampaignResponseSchema: GenMessage<LaunchCampaignResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 29);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 31);
 
 /**
  * PauseCampaignRequest pauses a campaign.
@@ -995,7 +1183,7 @@ export type PauseCampaignRequest = Message<"taskmesh.campaigns.v1.PauseCampaignR
  * Use `create(PauseCampaignRequestSchema)` to create a new message.
  */
 export const PauseCampaignRequestSchema: GenMessage<PauseCampaignRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 30);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 32);
 
 /**
  * PauseCampaignResponse returns it.
@@ -1016,7 +1204,7 @@ export type PauseCampaignResponse = Message<"taskmesh.campaigns.v1.PauseCampaign
  * Use `create(PauseCampaignResponseSchema)` to create a new message.
  */
 export const PauseCampaignResponseSchema: GenMessage<PauseCampaignResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 31);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 33);
 
 /**
  * ResumeCampaignRequest resumes a campaign.
@@ -1037,7 +1225,7 @@ export type ResumeCampaignRequest = Message<"taskmesh.campaigns.v1.ResumeCampaig
  * Use `create(ResumeCampaignRequestSchema)` to create a new message.
  */
 export const ResumeCampaignRequestSchema: GenMessage<ResumeCampaignRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 32);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 34);
 
 /**
  * ResumeCampaignResponse returns it.
@@ -1058,7 +1246,7 @@ export type ResumeCampaignResponse = Message<"taskmesh.campaigns.v1.ResumeCampai
  * Use `create(ResumeCampaignResponseSchema)` to create a new message.
  */
 export const ResumeCampaignResponseSchema: GenMessage<ResumeCampaignResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 33);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 35);
 
 /**
  * CancelCampaignRequest cancels a campaign.
@@ -1079,7 +1267,7 @@ export type CancelCampaignRequest = Message<"taskmesh.campaigns.v1.CancelCampaig
  * Use `create(CancelCampaignRequestSchema)` to create a new message.
  */
 export const CancelCampaignRequestSchema: GenMessage<CancelCampaignRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 34);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 36);
 
 /**
  * CancelCampaignResponse returns it.
@@ -1100,7 +1288,7 @@ export type CancelCampaignResponse = Message<"taskmesh.campaigns.v1.CancelCampai
  * Use `create(CancelCampaignResponseSchema)` to create a new message.
  */
 export const CancelCampaignResponseSchema: GenMessage<CancelCampaignResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 35);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 37);
 
 /**
  * Delivery is one recipient of one campaign run.
@@ -1170,6 +1358,43 @@ export type Delivery = Message<"taskmesh.campaigns.v1.Delivery"> & {
    * @generated from field: google.protobuf.Timestamp send_time = 9;
    */
   sendTime?: Timestamp | undefined;
+
+  /**
+   * The run it belongs to.
+   *
+   * @generated from field: string run_id = 10;
+   */
+  runId: string;
+
+  /**
+   * Why it was skipped: "unsubscribed", "hard_bounced", "disabled", "unverified",
+   * "not_a_member" (an explicit address without an account), "no_content_left",
+   * "cancelled".
+   *
+   * @generated from field: string skip_reason = 11;
+   */
+  skipReason: string;
+
+  /**
+   * The content item it carries, when the campaign picks content.
+   *
+   * @generated from field: string content_item_id = 12;
+   */
+  contentItemId: string;
+
+  /**
+   * The Message-ID of its mail, stable for the run and recipient.
+   *
+   * @generated from field: string message_id = 13;
+   */
+  messageId: string;
+
+  /**
+   * The email.send task, once claimed.
+   *
+   * @generated from field: string task_id = 14;
+   */
+  taskId: string;
 };
 
 /**
@@ -1177,7 +1402,7 @@ export type Delivery = Message<"taskmesh.campaigns.v1.Delivery"> & {
  * Use `create(DeliverySchema)` to create a new message.
  */
 export const DeliverySchema: GenMessage<Delivery> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 36);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 38);
 
 /**
  * ListDeliveriesRequest pages deliveries.
@@ -1212,6 +1437,20 @@ export type ListDeliveriesRequest = Message<"taskmesh.campaigns.v1.ListDeliverie
    * @generated from field: taskmesh.campaigns.v1.DeliveryState state = 4;
    */
   state: DeliveryState;
+
+  /**
+   * The run (default: the latest).
+   *
+   * @generated from field: string run_id = 5;
+   */
+  runId: string;
+
+  /**
+   * Failed deliveries first, then the rest by email.
+   *
+   * @generated from field: bool failures_first = 6;
+   */
+  failuresFirst: boolean;
 };
 
 /**
@@ -1219,7 +1458,7 @@ export type ListDeliveriesRequest = Message<"taskmesh.campaigns.v1.ListDeliverie
  * Use `create(ListDeliveriesRequestSchema)` to create a new message.
  */
 export const ListDeliveriesRequestSchema: GenMessage<ListDeliveriesRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 37);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 39);
 
 /**
  * ListDeliveriesResponse is one page of deliveries.
@@ -1247,7 +1486,7 @@ export type ListDeliveriesResponse = Message<"taskmesh.campaigns.v1.ListDeliveri
  * Use `create(ListDeliveriesResponseSchema)` to create a new message.
  */
 export const ListDeliveriesResponseSchema: GenMessage<ListDeliveriesResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 38);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 40);
 
 /**
  * WatchCampaignRequest names a campaign to watch.
@@ -1268,7 +1507,7 @@ export type WatchCampaignRequest = Message<"taskmesh.campaigns.v1.WatchCampaignR
  * Use `create(WatchCampaignRequestSchema)` to create a new message.
  */
 export const WatchCampaignRequestSchema: GenMessage<WatchCampaignRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 39);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 41);
 
 /**
  * WatchCampaignResponse is the campaign after a change.
@@ -1277,11 +1516,25 @@ export const WatchCampaignRequestSchema: GenMessage<WatchCampaignRequest> = /*@_
  */
 export type WatchCampaignResponse = Message<"taskmesh.campaigns.v1.WatchCampaignResponse"> & {
   /**
-   * The campaign with current figures.
+   * The campaign with current figures (of its current run).
    *
    * @generated from field: taskmesh.campaigns.v1.Campaign campaign = 1;
    */
   campaign?: Campaign | undefined;
+
+  /**
+   * Deliveries finished per second over the last minute.
+   *
+   * @generated from field: double rate_per_second = 2;
+   */
+  ratePerSecond: number;
+
+  /**
+   * Seconds until the pending deliveries are done at that rate; 0 when unknown or done.
+   *
+   * @generated from field: int64 eta_seconds = 3;
+   */
+  etaSeconds: bigint;
 };
 
 /**
@@ -1289,7 +1542,7 @@ export type WatchCampaignResponse = Message<"taskmesh.campaigns.v1.WatchCampaign
  * Use `create(WatchCampaignResponseSchema)` to create a new message.
  */
 export const WatchCampaignResponseSchema: GenMessage<WatchCampaignResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 40);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 42);
 
 /**
  * UnsubscribeByTokenRequest carries the token from an email's unsubscribe link.
@@ -1310,7 +1563,7 @@ export type UnsubscribeByTokenRequest = Message<"taskmesh.campaigns.v1.Unsubscri
  * Use `create(UnsubscribeByTokenRequestSchema)` to create a new message.
  */
 export const UnsubscribeByTokenRequestSchema: GenMessage<UnsubscribeByTokenRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 41);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 43);
 
 /**
  * UnsubscribeByTokenResponse confirms.
@@ -1319,7 +1572,8 @@ export const UnsubscribeByTokenRequestSchema: GenMessage<UnsubscribeByTokenReque
  */
 export type UnsubscribeByTokenResponse = Message<"taskmesh.campaigns.v1.UnsubscribeByTokenResponse"> & {
   /**
-   * The address that will receive no more emails from this campaign's tags.
+   * The address that will receive no more campaign emails. A tampered or expired
+   * token answers INVALID_ARGUMENT, the same whether or not the address exists.
    *
    * @generated from field: string email = 1;
    */
@@ -1331,7 +1585,514 @@ export type UnsubscribeByTokenResponse = Message<"taskmesh.campaigns.v1.Unsubscr
  * Use `create(UnsubscribeByTokenResponseSchema)` to create a new message.
  */
 export const UnsubscribeByTokenResponseSchema: GenMessage<UnsubscribeByTokenResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_campaigns_v1_campaigns, 42);
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 44);
+
+/**
+ * ContentItem is one entry of the content library, e.g. a coding challenge.
+ *
+ * @generated from message taskmesh.campaigns.v1.ContentItem
+ */
+export type ContentItem = Message<"taskmesh.campaigns.v1.ContentItem"> & {
+  /**
+   * Server-assigned id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Title, 1–200 characters.
+   *
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * Markdown body, at most 64 KiB.
+   *
+   * @generated from field: string body_markdown = 3;
+   */
+  bodyMarkdown: string;
+
+  /**
+   * The body rendered to sanitised HTML (output only).
+   *
+   * @generated from field: string body_html = 4;
+   */
+  bodyHtml: string;
+
+  /**
+   * Tag ids, 1–20; include a skill_level tag for the skill preference.
+   *
+   * @generated from field: repeated string tag_ids = 5;
+   */
+  tagIds: string[];
+
+  /**
+   * Free metadata (difficulty, source_url…): at most 20 entries, keys 1–64
+   * characters, values at most 1000.
+   *
+   * @generated from field: map<string, string> metadata = 6;
+   */
+  metadata: { [key: string]: string };
+
+  /**
+   * Optional caller key, unique, 1–200 characters: ImportContentItems matches on it.
+   *
+   * @generated from field: string key = 7;
+   */
+  key: string;
+
+  /**
+   * When it was created.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 8;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it was last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 9;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.ContentItem.
+ * Use `create(ContentItemSchema)` to create a new message.
+ */
+export const ContentItemSchema: GenMessage<ContentItem> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 45);
+
+/**
+ * CreateContentItemRequest adds an item.
+ *
+ * @generated from message taskmesh.campaigns.v1.CreateContentItemRequest
+ */
+export type CreateContentItemRequest = Message<"taskmesh.campaigns.v1.CreateContentItemRequest"> & {
+  /**
+   * The item (id, body_html and times are ignored).
+   *
+   * @generated from field: taskmesh.campaigns.v1.ContentItem item = 1;
+   */
+  item?: ContentItem | undefined;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.CreateContentItemRequest.
+ * Use `create(CreateContentItemRequestSchema)` to create a new message.
+ */
+export const CreateContentItemRequestSchema: GenMessage<CreateContentItemRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 46);
+
+/**
+ * CreateContentItemResponse returns it.
+ *
+ * @generated from message taskmesh.campaigns.v1.CreateContentItemResponse
+ */
+export type CreateContentItemResponse = Message<"taskmesh.campaigns.v1.CreateContentItemResponse"> & {
+  /**
+   * The stored item.
+   *
+   * @generated from field: taskmesh.campaigns.v1.ContentItem item = 1;
+   */
+  item?: ContentItem | undefined;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.CreateContentItemResponse.
+ * Use `create(CreateContentItemResponseSchema)` to create a new message.
+ */
+export const CreateContentItemResponseSchema: GenMessage<CreateContentItemResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 47);
+
+/**
+ * UpdateContentItemRequest changes the fields that are set.
+ *
+ * @generated from message taskmesh.campaigns.v1.UpdateContentItemRequest
+ */
+export type UpdateContentItemRequest = Message<"taskmesh.campaigns.v1.UpdateContentItemRequest"> & {
+  /**
+   * The item id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * New title, when set.
+   *
+   * @generated from field: optional string title = 2;
+   */
+  title?: string | undefined;
+
+  /**
+   * New Markdown body, when set.
+   *
+   * @generated from field: optional string body_markdown = 3;
+   */
+  bodyMarkdown?: string | undefined;
+
+  /**
+   * Replace the tags with these, when true.
+   *
+   * @generated from field: bool replace_tags = 4;
+   */
+  replaceTags: boolean;
+
+  /**
+   * The new tags (with replace_tags).
+   *
+   * @generated from field: repeated string tag_ids = 5;
+   */
+  tagIds: string[];
+
+  /**
+   * Replace the metadata with this, when true.
+   *
+   * @generated from field: bool replace_metadata = 6;
+   */
+  replaceMetadata: boolean;
+
+  /**
+   * The new metadata (with replace_metadata).
+   *
+   * @generated from field: map<string, string> metadata = 7;
+   */
+  metadata: { [key: string]: string };
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.UpdateContentItemRequest.
+ * Use `create(UpdateContentItemRequestSchema)` to create a new message.
+ */
+export const UpdateContentItemRequestSchema: GenMessage<UpdateContentItemRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 48);
+
+/**
+ * UpdateContentItemResponse returns it.
+ *
+ * @generated from message taskmesh.campaigns.v1.UpdateContentItemResponse
+ */
+export type UpdateContentItemResponse = Message<"taskmesh.campaigns.v1.UpdateContentItemResponse"> & {
+  /**
+   * The item after the change.
+   *
+   * @generated from field: taskmesh.campaigns.v1.ContentItem item = 1;
+   */
+  item?: ContentItem | undefined;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.UpdateContentItemResponse.
+ * Use `create(UpdateContentItemResponseSchema)` to create a new message.
+ */
+export const UpdateContentItemResponseSchema: GenMessage<UpdateContentItemResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 49);
+
+/**
+ * GetContentItemRequest names an item.
+ *
+ * @generated from message taskmesh.campaigns.v1.GetContentItemRequest
+ */
+export type GetContentItemRequest = Message<"taskmesh.campaigns.v1.GetContentItemRequest"> & {
+  /**
+   * The item id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.GetContentItemRequest.
+ * Use `create(GetContentItemRequestSchema)` to create a new message.
+ */
+export const GetContentItemRequestSchema: GenMessage<GetContentItemRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 50);
+
+/**
+ * GetContentItemResponse returns it.
+ *
+ * @generated from message taskmesh.campaigns.v1.GetContentItemResponse
+ */
+export type GetContentItemResponse = Message<"taskmesh.campaigns.v1.GetContentItemResponse"> & {
+  /**
+   * The item.
+   *
+   * @generated from field: taskmesh.campaigns.v1.ContentItem item = 1;
+   */
+  item?: ContentItem | undefined;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.GetContentItemResponse.
+ * Use `create(GetContentItemResponseSchema)` to create a new message.
+ */
+export const GetContentItemResponseSchema: GenMessage<GetContentItemResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 51);
+
+/**
+ * ListContentItemsRequest pages the library.
+ *
+ * @generated from message taskmesh.campaigns.v1.ListContentItemsRequest
+ */
+export type ListContentItemsRequest = Message<"taskmesh.campaigns.v1.ListContentItemsRequest"> & {
+  /**
+   * Maximum items to return (default 50, capped at 1000).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Only items carrying this tag, when set.
+   *
+   * @generated from field: string tag_id = 3;
+   */
+  tagId: string;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.ListContentItemsRequest.
+ * Use `create(ListContentItemsRequestSchema)` to create a new message.
+ */
+export const ListContentItemsRequestSchema: GenMessage<ListContentItemsRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 52);
+
+/**
+ * ListContentItemsResponse is one page of items.
+ *
+ * @generated from message taskmesh.campaigns.v1.ListContentItemsResponse
+ */
+export type ListContentItemsResponse = Message<"taskmesh.campaigns.v1.ListContentItemsResponse"> & {
+  /**
+   * The items, oldest first.
+   *
+   * @generated from field: repeated taskmesh.campaigns.v1.ContentItem items = 1;
+   */
+  items: ContentItem[];
+
+  /**
+   * Token for the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.ListContentItemsResponse.
+ * Use `create(ListContentItemsResponseSchema)` to create a new message.
+ */
+export const ListContentItemsResponseSchema: GenMessage<ListContentItemsResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 53);
+
+/**
+ * DeleteContentItemRequest removes an item.
+ *
+ * @generated from message taskmesh.campaigns.v1.DeleteContentItemRequest
+ */
+export type DeleteContentItemRequest = Message<"taskmesh.campaigns.v1.DeleteContentItemRequest"> & {
+  /**
+   * The item id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.DeleteContentItemRequest.
+ * Use `create(DeleteContentItemRequestSchema)` to create a new message.
+ */
+export const DeleteContentItemRequestSchema: GenMessage<DeleteContentItemRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 54);
+
+/**
+ * DeleteContentItemResponse is empty.
+ *
+ * @generated from message taskmesh.campaigns.v1.DeleteContentItemResponse
+ */
+export type DeleteContentItemResponse = Message<"taskmesh.campaigns.v1.DeleteContentItemResponse"> & {
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.DeleteContentItemResponse.
+ * Use `create(DeleteContentItemResponseSchema)` to create a new message.
+ */
+export const DeleteContentItemResponseSchema: GenMessage<DeleteContentItemResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 55);
+
+/**
+ * ImportContentItemsRequest creates or updates many items.
+ *
+ * @generated from message taskmesh.campaigns.v1.ImportContentItemsRequest
+ */
+export type ImportContentItemsRequest = Message<"taskmesh.campaigns.v1.ImportContentItemsRequest"> & {
+  /**
+   * The items, 1–1000, each with a key; an existing key is updated.
+   *
+   * @generated from field: repeated taskmesh.campaigns.v1.ContentItem items = 1;
+   */
+  items: ContentItem[];
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.ImportContentItemsRequest.
+ * Use `create(ImportContentItemsRequestSchema)` to create a new message.
+ */
+export const ImportContentItemsRequestSchema: GenMessage<ImportContentItemsRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 56);
+
+/**
+ * ImportContentItemsResponse counts what changed.
+ *
+ * @generated from message taskmesh.campaigns.v1.ImportContentItemsResponse
+ */
+export type ImportContentItemsResponse = Message<"taskmesh.campaigns.v1.ImportContentItemsResponse"> & {
+  /**
+   * Items created.
+   *
+   * @generated from field: int32 created = 1;
+   */
+  created: number;
+
+  /**
+   * Items updated.
+   *
+   * @generated from field: int32 updated = 2;
+   */
+  updated: number;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.ImportContentItemsResponse.
+ * Use `create(ImportContentItemsResponseSchema)` to create a new message.
+ */
+export const ImportContentItemsResponseSchema: GenMessage<ImportContentItemsResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 57);
+
+/**
+ * ListCampaignRunsRequest pages a campaign's runs.
+ *
+ * @generated from message taskmesh.campaigns.v1.ListCampaignRunsRequest
+ */
+export type ListCampaignRunsRequest = Message<"taskmesh.campaigns.v1.ListCampaignRunsRequest"> & {
+  /**
+   * The campaign id.
+   *
+   * @generated from field: string campaign_id = 1;
+   */
+  campaignId: string;
+
+  /**
+   * Maximum runs to return (default 50, capped at 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.ListCampaignRunsRequest.
+ * Use `create(ListCampaignRunsRequestSchema)` to create a new message.
+ */
+export const ListCampaignRunsRequestSchema: GenMessage<ListCampaignRunsRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 58);
+
+/**
+ * ListCampaignRunsResponse is one page of runs.
+ *
+ * @generated from message taskmesh.campaigns.v1.ListCampaignRunsResponse
+ */
+export type ListCampaignRunsResponse = Message<"taskmesh.campaigns.v1.ListCampaignRunsResponse"> & {
+  /**
+   * The runs, newest first.
+   *
+   * @generated from field: repeated taskmesh.campaigns.v1.CampaignRun runs = 1;
+   */
+  runs: CampaignRun[];
+
+  /**
+   * Token for the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.ListCampaignRunsResponse.
+ * Use `create(ListCampaignRunsResponseSchema)` to create a new message.
+ */
+export const ListCampaignRunsResponseSchema: GenMessage<ListCampaignRunsResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 59);
+
+/**
+ * StartCampaignRunRequest starts one tick's run.
+ *
+ * @generated from message taskmesh.campaigns.v1.StartCampaignRunRequest
+ */
+export type StartCampaignRunRequest = Message<"taskmesh.campaigns.v1.StartCampaignRunRequest"> & {
+  /**
+   * The campaign id.
+   *
+   * @generated from field: string campaign_id = 1;
+   */
+  campaignId: string;
+
+  /**
+   * The tick (default: now), within the last 7 days and not in the future; one run
+   * per campaign and tick.
+   *
+   * @generated from field: google.protobuf.Timestamp run_time = 2;
+   */
+  runTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.StartCampaignRunRequest.
+ * Use `create(StartCampaignRunRequestSchema)` to create a new message.
+ */
+export const StartCampaignRunRequestSchema: GenMessage<StartCampaignRunRequest> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 60);
+
+/**
+ * StartCampaignRunResponse returns the run.
+ *
+ * @generated from message taskmesh.campaigns.v1.StartCampaignRunResponse
+ */
+export type StartCampaignRunResponse = Message<"taskmesh.campaigns.v1.StartCampaignRunResponse"> & {
+  /**
+   * The run, new or the one already started for that tick.
+   *
+   * @generated from field: taskmesh.campaigns.v1.CampaignRun run = 1;
+   */
+  run?: CampaignRun | undefined;
+};
+
+/**
+ * Describes the message taskmesh.campaigns.v1.StartCampaignRunResponse.
+ * Use `create(StartCampaignRunResponseSchema)` to create a new message.
+ */
+export const StartCampaignRunResponseSchema: GenMessage<StartCampaignRunResponse> = /*@__PURE__*/
+  messageDesc(file_taskmesh_campaigns_v1_campaigns, 61);
 
 /**
  * CampaignState is where a campaign is in its life.
@@ -1396,6 +2157,54 @@ export const CampaignStateSchema: GenEnum<CampaignState> = /*@__PURE__*/
   enumDesc(file_taskmesh_campaigns_v1_campaigns, 0);
 
 /**
+ * RunState is where one run of a campaign is.
+ *
+ * @generated from enum taskmesh.campaigns.v1.RunState
+ */
+export enum RunState {
+  /**
+   * Not set; in filters, means any state.
+   *
+   * @generated from enum value: RUN_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Deliveries are being handed to the emails queue.
+   *
+   * @generated from enum value: RUN_STATE_SENDING = 1;
+   */
+  SENDING = 1,
+
+  /**
+   * Paused (by an operator, or by the error rate with a reason).
+   *
+   * @generated from enum value: RUN_STATE_PAUSED = 2;
+   */
+  PAUSED = 2,
+
+  /**
+   * Every delivery finished.
+   *
+   * @generated from enum value: RUN_STATE_COMPLETED = 3;
+   */
+  COMPLETED = 3,
+
+  /**
+   * Cancelled; unsent deliveries were skipped.
+   *
+   * @generated from enum value: RUN_STATE_CANCELLED = 4;
+   */
+  CANCELLED = 4,
+}
+
+/**
+ * Describes the enum taskmesh.campaigns.v1.RunState.
+ */
+export const RunStateSchema: GenEnum<RunState> = /*@__PURE__*/
+  enumDesc(file_taskmesh_campaigns_v1_campaigns, 1);
+
+/**
  * DeliveryState is where one recipient's email is.
  *
  * @generated from enum taskmesh.campaigns.v1.DeliveryState
@@ -1416,7 +2225,9 @@ export enum DeliveryState {
   PENDING = 1,
 
   /**
-   * Handed to a worker; the row is the fence against a second send.
+   * Claimed: suppression re-checked, the mail rendered and handed to the emails queue
+   * as one email.send task (idempotency key run + recipient); the row is the fence
+   * against a second send.
    *
    * @generated from enum value: DELIVERY_STATE_SENDING = 2;
    */
@@ -1448,7 +2259,7 @@ export enum DeliveryState {
  * Describes the enum taskmesh.campaigns.v1.DeliveryState.
  */
 export const DeliveryStateSchema: GenEnum<DeliveryState> = /*@__PURE__*/
-  enumDesc(file_taskmesh_campaigns_v1_campaigns, 1);
+  enumDesc(file_taskmesh_campaigns_v1_campaigns, 2);
 
 /**
  * CampaignService owns email templates and campaigns: who receives what, when, at
@@ -1628,6 +2439,87 @@ export const CampaignService: GenService<{
     methodKind: "unary";
     input: typeof UnsubscribeByTokenRequestSchema;
     output: typeof UnsubscribeByTokenResponseSchema;
+  },
+  /**
+   * CreateContentItem adds an item to the content library (the daily challenge).
+   *
+   * @generated from rpc taskmesh.campaigns.v1.CampaignService.CreateContentItem
+   */
+  createContentItem: {
+    methodKind: "unary";
+    input: typeof CreateContentItemRequestSchema;
+    output: typeof CreateContentItemResponseSchema;
+  },
+  /**
+   * UpdateContentItem changes the fields that are set.
+   *
+   * @generated from rpc taskmesh.campaigns.v1.CampaignService.UpdateContentItem
+   */
+  updateContentItem: {
+    methodKind: "unary";
+    input: typeof UpdateContentItemRequestSchema;
+    output: typeof UpdateContentItemResponseSchema;
+  },
+  /**
+   * GetContentItem returns an item.
+   *
+   * @generated from rpc taskmesh.campaigns.v1.CampaignService.GetContentItem
+   */
+  getContentItem: {
+    methodKind: "unary";
+    input: typeof GetContentItemRequestSchema;
+    output: typeof GetContentItemResponseSchema;
+  },
+  /**
+   * ListContentItems pages the library, optionally by tag.
+   *
+   * @generated from rpc taskmesh.campaigns.v1.CampaignService.ListContentItems
+   */
+  listContentItems: {
+    methodKind: "unary";
+    input: typeof ListContentItemsRequestSchema;
+    output: typeof ListContentItemsResponseSchema;
+  },
+  /**
+   * DeleteContentItem removes an item; deliveries that sent it keep their record.
+   *
+   * @generated from rpc taskmesh.campaigns.v1.CampaignService.DeleteContentItem
+   */
+  deleteContentItem: {
+    methodKind: "unary";
+    input: typeof DeleteContentItemRequestSchema;
+    output: typeof DeleteContentItemResponseSchema;
+  },
+  /**
+   * ImportContentItems creates or updates up to 1000 items at once, matched by key.
+   *
+   * @generated from rpc taskmesh.campaigns.v1.CampaignService.ImportContentItems
+   */
+  importContentItems: {
+    methodKind: "unary";
+    input: typeof ImportContentItemsRequestSchema;
+    output: typeof ImportContentItemsResponseSchema;
+  },
+  /**
+   * ListCampaignRuns pages a campaign's runs (one per tick for a recurring campaign).
+   *
+   * @generated from rpc taskmesh.campaigns.v1.CampaignService.ListCampaignRuns
+   */
+  listCampaignRuns: {
+    methodKind: "unary";
+    input: typeof ListCampaignRunsRequestSchema;
+    output: typeof ListCampaignRunsResponseSchema;
+  },
+  /**
+   * StartCampaignRun starts the run of a launched campaign for one tick; a second call
+   * for the same tick returns the same run. A recurring campaign's schedule fires it.
+   *
+   * @generated from rpc taskmesh.campaigns.v1.CampaignService.StartCampaignRun
+   */
+  startCampaignRun: {
+    methodKind: "unary";
+    input: typeof StartCampaignRunRequestSchema;
+    output: typeof StartCampaignRunResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_taskmesh_campaigns_v1_campaigns, 0);
