@@ -71,6 +71,118 @@ create table audit_log (
 );
 CREATE INDEX audit_log_time_idx ON audit_log USING btree ("time");
 
+create table campaign_deliveries (
+  id uuid not null,
+  run_id uuid not null,
+  campaign_id uuid not null,
+  email text not null,
+  email_key text collate "C" not null,
+  user_id text,
+  state text not null,
+  skip_reason text default ''::text not null,
+  content_item_id uuid,
+  task_id uuid,
+  attempts integer default 0 not null,
+  last_error text default ''::text not null,
+  message_id text not null,
+  sent_at timestamp with time zone,
+  updated_at timestamp with time zone not null,
+  constraint campaign_deliveries_pkey PRIMARY KEY (id),
+  constraint campaign_deliveries_run_id_email_key_key UNIQUE (run_id, email_key),
+  constraint campaign_deliveries_run_id_fkey FOREIGN KEY (run_id) REFERENCES campaign_runs(id) ON DELETE CASCADE,
+  constraint campaign_deliveries_state_check CHECK (state = ANY (ARRAY['pending'::text, 'claimed'::text, 'sent'::text, 'failed'::text, 'skipped'::text]))
+);
+CREATE INDEX campaign_deliveries_claimed_idx ON campaign_deliveries USING btree (updated_at) WHERE (state = 'claimed'::text);
+CREATE INDEX campaign_deliveries_item_idx ON campaign_deliveries USING btree (email_key, content_item_id) WHERE (content_item_id IS NOT NULL);
+CREATE INDEX campaign_deliveries_state_idx ON campaign_deliveries USING btree (run_id, state, email_key);
+
+create table campaign_runs (
+  id uuid not null,
+  campaign_id uuid not null,
+  run_time timestamp with time zone not null,
+  state text not null,
+  pause_reason text default ''::text not null,
+  created_at timestamp with time zone not null,
+  finished_at timestamp with time zone,
+  constraint campaign_runs_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES campaigns(id) ON DELETE CASCADE,
+  constraint campaign_runs_campaign_id_run_time_key UNIQUE (campaign_id, run_time),
+  constraint campaign_runs_pkey PRIMARY KEY (id),
+  constraint campaign_runs_state_check CHECK (state = ANY (ARRAY['sending'::text, 'paused'::text, 'completed'::text, 'cancelled'::text]))
+);
+CREATE INDEX campaign_runs_sending_idx ON campaign_runs USING btree (created_at) WHERE (state = 'sending'::text);
+
+create table campaign_secrets (
+  name text not null,
+  secret bytea not null,
+  created_at timestamp with time zone not null,
+  constraint campaign_secrets_pkey PRIMARY KEY (name)
+);
+
+create table campaign_suppressions (
+  email_key text collate "C" not null,
+  reason text not null,
+  created_at timestamp with time zone not null,
+  constraint campaign_suppressions_pkey PRIMARY KEY (email_key),
+  constraint campaign_suppressions_reason_check CHECK (reason = ANY (ARRAY['unsubscribed'::text, 'hard_bounced'::text]))
+);
+
+create table campaign_templates (
+  id uuid not null,
+  name text not null,
+  name_key text collate "C" not null,
+  subject text not null,
+  html_body text not null,
+  text_body text not null,
+  created_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null,
+  constraint campaign_templates_name_key_key UNIQUE (name_key),
+  constraint campaign_templates_pkey PRIMARY KEY (id)
+);
+
+create table campaigns (
+  id uuid not null,
+  name text not null,
+  template_id uuid not null,
+  audience jsonb not null,
+  schedule jsonb not null,
+  content jsonb not null,
+  rate_per_second double precision not null,
+  max_concurrency integer not null,
+  max_error_rate double precision not null,
+  state text not null,
+  pause_reason text default ''::text not null,
+  next_run_at timestamp with time zone,
+  created_by text not null,
+  seq bigint generated always as identity not null,
+  created_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null,
+  constraint campaigns_max_concurrency_check CHECK (max_concurrency > 0),
+  constraint campaigns_max_error_rate_check CHECK (max_error_rate > 0::double precision AND max_error_rate <= 1::double precision),
+  constraint campaigns_pkey PRIMARY KEY (id),
+  constraint campaigns_rate_per_second_check CHECK (rate_per_second > 0::double precision),
+  constraint campaigns_state_check CHECK (state = ANY (ARRAY['draft'::text, 'scheduled'::text, 'sending'::text, 'paused'::text, 'completed'::text, 'cancelled'::text])),
+  constraint campaigns_template_id_fkey FOREIGN KEY (template_id) REFERENCES campaign_templates(id)
+);
+CREATE INDEX campaigns_due_idx ON campaigns USING btree (next_run_at) WHERE (state = 'scheduled'::text);
+CREATE INDEX campaigns_seq_idx ON campaigns USING btree (seq);
+
+create table content_items (
+  id uuid not null,
+  key text collate "C",
+  title text not null,
+  body_markdown text not null,
+  body_html text not null,
+  tag_ids uuid[] not null,
+  metadata jsonb default '{}'::jsonb not null,
+  seq bigint generated always as identity not null,
+  created_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null,
+  constraint content_items_key_key UNIQUE (key),
+  constraint content_items_pkey PRIMARY KEY (id)
+);
+CREATE INDEX content_items_seq_idx ON content_items USING btree (seq);
+CREATE INDEX content_items_tags_idx ON content_items USING gin (tag_ids);
+
 create table email_tokens (
   id uuid not null,
   user_id uuid not null,
