@@ -34,6 +34,7 @@ import {
 import type {
   Page,
   QueueStats,
+  ResultToRecord,
   TaskError,
   TaskFilter,
   TaskRecord,
@@ -47,6 +48,7 @@ import {
   selectQueueStats,
   upsertQueuePaused,
 } from "./queue_queries.ts";
+import { claimedAtOfLeaseId } from "../broker/_lease_id.ts";
 import {
   type AttemptEnd,
   type ChangedTaskRow,
@@ -56,6 +58,7 @@ import {
   markTasksSucceeded,
   scheduleTaskRetry,
   selectAttempts,
+  selectClaimed,
   selectLeasedTaskForUpdate,
   selectTasksWithDependents,
   startTasks,
@@ -70,6 +73,7 @@ import {
   selectDeadTasksForUpdate,
   selectLiveTasks,
   selectQueueDeadTasksForUpdate,
+  selectRunningLeases,
   selectStaleRunning,
   selectTask,
   selectTaskForUpdate,
@@ -211,6 +215,16 @@ const EXPIRED_ERRORS: Record<"lease_expired" | "timed_out", TaskError> = {
   },
 };
 
+/** Records, in the caller's transaction, the starts of these results' attempts that Postgres never saw. */
+async function recordUnrecorded(tx: Db, results: readonly ResultToRecord[], now: number): Promise<void> {
+  const byWorker = new Map<string, ResultToRecord[]>();
+  for (const r of results) {
+    if (r.version === undefined || r.workerId === undefined) continue;
+    byWorker.set(r.workerId, [...byWorker.get(r.workerId) ?? [], r]);
+  }
+  for (const [workerId, list] of byWorker) await startTasks(tx, list, workerId, now);
+}
+
 export function createTaskStore(sql: Sql): PgTaskStore {
   // Queues whose row is known to exist (rows are never deleted): enqueue skips inserting them.
   const knownQueues = new Set<string>();
@@ -278,6 +292,38 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       return task ?? null;
     },
 
+    async readClaimed(leases, workerId, now) {
+      const at = new Date(now);
+      const rows = await selectClaimed(
+        sql,
+        leases.map((l) => l.taskId).filter((id) => TASK_ID.test(id)),
+        now,
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return leases.flatMap((l) => {
+        const row = byId.get(l.taskId);
+        if (!row) return [];
+        const running = {
+          ...row,
+          state: "running" as const,
+          lease_id: l.leaseId,
+          worker_id: workerId,
+          attempt_count: row.attempt_count + 1,
+          attempt_number: row.attempt_number + 1,
+          updated_at: at,
+          progress_percent: null,
+          progress_message: null,
+          progress_updated_at: null,
+        };
+        return [{ ...toTaskRecord(running), previousState: row.state, version: row.version }];
+      });
+    },
+
+    async recordStarts(starts, workerId, now) {
+      const rows = await startTasks(sql, starts.filter((s) => TASK_ID.test(s.taskId)), workerId, now);
+      return new Set(rows.map((r) => r.id));
+    },
+
     async startMany(leases, workerId, now) {
       const rows = await startTasks(sql, leases.filter((l) => TASK_ID.test(l.taskId)), workerId, now);
       const byId = new Map(rows.map((r) => [r.id, r]));
@@ -299,11 +345,14 @@ export function createTaskStore(sql: Sql): PgTaskStore {
         const runnable: BrokerTask[] = [];
         // Failures lock their rows one by one after the successes: all first, in id order, so the
         // transaction never holds one and waits for another that an enqueue has share-locked.
-        if (fenced.some((r) => !r.result.ok)) await lockTasks(tx, fenced.map((r) => r.taskId));
+        const failures = fenced.filter((r) => !r.result.ok);
+        if (failures.length > 0) {
+          await lockTasks(tx, fenced.map((r) => r.taskId));
+          // A failure whose start was never recorded gets it first (fenced by its version), then ends as any.
+          await recordUnrecorded(tx, failures, now);
+        }
         // Successes in one statement; their dependents are settled together below.
-        const successes = fenced.flatMap((r) =>
-          r.result.ok ? [{ taskId: r.taskId, leaseId: r.leaseId, output: r.result.output }] : []
-        );
+        const successes = fenced.flatMap((r) => r.result.ok ? [{ ...r, output: r.result.output }] : []);
         const succeeded = await markTasksSucceeded(tx, successes, now);
         for (const row of succeeded) ended.set(row.id, toTaskRecord(row));
         // Failures are few and each decides its own retry or death: one by one, still in this transaction.
@@ -329,9 +378,16 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       };
     },
 
-    async expire(taskId, leaseId, outcome, now, random) {
+    async expire(taskId, leaseId, outcome, now, random, unrecorded) {
       if (!TASK_ID.test(taskId)) return null;
       return await sql.begin(async (tx) => {
+        // Known by its version, or by its claim time (the lease id's): a lease whose start Postgres
+        // never saw counts, as its worker had it; one with neither is not recorded.
+        const startedAt = claimedAtOfLeaseId(leaseId);
+        if (unrecorded && (unrecorded.version !== undefined || startedAt !== undefined)) {
+          const start = { taskId, leaseId, version: unrecorded.version, startedAt };
+          await startTasks(tx, [start], unrecorded.workerId, now);
+        }
         const row = await selectLeasedTaskForUpdate(tx, taskId, leaseId);
         if (!row) return null;
         const error = EXPIRED_ERRORS[outcome];
@@ -432,6 +488,8 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       // writes each batch to Redis, and the embedded PGlite session is never held for long.
       return liveRows((after) => selectLiveTasks(sql, after, BROKER_STATE_BATCH));
     },
+
+    runningLeases: (ids) => selectRunningLeases(sql, ids.filter((id) => TASK_ID.test(id))),
 
     staleRunning(before) {
       return liveRows((after) => selectStaleRunning(sql, new Date(before), after, BROKER_STATE_BATCH));

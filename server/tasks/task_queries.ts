@@ -332,6 +332,14 @@ export async function selectLiveTasks(db: Db, afterSeq: number, limit: number): 
  * Running tasks untouched since `before`, in keyset batches: the lease sweep checks that
  * the broker still holds a lease for each.
  */
+/** The current lease of each of these tasks that is running. */
+export async function selectRunningLeases(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db<{ id: string; lease_id: string }[]>`
+    select id, lease_id from tasks where id = any(${ids as string[]}::uuid[]) and state = 'running'`;
+  return new Map(rows.map((r) => [r.id, r.lease_id]));
+}
+
 export async function selectStaleRunning(
   db: Db,
   before: Date,
