@@ -49,6 +49,7 @@ import {
   upsertQueuePaused,
 } from "./queue_queries.ts";
 import { claimedAtOfLeaseId } from "../broker/_lease_id.ts";
+import { ClaimCache } from "./_claim_cache.ts";
 import {
   type AttemptEnd,
   type ChangedTaskRow,
@@ -228,6 +229,8 @@ async function recordUnrecorded(tx: Db, results: readonly ResultToRecord[], now:
 export function createTaskStore(sql: Sql): PgTaskStore {
   // Queues whose row is known to exist (rows are never deleted): enqueue skips inserting them.
   const knownQueues = new Set<string>();
+  // Tasks enqueued here that no claim has read yet: their Assign needs no read (_claim_cache.ts).
+  const claimCache = new ClaimCache();
 
   /** Dead letters to requeue or purge, locked; any named id that is not one is refused by name. */
   async function lockDeadLetters(tx: Db, queue: string, ids: string[], all: boolean): Promise<TaskRow[]> {
@@ -265,7 +268,11 @@ export function createTaskStore(sql: Sql): PgTaskStore {
           return stored;
         });
       for (const t of tasks) knownQueues.add(t.queue);
-      return result;
+      result.tasks.forEach((t, i) => {
+        const version = result.versions.get(t.id);
+        if (!result.duplicates[i] && version !== undefined) claimCache.put(t, version);
+      });
+      return { tasks: result.tasks, duplicates: result.duplicates };
     },
 
     async get(id) {
@@ -293,29 +300,30 @@ export function createTaskStore(sql: Sql): PgTaskStore {
     },
 
     async readClaimed(leases, workerId, now) {
-      const at = new Date(now);
-      const rows = await selectClaimed(
-        sql,
-        leases.map((l) => l.taskId).filter((id) => TASK_ID.test(id)),
-        now,
-      );
-      const byId = new Map(rows.map((r) => [r.id, r]));
+      const known = new Map<string, { task: TaskRecord; version: string }>();
+      for (const l of leases) {
+        const entry = claimCache.take(l.taskId, now);
+        if (entry) known.set(l.taskId, entry);
+      }
+      const misses = leases.map((l) => l.taskId).filter((id) => !known.has(id) && TASK_ID.test(id));
+      for (const row of await selectClaimed(sql, misses, now)) {
+        known.set(row.id, { task: toTaskRecord(row), version: row.version });
+      }
       return leases.flatMap((l) => {
-        const row = byId.get(l.taskId);
-        if (!row) return [];
-        const running = {
-          ...row,
-          state: "running" as const,
-          lease_id: l.leaseId,
-          worker_id: workerId,
-          attempt_count: row.attempt_count + 1,
-          attempt_number: row.attempt_number + 1,
-          updated_at: at,
-          progress_percent: null,
-          progress_message: null,
-          progress_updated_at: null,
+        const entry = known.get(l.taskId);
+        if (!entry) return [];
+        const { task, version } = entry;
+        const running: TaskRecord = {
+          ...task,
+          state: "running",
+          leaseId: l.leaseId,
+          workerId,
+          attemptCount: task.attemptCount + 1,
+          attemptNumber: task.attemptNumber + 1,
+          updatedAt: now,
+          progress: null,
         };
-        return [{ ...toTaskRecord(running), previousState: row.state, version: row.version }];
+        return [{ ...running, previousState: task.state, version }];
       });
     },
 
@@ -403,6 +411,7 @@ export function createTaskStore(sql: Sql): PgTaskStore {
     async cancel(taskId, reason, now) {
       const notFound = () => new ConnectError(`task ${taskId} does not exist`, Code.NotFound);
       if (!TASK_ID.test(taskId)) throw notFound();
+      claimCache.delete(taskId);
       return await sql.begin(async (tx) => {
         const row = await selectTaskForUpdate(tx, taskId);
         if (!row) throw notFound();

@@ -151,11 +151,15 @@ export interface TaskInsert {
  * Each column travels as one array parameter (unnest) rather than one parameter per
  * field, and only the generated seq comes back: the rows are built from what was sent.
  */
-export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Promise<TaskRow[]> {
+export async function insertTasks(
+  db: Db,
+  tasks: TaskInsert[],
+  now: number,
+): Promise<Array<TaskRow & { version: string }>> {
   if (tasks.length === 0) return [];
   const at = new Date(now);
   const column = <T>(pick: (t: TaskInsert) => T) => tasks.map(pick);
-  const inserted = await db<{ id: string; seq: string }[]>`
+  const inserted = await db<{ id: string; seq: string; version: string }[]>`
     insert into tasks (
       id, queue, type, payload, priority, state, max_attempts, backoff_initial_ms, backoff_max_ms,
       backoff_multiplier, timeout_ms, idempotency_key, labels, depends_on, condition, run_at,
@@ -182,11 +186,12 @@ export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Pro
       cancel_reason, schedule_id, limit_group, n
     )
     order by i.n
-    returning id, seq`;
-  const seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
+    returning id, seq, xmin::text as version`;
+  const seqOf = new Map(inserted.map((r) => [r.id, r]));
   return tasks.map((t) => ({
     id: t.id,
-    seq: seqOf.get(t.id)!,
+    seq: seqOf.get(t.id)!.seq,
+    version: seqOf.get(t.id)!.version,
     queue: t.queue,
     type: t.type,
     payload: t.payload,
