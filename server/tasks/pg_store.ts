@@ -361,7 +361,12 @@ export function createTaskStore(sql: Sql): PgTaskStore {
         }
         // Successes in one statement; their dependents are settled together below.
         const successes = fenced.flatMap((r) => r.result.ok ? [{ ...r, output: r.result.output }] : []);
-        const succeeded = await markTasksSucceeded(tx, successes, now);
+        // With no failure to take in between, the edges' read goes right behind the change, pipelined on
+        // the connection: still a later statement, so its snapshot has what committed while the change waited.
+        const [succeeded, edgesRead] = await Promise.all([
+          markTasksSucceeded(tx, successes, now),
+          failures.length === 0 ? selectTasksWithDependents(tx, successes.map((r) => r.taskId)) : undefined,
+        ]);
         for (const row of succeeded) ended.set(row.id, toTaskRecord(row));
         // Failures are few and each decides its own retry or death: one by one, still in this transaction.
         for (const r of fenced) {
@@ -375,8 +380,9 @@ export function createTaskStore(sql: Sql): PgTaskStore {
           runnable.push(...transition.runnable);
         }
         // A later statement than the change, so edges of enqueues that committed meanwhile show.
-        const withDependents = await selectTasksWithDependents(tx, succeeded.map((r) => r.id));
-        const released = await settleDependents(tx, [...withDependents].sort(), now);
+        const edges = edgesRead ?? await selectTasksWithDependents(tx, succeeded.map((r) => r.id));
+        const withDependents = succeeded.map((r) => r.id).filter((id) => edges.has(id));
+        const released = await settleDependents(tx, withDependents.sort(), now);
         runnable.push(...released.map(brokerTask));
         return { ended, runnable };
       });
