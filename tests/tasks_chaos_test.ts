@@ -26,7 +26,7 @@ import { bearer, credentials, credentialsOn, openRawWorker } from "./_support/ra
 import { startTestServer, TEST_REDIS_URL } from "./_support/server.ts";
 import { freePort, type RedisServer, startRedisServer } from "./_support/redis_server.ts";
 import { eventually } from "./_support/until.ts";
-import { START_RECORD_MS } from "../server/tasks/worker_session.ts";
+import { START_RECORD_MS } from "../server/tasks/_start_recorder.ts";
 
 const TASKS = 10_000;
 const BATCH = 1000;

@@ -23,31 +23,13 @@ import type { AttemptResult, ResultToRecord } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import { idleWait } from "./queue_limits.ts";
 import { attemptTimedOut } from "./_attempt_outcome.ts";
-
-interface Held {
-  leaseId: string;
-  deadline: number;
-  /** Its Result arrived and waits to be recorded: its credit is back already. */
-  finishing?: boolean;
-  /** Set while Postgres has not recorded its start: the row version read at the claim (the fence). */
-  version?: string;
-  /** When it was claimed (the engine's clock): its attempt's start. */
-  startedAt: number;
-  /** When it was assigned (monotonic ms): its start is recorded once it has run START_RECORD_MS. */
-  assignedAt: number;
-}
+import { type Held, StartRecorder } from "./_start_recorder.ts";
 
 /** Grace after an attempt's deadline before the server takes the task back itself. */
 const DEADLINE_GRACE_MS = 5000;
 /** Most results one finish transaction records, and most output bytes it carries. */
 const FINISH_BATCH = 500;
 const FINISH_BATCH_BYTES = 8 * 1024 * 1024;
-/**
- * A task still running this long after its Assign gets its start recorded in Postgres; one
- * that ends sooner has it recorded with its finish, in the same statement (docs/ARCHITECTURE.md,
- * "Delivery": until then a broker that loses its state may hand it out again).
- */
-export const START_RECORD_MS = 100;
 
 export class WorkerSession {
   readonly held = new Map<string, Held>();
@@ -66,8 +48,8 @@ export class WorkerSession {
   #pending: ResultToRecord[] = [];
   /** Held leases whose Result waits to be recorded: their credits are back (at most `concurrency`). */
   #finishing = 0;
-  /** Records the starts of tasks that run past START_RECORD_MS, while any is pending. */
-  #startTimer?: ReturnType<typeof setTimeout>;
+  /** Records the starts of tasks that run past START_RECORD_MS. */
+  readonly #starts: StartRecorder;
   /** The finisher, while it runs: it records every pending result, a batch at a time. */
   #finisher?: Promise<void>;
   /** Set when a queue or group limit kept the last claim short (see idleWait). */
@@ -78,6 +60,16 @@ export class WorkerSession {
     this.lastHeartbeat = this.connectedAt;
     // Every outgoing message answers a credit, a held lease or a result: this bounds them all.
     this.out = new Channel(hello.concurrency * 3 + 16);
+    this.#starts = new StartRecorder(this.held, {
+      record: (starts) => runtime.recordStarts(starts, this.id),
+      lost: (taskId, leaseId) => this.leaseLost(taskId, leaseId, "cancelled"),
+      closed: () => this.out.closed,
+      warn: (error) =>
+        runtime.log.warn("recording task starts failed: trying again", {
+          worker_id: this.id,
+          error: String(error),
+        }),
+    });
   }
 
   get id(): string {
@@ -219,44 +211,8 @@ export class WorkerSession {
     }
     // Never sent to the worker: no attempt counts.
     if (unassigned.length > 0) await runtime.giveBack(unassigned);
-    this.#startTimer ??= setTimeout(() => this.#recordStarts(), START_RECORD_MS);
+    this.#starts.schedule();
     return claimed;
-  }
-
-  /**
-   * Records in Postgres the starts of held tasks that have run START_RECORD_MS, in one
-   * statement, and comes back while any start is left to record. A task Postgres would not
-   * start changed since its claim (cancelled, or its lease expired and was recorded): its
-   * worker is told to stop.
-   */
-  async #recordStarts(only?: string): Promise<void> {
-    if (only === undefined) this.#startTimer = undefined;
-    const due = performance.now() - START_RECORD_MS;
-    const starts = [...this.held].flatMap(([taskId, h]) =>
-      h.version !== undefined && !h.finishing && (only === undefined ? h.assignedAt <= due : taskId === only)
-        ? [{ taskId, leaseId: h.leaseId, version: h.version, startedAt: h.startedAt }]
-        : []
-    );
-    if (starts.length > 0 && !this.out.closed) {
-      try {
-        const recorded = await this.runtime.recordStarts(starts, this.id);
-        for (const s of starts) {
-          const held = this.held.get(s.taskId);
-          if (held?.leaseId !== s.leaseId) continue;
-          if (recorded.has(s.taskId)) held.version = undefined;
-          else this.leaseLost(s.taskId, s.leaseId, "cancelled");
-        }
-      } catch (error) {
-        this.runtime.log.warn("recording task starts failed: trying again", {
-          worker_id: this.id,
-          error: String(error),
-        });
-      }
-    }
-    if (only !== undefined || this.out.closed) return;
-    if ([...this.held.values()].some((h) => h.version !== undefined && !h.finishing)) {
-      this.#startTimer ??= setTimeout(() => this.#recordStarts(), START_RECORD_MS);
-    }
   }
 
   async handle(request: ConnectRequest): Promise<void> {
@@ -269,7 +225,7 @@ export class WorkerSession {
         const held = this.held.get(p.taskId);
         if (!held || held.leaseId !== p.leaseId) return;
         // Progress is shown on a running task: its start is recorded first.
-        if (held.version !== undefined) await this.#recordStarts(p.taskId);
+        if (held.version !== undefined) await this.#starts.recordNow(p.taskId);
         const percent = Math.min(100, Math.max(0, p.percent));
         return await this.runtime.progress(p.taskId, p.leaseId, percent, p.message.slice(0, 200));
       }
@@ -423,7 +379,7 @@ export class WorkerSession {
   async close(): Promise<void> {
     this.out.close();
     this.#nudge?.();
-    clearTimeout(this.#startTimer);
+    this.#starts.stop();
     // Results that arrived are recorded first: those tasks are done, not to be run again.
     await this.#finisher;
     const held = [...this.held];
