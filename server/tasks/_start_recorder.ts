@@ -31,6 +31,8 @@ type Start = { taskId: string; leaseId: string; version: string; startedAt: numb
 
 export class StartRecorder {
   #timer?: ReturnType<typeof setTimeout>;
+  /** The recording in flight, if any: a finish of the same task must not overlap it (see settled). */
+  #inFlight?: Promise<void>;
 
   constructor(
     readonly held: Map<string, Held>,
@@ -45,6 +47,15 @@ export class StartRecorder {
   /** Records the due starts in START_RECORD_MS, unless a round is already waiting. */
   schedule(): void {
     this.#timer ??= setTimeout(() => this.#due(), START_RECORD_MS);
+  }
+
+  /**
+   * Resolves once no recording is in flight. The finisher waits for it before each batch: a
+   * finish statement that waited on the row lock of a start being recorded would not see the
+   * attempt row that start inserted (its snapshot predates it), and would leave it open.
+   */
+  async settled(): Promise<void> {
+    while (this.#inFlight) await this.#inFlight;
   }
 
   stop(): void {
@@ -66,12 +77,24 @@ export class StartRecorder {
   }
 
   async #record(wanted: (taskId: string, held: Held) => boolean): Promise<void> {
+    await this.settled();
+    // Chosen with no await until the write is in flight: a task whose Result came meanwhile is left out.
     const starts = [...this.held].flatMap(([taskId, h]) =>
       h.version !== undefined && !h.finishing && wanted(taskId, h)
         ? [{ taskId, leaseId: h.leaseId, version: h.version, startedAt: h.startedAt }]
         : []
     );
     if (starts.length === 0 || this.port.closed()) return;
+    const done = this.#write(starts);
+    this.#inFlight = done;
+    try {
+      await done;
+    } finally {
+      if (this.#inFlight === done) this.#inFlight = undefined;
+    }
+  }
+
+  async #write(starts: Start[]): Promise<void> {
     try {
       const recorded = await this.port.record(starts);
       for (const s of starts) {

@@ -262,7 +262,7 @@ export class WorkerSession {
         });
       } else if (!extended.has(lease.leaseId)) {
         if (!brokerLost) this.leaseLost(lease.taskId, lease.leaseId);
-      } else if (now > held.deadline + DEADLINE_GRACE_MS) {
+      } else if (!held.finishing && now > held.deadline + DEADLINE_GRACE_MS) {
         this.held.delete(lease.taskId);
         this.send({
           case: "cancel",
@@ -330,7 +330,11 @@ export class WorkerSession {
   /** Records pending results a batch at a time until none is left; ends the stream if Postgres fails. */
   async #finishPending(): Promise<void> {
     try {
-      while (this.#pending.length > 0) await this.#finishBatch(this.#takeBatch());
+      while (this.#pending.length > 0) {
+        // A start being recorded finishes first: the batch's statement then sees its attempt row.
+        await this.#starts.settled();
+        await this.#finishBatch(this.#takeBatch());
+      }
     } catch (error) {
       this.runtime.log.error("recording results failed: closing the worker's stream", {
         worker_id: this.id,
