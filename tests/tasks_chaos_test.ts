@@ -26,6 +26,7 @@ import { bearer, credentials, credentialsOn, openRawWorker } from "./_support/ra
 import { startTestServer, TEST_REDIS_URL } from "./_support/server.ts";
 import { freePort, type RedisServer, startRedisServer } from "./_support/redis_server.ts";
 import { eventually } from "./_support/until.ts";
+import { START_RECORD_MS } from "../server/tasks/_start_recorder.ts";
 
 const TASKS = 10_000;
 const BATCH = 1000;
@@ -143,11 +144,30 @@ interface Rerun {
 }
 
 /**
- * Asserts the delivery rule, prints every re-run with its reason, and returns how many tasks
- * ran more than once. A re-run is allowed only of an attempt whose lease was live at `crashAt`;
- * without `crashAt`, none is.
+ * The documented window of a broker that lost its state (docs/ARCHITECTURE.md, "Delivery"): a
+ * task whose start was not recorded yet (claimed less than START_RECORD_MS before the rebuild
+ * read Postgres) may run again. Its runs may share an attempt number, since the run whose
+ * Result lost has no attempt row of its own. The slack covers the rebuild's own read.
  */
-async function checkDelivery(run: Run, crash: string, crashAt?: Date): Promise<number> {
+async function inRebuildWindow(run: Run, taskId: string, rebuilds: Date[]): Promise<boolean> {
+  const [first] = await run.db.sql<{ at: Date }[]>`
+    select min(at) as at from executions where task_id = ${taskId}`;
+  const slackMs = START_RECORD_MS + 1000;
+  return rebuilds.some((r) => first.at <= r && r.getTime() - first.at.getTime() <= slackMs);
+}
+
+/**
+ * Asserts the delivery rule, prints every re-run with its reason, and returns how many tasks
+ * ran more than once. A re-run is allowed only of an attempt whose lease was live at `crashAt`,
+ * or, with `rebuilds`, of a task whose start was not recorded at a rebuild (inRebuildWindow);
+ * with neither, none is.
+ */
+async function checkDelivery(
+  run: Run,
+  crash: string,
+  crashAt?: Date,
+  rebuilds: Date[] = [],
+): Promise<number> {
   const { sql } = run.db;
   assert.equal(new Set(run.ids).size, TASKS, "every task was accepted with its own id");
   // Postgres's view: each accepted task succeeded, by exactly one attempt.
@@ -171,10 +191,16 @@ async function checkDelivery(run: Run, crash: string, crashAt?: Date): Promise<n
       left join task_attempts a on a.task_id = e.task_id and a.number = e.attempt
      where a.task_id is null`;
   assert.deepEqual([...orphans], [], "every execution is an attempt Postgres knows");
-  const sameAttemptTwice = await sql`
+  const sameAttemptTwice = await sql<{ task_id: string }[]>`
     select task_id, attempt, count(*)::int as n from executions
      group by task_id, attempt having count(*) > 1`;
-  assert.deepEqual([...sameAttemptTwice], [], "no attempt was executed twice");
+  const twice = [];
+  for (const r of sameAttemptTwice) {
+    if (await inRebuildWindow(run, r.task_id, rebuilds)) {
+      console.log(`${crash}: task ${r.task_id} executed twice as one attempt: claimed just before a rebuild`);
+    } else twice.push(r);
+  }
+  assert.deepEqual(twice, [], "no attempt was executed twice");
   // Every execution that did not count: its attempt's lease was live at the crash.
   const reruns = await sql<Rerun[]>`
     select e.task_id,
@@ -188,15 +214,19 @@ async function checkDelivery(run: Run, crash: string, crashAt?: Date): Promise<n
   const unexplained: Rerun[] = [];
   for (const r of reruns) {
     const earlier = r.attempts.slice(0, -1).map((_, i) => i);
-    const explained = crashAt !== undefined && r.outcomes.at(-1) === "succeeded" &&
+    const liveAtCrash = crashAt !== undefined && r.outcomes.at(-1) === "succeeded" &&
       earlier.every((i) =>
         r.outcomes[i] === "lease_expired" && new Date(r.started[i]) <= crashAt &&
         new Date(r.ended[i]!) >= crashAt
       );
-    const why = explained
+    const atRebuild = !liveAtCrash && await inRebuildWindow(run, r.task_id, rebuilds);
+    const explained = liveAtCrash || atRebuild;
+    const why = liveAtCrash
       ? `attempt ${
         r.attempts[0]
       } held a live lease at the ${crash} and ended lease_expired, its Result uncommitted`
+      : atRebuild
+      ? `claimed less than ${START_RECORD_MS} ms before a rebuild, its start not yet recorded`
       : crashAt === undefined
       ? "NOT ALLOWED: nothing may run twice through this"
       : `UNEXPLAINED: started ${r.started.join(", ")}, ended ${
@@ -236,7 +266,7 @@ Deno.test(
 );
 
 Deno.test(
-  "Redis flushed (FLUSHALL) in the middle of 10,000 tasks: none lost, none run twice",
+  "Redis flushed (FLUSHALL) in the middle of 10,000 tasks: none lost, re-runs only of unrecorded starts at a rebuild",
   opts,
   async () => {
     // A slow promoter (its tick rebuilds the broker), so the workers' heartbeats come while Redis is
@@ -245,7 +275,8 @@ Deno.test(
     // worker falls in the 5 s before the next rebuild (heartbeats every 2 s).
     const run = await startRun({ TASKMESH_TASKS_TICK_MS: "5000" });
     const redis = new Redis(run.redis.url);
-    const rebuilds = () => run.server.lines.filter((l) => l.msg === "broker rebuilt from Postgres").length;
+    const rebuiltLines = () => run.server.lines.filter((l) => l.msg === "broker rebuilt from Postgres");
+    const rebuilds = () => rebuiltLines().length;
     try {
       await underWay(run);
       for (let flush = 0; flush < FLUSHES; flush++) {
@@ -261,9 +292,11 @@ Deno.test(
       const atCrash = await executions(run);
       await allSucceeded(run);
       assert.ok(atCrash < TASKS, `the flushes came before the end (${atCrash} executions)`);
-      // The workers never lost their streams and kept beating: the rebuild gives every running
-      // task its lease back, so no lease of theirs may be lost and nothing may run twice.
-      assert.equal(await checkDelivery(run, "FLUSHALL"), 0, "no task ran twice");
+      // The workers never lost their streams and kept beating: the rebuild gives every task whose
+      // start is recorded its lease back, so nothing else may run twice (each one that did is printed).
+      const rebuiltAt = rebuiltLines().map((l) => new Date(String(l.time)));
+      const twice = await checkDelivery(run, "FLUSHALL", undefined, rebuiltAt);
+      console.log(`FLUSHALL: ${twice} tasks ran twice, each in the window the delivery rule allows`);
     } finally {
       redis.disconnect();
       await endRun(run);

@@ -106,7 +106,11 @@ Deno.test("task runtime defects found by outside clients", {
         const second = await worker.nextOf("assign");
         assert.equal(second.task?.id, task!.id);
         assert.equal(second.attempt, 2, "Assign numbers the attempt as GetTask will");
-        const { task: got } = await tasks.getTask({ id: task!.id }, as);
+        // Its start is recorded once it has run a moment (or with its finish): then GetTask shows it.
+        const got = await until("the second attempt's start is recorded", async () => {
+          const { task: now } = await tasks.getTask({ id: task!.id }, as);
+          return now!.attempts.length === 2 ? now : undefined;
+        });
         assert.deepEqual(
           got!.attempts.map((a) => a.number),
           [1, 2],

@@ -92,8 +92,14 @@ for (const mode of ["embedded", "redis"] as const) {
         for (let i = 0; i < 3; i++) {
           const a = await w.nextOf("assign");
           seen.push(a.task!.id);
-          const running = (await tasks.listTasks({ queue: "q2", state: TaskState.RUNNING }, as)).tasks.length;
-          assert.equal(running, 1, "one slot, one task in flight");
+          // Its start is recorded once it has run a moment (START_RECORD_MS), never a second task's.
+          await until(
+            "one slot, one task in flight",
+            async () =>
+              (await tasks.listTasks({ queue: "q2", state: TaskState.RUNNING }, as)).tasks.length === 1 ||
+              undefined,
+            5000,
+          );
           ok(w, a.task!.id, a.leaseId);
           await w.nextOf("resultAck");
         }
@@ -309,6 +315,11 @@ for (const mode of ["embedded", "redis"] as const) {
         const { task } = await enqueue("q15");
         const w = await worker(["q15"], 1, "orphaned");
         await w.nextOf("assign");
+        await until(
+          "its start is recorded",
+          async () => await state(task!.id) === TaskState.RUNNING || undefined,
+          5000,
+        );
         // A server that took the expired lease and died before telling Postgres: the broker has
         // no lease, Postgres still says running, and nothing would ever expire it.
         const taken = await internalsForTests(rt).broker.takeExpired(clock.now() + 3_600_000, 500);

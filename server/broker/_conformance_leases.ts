@@ -41,6 +41,21 @@ export const leaseSteps: ConformanceStep[] = [
     },
   },
   {
+    name: "adding a task that holds a lease leaves it in flight; once the lease ends it may be added",
+    async run({ broker }) {
+      const t = task("q", 5, 1);
+      await broker.add([t], T0);
+      const [lease] = await claim(broker, ["q"], 1);
+      // A rebuild over a live broker adds every task Postgres holds queued: one in flight stays leased.
+      await broker.add([t], T0 + 1);
+      assert.deepEqual(await broker.counts("q"), { ready: 0, delayed: 0, leased: 1 });
+      assert.deepEqual(await claim(broker, ["q"], 1, "w2"), [], "never handed out twice");
+      assert.equal(await broker.release(lease.taskId, lease.leaseId), true);
+      await broker.add([t], T0 + 2);
+      assert.deepEqual(await broker.counts("q"), { ready: 1, delayed: 0, leased: 0 });
+    },
+  },
+  {
     name: "a lease past its time that takeExpired has not taken may still be extended",
     async run({ broker }) {
       await broker.add([task("q", 5, 1)], T0);

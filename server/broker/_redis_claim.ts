@@ -118,7 +118,7 @@ async function claimFrom(
 ): Promise<Claimed[]> {
   const { workerId, expiresAt, now, types } = claim;
   const keys = access.keys(queue);
-  const leaseIds = Array.from({ length: n }, () => newLeaseId(queue));
+  const leaseIds = Array.from({ length: n }, () => newLeaseId(queue, now));
   const flat = await access.scripts.run(
     "claim",
     [

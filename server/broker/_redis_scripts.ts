@@ -7,7 +7,7 @@ import type { Cluster, Redis } from "ioredis";
 
 /** Each script's file; the number before `.lua` is how many KEYS it takes. */
 const FILES = {
-  add: "add-5.lua",
+  add: "add-6.lua",
   promote: "promote-3.lua",
   claim: "claim-11.lua",
   extend: "extend-2.lua",

@@ -75,6 +75,8 @@ class MemoryBroker implements Broker {
       return Promise.reject(error);
     }
     for (const { task, score } of scored) {
+      // In flight: its lease's end decides whether it runs again (add-6.lua).
+      if (this.#leases.has(task.id)) continue;
       const q = this.#queue(task.queue);
       if (task.type) this.#types.set(task.id, task.type);
       else this.#types.delete(task.id);
@@ -162,7 +164,7 @@ class MemoryBroker implements Broker {
       const lease: Lease = {
         taskId: head.id,
         queue: best.name,
-        leaseId: newLeaseId(best.name),
+        leaseId: newLeaseId(best.name, request.now),
         workerId: request.workerId,
         expiresAt,
       };

@@ -102,6 +102,7 @@ class RedisBroker implements Broker {
           keys.delayedOrder,
           keys.taskTypes,
           keys.taskGroups,
+          keys.leases,
         ], args)
       ),
     ]);

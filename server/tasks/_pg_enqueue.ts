@@ -79,7 +79,7 @@ export async function enqueueTasks(
   tasks: NewTask[],
   now: number,
   knownQueues: ReadonlySet<string>,
-): Promise<{ tasks: TaskRecord[]; duplicates: boolean[] }> {
+): Promise<{ tasks: TaskRecord[]; duplicates: boolean[]; versions: Map<string, string> }> {
   const newQueues = [...new Set(tasks.map((t) => t.queue))].filter((q) => !knownQueues.has(q)).sort();
   await insertQueues(tx, newQueues, now);
   const planned = await planIdentities(tx, tasks, now);
@@ -149,5 +149,7 @@ export async function enqueueTasks(
   return {
     tasks: planned.map((p) => toTaskRecord(p.existing ?? rows.get(p.id)!)),
     duplicates: isFresh.map((f) => !f),
+    // The row version of each inserted task (its claim's fence, _claim_cache.ts).
+    versions: new Map([...rows.values()].map((r) => [r.id, r.version])),
   };
 }

@@ -7,9 +7,9 @@
 import type { BrokerTask, ClaimRequest, Lease } from "../broker/broker.ts";
 import type { EngineParts } from "./_engine_parts.ts";
 import {
-  type AttemptResult,
+  type ClaimedTask,
+  type ResultToRecord,
   runnable,
-  type StartedTask,
   type TaskRecord,
   type TaskStore,
   type Transition,
@@ -28,14 +28,16 @@ export class WorkerLeases {
   constructor(readonly parts: EngineParts, readonly core: EngineCore) {}
 
   /**
-   * Claims up to `max` tasks for a worker and records their start. Leases claimed after the
-   * worker went (`gone`), and those Postgres would not start (cancelled or finished between
-   * the broker and Postgres: Postgres wins), are given back without counting an attempt.
+   * Claims up to `max` tasks for a worker and reads them for its Assigns; no write: the
+   * start is recorded with the finish, or by `recordStarts` once the task has run a while.
+   * Leases claimed after the worker went (`gone`), and those of tasks Postgres no longer
+   * holds runnable (cancelled or finished between the broker and Postgres: Postgres wins),
+   * are given back without counting an attempt.
    */
   async claimAndStart(
     claim: Omit<ClaimRequest, "leaseTtlMs" | "now">,
     gone: () => boolean,
-  ): Promise<{ claimed: number; started: Array<{ task: StartedTask; leaseId: string }> }> {
+  ): Promise<{ claimed: number; started: Array<{ task: ClaimedTask; leaseId: string }> }> {
     const leases = await this.parts.broker.claim({
       ...claim,
       onLimited: (retryInMs) => {
@@ -50,7 +52,7 @@ export class WorkerLeases {
       await this.#giveBack(leases);
       return { claimed: leases.length, started: [] };
     }
-    const started = await this.parts.store.startMany(leases, claim.workerId, this.parts.clock.now());
+    const started = await this.parts.store.readClaimed(leases, claim.workerId, this.parts.clock.now());
     if (started.length < leases.length) {
       const ids = new Set(started.map((t) => t.id));
       await this.#giveBack(leases.filter((l) => !ids.has(l.taskId)));
@@ -60,6 +62,19 @@ export class WorkerLeases {
       claimed: leases.length,
       started: started.map((task) => ({ task, leaseId: leaseOf.get(task.id)! })),
     };
+  }
+
+  /** Records the starts of tasks a worker still runs (fenced by version); returns the ids recorded. */
+  recordStarts(
+    starts: ReadonlyArray<{ taskId: string; leaseId: string; version: string; startedAt: number }>,
+    workerId: string,
+  ): Promise<Set<string>> {
+    return this.parts.store.recordStarts(starts, workerId, this.parts.clock.now());
+  }
+
+  /** Gives back leases claimed but never assigned (the worker went meanwhile): no attempt counts. */
+  giveBack(leases: ReadonlyArray<Pick<Lease, "taskId" | "leaseId">>): Promise<void> {
+    return this.#giveBack(leases);
   }
 
   /** Records a worker's progress if its lease is current, and tells the watchers. */
@@ -81,7 +96,7 @@ export class WorkerLeases {
    * `batch`, null where the lease was no longer current.
    */
   async finish(
-    batch: ReadonlyArray<{ taskId: string; leaseId: string; result: AttemptResult }>,
+    batch: ReadonlyArray<ResultToRecord>,
     workerId: string,
     recorded: (tasks: Array<TaskRecord | null>) => void,
   ): Promise<void> {
@@ -93,7 +108,7 @@ export class WorkerLeases {
   }
 
   async #record(
-    batch: ReadonlyArray<{ taskId: string; leaseId: string; result: AttemptResult }>,
+    batch: ReadonlyArray<ResultToRecord>,
     workerId: string,
   ): ReturnType<TaskStore["finishMany"]> {
     try {
@@ -113,13 +128,17 @@ export class WorkerLeases {
     }
   }
 
-  /** A worker session gives a lease back (timeout, stream ended): the broker lease ends, the attempt is counted. */
+  /**
+   * A worker session gives a lease back (timeout, stream ended): the broker lease ends, the
+   * attempt is counted; `version` fences an attempt whose start Postgres never saw.
+   */
   async takeBack(
     lease: Pick<Lease, "taskId" | "leaseId" | "workerId">,
     outcome: "lease_expired" | "timed_out",
+    version?: string,
   ) {
     await this.parts.broker.release(lease.taskId, lease.leaseId);
-    await this.expire(lease, outcome);
+    await this.expire(lease, outcome, version);
   }
 
   /** Ends a lease whose task never started and puts the task back as it was; no attempt is counted. */
@@ -145,9 +164,15 @@ export class WorkerLeases {
     await this.core.makeRunnable(tasks);
   }
 
+  /**
+   * Ends an expired lease's attempt and counts it, its start recorded now if Postgres never
+   * saw it: a lease the broker still held was handed to a worker, whose handler may have run
+   * (the reaper's leases are current ones, since `add` leaves a leased task alone).
+   */
   async expire(
     lease: Pick<Lease, "taskId" | "leaseId" | "workerId">,
     outcome: "lease_expired" | "timed_out",
+    version?: string,
   ) {
     const transition = await this.parts.store.expire(
       lease.taskId,
@@ -155,8 +180,12 @@ export class WorkerLeases {
       outcome,
       this.parts.clock.now(),
       this.core.random,
+      { workerId: lease.workerId, version },
     );
     this.parts.sessions.get(lease.workerId)?.leaseLost(lease.taskId, lease.leaseId);
+    // A sweeper that read the task running before this commit may have restored this very lease
+    // since the broker gave it up; `add` would leave the task alone behind it (lease_sweeper.ts).
+    await this.parts.broker.release(lease.taskId, lease.leaseId);
     if (!transition) await this.#requeueIfRunnable([lease.taskId]);
     else {
       this.parts.log.info("lease expired: task goes back to its queue", {

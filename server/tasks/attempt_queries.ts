@@ -48,32 +48,72 @@ export async function lockTasks(db: Db, ids: readonly string[]): Promise<void> {
 }
 
 /**
- * Runnable (queued, or scheduled and due) → running under each lease, with its attempt
- * row, in one statement (its own transaction) for a whole claim: this is on every task's
- * hot path. Tasks no longer runnable are left out. Each attempt is numbered after every
- * earlier one of its task (attempt_number, which a manual retry does not reset); the row
- * lock the update takes means no other start of the task can number concurrently. Each
- * row comes back with the state it left, for WatchTasks' previous_state.
+ * A claim's tasks as their Assign carries them, read and not written: the hot path records
+ * a start with its finish (markTasksSucceeded), or once the task has run for a while
+ * (startTasks). Only tasks still runnable (queued, or scheduled and due) come back, each
+ * with its row version (`xmin`), which fences the start recorded later: any change of the
+ * row meanwhile (a cancel, an expired attempt recorded) makes that start, and so a stale
+ * Result, find nothing.
+ */
+export async function selectClaimed(
+  db: Db,
+  ids: readonly string[],
+  now: number,
+): Promise<Array<TaskRow & { version: string }>> {
+  if (ids.length === 0) return [];
+  return await db<Array<TaskRow & { version: string }>>`
+    select t.*, t.xmin::text as version from tasks t
+    where t.id = any(${ids as string[]}::uuid[])
+      and (t.state = 'queued' or (t.state = 'scheduled' and t.run_at <= ${new Date(now)}))`;
+}
+
+/** A claimed task's start to record: under its lease, fenced by the row version read at the claim if given. */
+export interface StartToRecord {
+  taskId: string;
+  leaseId: string;
+  /**
+   * The row version `selectClaimed` read. Unset (an expiry, see pg_store expire): a row not
+   * changed since `startedAt` whose attempts do not include this lease.
+   */
+  version?: string;
+  /** When its worker was given it (the claim); unset: now. */
+  startedAt?: number;
+}
+
+/**
+ * Runnable → running under each lease, with its attempt row, in one statement (its own
+ * transaction, or the caller's). Tasks no longer runnable, or changed since their version
+ * was read, are left out. Each attempt is numbered after every earlier one of its task
+ * (attempt_number, which a manual retry does not reset); the row lock the update takes
+ * means no other start of the task can number concurrently. Each row comes back with the
+ * state it left, for WatchTasks' previous_state.
  */
 export async function startTasks(
   db: Db,
-  leases: ReadonlyArray<{ taskId: string; leaseId: string }>,
+  starts: readonly StartToRecord[],
   workerId: string,
   now: number,
 ): Promise<Array<TaskRow & { previous_state: TaskState }>> {
-  if (leases.length === 0) return [];
+  if (starts.length === 0) return [];
   const at = new Date(now);
-  const ids = leases.map((l) => l.taskId);
-  const leaseIds = leases.map((l) => l.leaseId);
+  const ids = starts.map((l) => l.taskId);
+  const leaseIds = starts.map((l) => l.leaseId);
+  const versions = starts.map((l) => l.version ?? null);
+  const startedAt = starts.map((l) => new Date(l.startedAt ?? now).toISOString());
   return await db<Array<TaskRow & { previous_state: TaskState }>>`
     with claimed as (
-      select * from unnest(${ids}::uuid[], ${leaseIds}::text[]) as c(id, lease_id)
+      select * from unnest(${ids}::uuid[], ${leaseIds}::text[], ${versions}::text[], ${startedAt}::timestamptz[])
+        as c(id, lease_id, version, started_at)
     ), locked as (
       ${
     lockedInIdOrder(
       db,
       db`claimed`,
-      db`t.state = 'queued' or (t.state = 'scheduled' and t.run_at <= ${at})`,
+      // Without a version (an expiry), the lease must be newer than the row's last change and
+      // have no attempt yet: a stale lease (one a sweeper restored late) records nothing.
+      db`(t.state = 'queued' or (t.state = 'scheduled' and t.run_at <= ${at})) and
+        (t.xmin::text = d.version or (d.version is null and t.updated_at <= d.started_at and not exists (
+          select 1 from task_attempts a where a.task_id = t.id and a.lease_id = d.lease_id)))`,
     )
   }
     ), started as (
@@ -85,8 +125,8 @@ export async function startTasks(
       returning t.*, l.previous_state
     ), attempt as (
       insert into task_attempts (task_id, number, queue, worker_id, lease_id, started_at)
-      select s.id, s.attempt_number, s.queue, s.worker_id, s.lease_id, ${at}
-      from started s
+      select s.id, s.attempt_number, s.queue, s.worker_id, s.lease_id, least(c.started_at, ${at})
+      from started s join claimed c on c.id = s.id
     )
     select * from started`;
 }
@@ -96,38 +136,65 @@ export interface Success {
   taskId: string;
   leaseId: string;
   output: Uint8Array;
+  /** Set when the start may not be recorded yet: the row version read at the claim (selectClaimed). */
+  version?: string;
+  /** The worker, and when it was given the task, for the attempt row of an unrecorded start. */
+  workerId?: string;
+  startedAt?: number;
 }
 
 /**
- * Running → succeeded for every task still under its lease, attempts ended, in one
- * statement; tasks whose lease is no longer current are left out (the fence). Rows come
- * back locked until the caller's transaction ends, so it can settle their dependents
- * after reading the edges in a later statement, whose snapshot includes the edges of any
- * enqueue that committed while this one waited for a row.
+ * → succeeded for every task still under its lease, attempts ended, in one statement;
+ * tasks whose lease is no longer current are left out (the fence). A task running in
+ * Postgres is fenced by its lease id; one whose start was never recorded (it ended
+ * quickly) by the row version read at its claim, and gets its whole attempt row here.
+ * Rows come back locked until the caller's transaction ends, so it can settle their
+ * dependents after reading the edges in a later statement, whose snapshot includes the
+ * edges of any enqueue that committed while this one waited for a row.
  */
 export async function markTasksSucceeded(db: Db, done: readonly Success[], now: number): Promise<TaskRow[]> {
   if (done.length === 0) return [];
   const at = new Date(now);
   const ids = done.map((d) => d.taskId);
   const leaseIds = done.map((d) => d.leaseId);
+  const versions = done.map((d) => d.version ?? null);
+  const workers = done.map((d) => d.workerId ?? null);
+  const startedAt = done.map((d) => new Date(Math.min(d.startedAt ?? now, now)).toISOString());
   // Hex text rather than a bytea[] parameter, which the driver does not serialise.
   const outputs = done.map((d) => Buffer.from(d.output).toString("hex"));
   return await db<TaskRow[]>`
     with done as (
-      select * from unnest(${ids}::uuid[], ${leaseIds}::text[], ${outputs}::text[]) as d(id, lease_id, output)
+      select * from unnest(${ids}::uuid[], ${leaseIds}::text[], ${outputs}::text[], ${versions}::text[],
+        ${workers}::text[], ${startedAt}::timestamptz[]) as d(id, lease_id, output, version, worker_id, started_at)
     ), locked as (
-      ${lockedInIdOrder(db, db`done`, db`t.lease_id = d.lease_id and t.state = 'running'`)}
+      ${
+    lockedInIdOrder(
+      db,
+      db`done`,
+      db`(t.lease_id = d.lease_id and t.state = 'running') or
+        (d.version is not null and d.worker_id is not null and t.xmin::text = d.version
+          and t.state in ('queued', 'scheduled'))`,
+    )
+  }
     ), changed as (
       update tasks t set state = 'succeeded', output = decode(d.output, 'hex'), lease_id = null,
-        worker_id = null, finished_at = ${at}, updated_at = ${at}
+        worker_id = null, finished_at = ${at}, updated_at = ${at},
+        attempt_count = t.attempt_count + (l.previous_state <> 'running')::int,
+        attempt_number = t.attempt_number + (l.previous_state <> 'running')::int
       from locked l join done d on d.id = l.id
       where t.id = l.id
-      returning t.*, d.lease_id as ended_lease_id
+      returning t.*, d.lease_id as ended_lease_id, l.previous_state as started_from,
+        d.worker_id as ended_worker_id, d.started_at as ended_started_at
     ), ended as (
       update task_attempts a set ended_at = ${at}, outcome = 'succeeded', error = null
       from changed c
-      where a.task_id = c.id and a.lease_id = c.ended_lease_id
+      where c.started_from = 'running' and a.task_id = c.id and a.lease_id = c.ended_lease_id
         and a.ended_at is null
+    ), whole as (
+      insert into task_attempts (task_id, number, queue, worker_id, lease_id, started_at, ended_at, outcome)
+      select c.id, c.attempt_number, c.queue, c.ended_worker_id, c.ended_lease_id, c.ended_started_at, ${at},
+        'succeeded'
+      from changed c where c.started_from <> 'running'
     )
     select * from changed`;
 }

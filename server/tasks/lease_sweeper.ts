@@ -2,7 +2,8 @@
  * The lease sweeper owns the leases of running tasks: every running task in Postgres
  * has one in the broker, so the reaper can take it back.
  */
-import type { Lease } from "../broker/broker.ts";
+import type { BrokerTask, Lease } from "../broker/broker.ts";
+import { runnable } from "./model.ts";
 import { type EngineLoop, type EngineParts, IntervalLoop } from "./_engine_parts.ts";
 
 export class LeaseSweeper implements EngineLoop {
@@ -42,12 +43,38 @@ export class LeaseSweeper implements EngineLoop {
         group: task.group,
       });
       if (batch.length >= 500) {
-        await this.parts.broker.restoreLeases(batch);
+        await this.#restore(batch);
         checked += batch.length;
         batch = [];
       }
     }
-    if (batch.length) await this.parts.broker.restoreLeases(batch);
+    if (batch.length) await this.#restore(batch);
     return checked + batch.length;
+  }
+
+  /**
+   * Restores the leases, then looks again: a task that ended or was taken back while they
+   * were read (its lease expired and recorded meanwhile) must not keep a restored lease,
+   * which would hold it out of its queue (`add` leaves a leased task alone) until it expired.
+   */
+  async #restore(batch: Lease[]): Promise<void> {
+    const { broker, store } = this.parts;
+    await broker.restoreLeases(batch);
+    const current = await store.runningLeases(batch.map((l) => l.taskId));
+    const stale = batch.filter((l) => current.get(l.taskId) !== l.leaseId);
+    if (stale.length === 0) return;
+    await broker.releaseMany(stale);
+    const back: BrokerTask[] = [];
+    for (const lease of stale) {
+      const found = await store.get(lease.taskId);
+      const task = found && runnable(found.task);
+      if (task) back.push(task);
+    }
+    if (back.length === 0) return;
+    await broker.add(back, this.parts.clock.now());
+    for (const queue of new Set(back.map((t) => t.queue))) {
+      this.parts.wake(queue);
+      await broker.notify(queue);
+    }
   }
 }

@@ -92,6 +92,23 @@ export interface TaskRecord extends NewTask {
 /** A task that started, with the state it left (queued, or scheduled when it was due). */
 export type StartedTask = TaskRecord & { previousState: TaskState };
 
+/**
+ * A claimed task as its Assign carries it (running, under its lease) before Postgres has
+ * its start: `version` is the row version read at the claim, the fence of the start that is
+ * recorded with its finish or later (docs/ARCHITECTURE.md, "Delivery").
+ */
+export type ClaimedTask = StartedTask & { version: string };
+
+/** A result to record; `version`, `workerId` and `startedAt` carry an unrecorded start (ClaimedTask). */
+export interface ResultToRecord {
+  taskId: string;
+  leaseId: string;
+  result: AttemptResult;
+  version?: string;
+  workerId?: string;
+  startedAt?: number;
+}
+
 export interface AttemptRecord {
   number: number;
   workerId: string;
@@ -163,6 +180,24 @@ export interface TaskStore {
     now: number,
   ): Promise<StartedTask[]>;
   /**
+   * A claim's tasks as their Assign carries them, in claim order, read without a write;
+   * tasks no longer runnable are left out (the caller gives their leases back).
+   */
+  readClaimed(
+    leases: ReadonlyArray<{ taskId: string; leaseId: string }>,
+    workerId: string,
+    now: number,
+  ): Promise<ClaimedTask[]>;
+  /**
+   * Records the starts of claimed tasks still running (fenced by their version); returns
+   * the ids recorded. A task left out changed since its claim (cancelled, expired).
+   */
+  recordStarts(
+    starts: ReadonlyArray<{ taskId: string; leaseId: string; version: string; startedAt: number }>,
+    workerId: string,
+    now: number,
+  ): Promise<Set<string>>;
+  /**
    * Ends the running attempt if `leaseId` is still the task's lease; null otherwise
    * (the fence). Success → succeeded; a retryable error with attempts left →
    * scheduled after backoff with full jitter (`random` in [0,1)); else → dead.
@@ -180,18 +215,25 @@ export interface TaskStore {
    * retry scheduled and dependent released.
    */
   finishMany(
-    results: ReadonlyArray<{ taskId: string; leaseId: string; result: AttemptResult }>,
+    results: ReadonlyArray<ResultToRecord>,
     now: number,
     random: () => number,
   ): Promise<{ tasks: Array<TaskRecord | null>; runnable: BrokerTask[] }>;
-  /** Ends the attempt of an expired lease (outcome lease_expired or timed_out), counting it; null when stale. */
+  /**
+   * Ends the attempt of an expired lease (outcome lease_expired or timed_out), counting it;
+   * null when stale. With `unrecorded`, a lease whose start Postgres never saw counts too
+   * (its worker had it, see docs/ARCHITECTURE.md "Delivery"), fenced by its version if known.
+   */
   expire(
     taskId: string,
     leaseId: string,
     outcome: "lease_expired" | "timed_out",
     now: number,
     random: () => number,
+    unrecorded?: { workerId: string; version?: string },
   ): Promise<Transition | null>;
+  /** The current lease of each of these tasks that is running (the sweeper's second look). */
+  runningLeases(taskIds: readonly string[]): Promise<Map<string, string>>;
   /** Records progress if the lease is current; false otherwise. */
   progress(taskId: string, leaseId: string, percent: number, message: string, now: number): Promise<boolean>;
   /**

@@ -34,6 +34,7 @@ import {
 import type {
   Page,
   QueueStats,
+  ResultToRecord,
   TaskError,
   TaskFilter,
   TaskRecord,
@@ -47,6 +48,8 @@ import {
   selectQueueStats,
   upsertQueuePaused,
 } from "./queue_queries.ts";
+import { claimedAtOfLeaseId } from "../broker/_lease_id.ts";
+import { ClaimCache } from "./_claim_cache.ts";
 import {
   type AttemptEnd,
   type ChangedTaskRow,
@@ -56,6 +59,7 @@ import {
   markTasksSucceeded,
   scheduleTaskRetry,
   selectAttempts,
+  selectClaimed,
   selectLeasedTaskForUpdate,
   selectTasksWithDependents,
   startTasks,
@@ -70,6 +74,7 @@ import {
   selectDeadTasksForUpdate,
   selectLiveTasks,
   selectQueueDeadTasksForUpdate,
+  selectRunningLeases,
   selectStaleRunning,
   selectTask,
   selectTaskForUpdate,
@@ -211,9 +216,21 @@ const EXPIRED_ERRORS: Record<"lease_expired" | "timed_out", TaskError> = {
   },
 };
 
+/** Records, in the caller's transaction, the starts of these results' attempts that Postgres never saw. */
+async function recordUnrecorded(tx: Db, results: readonly ResultToRecord[], now: number): Promise<void> {
+  const byWorker = new Map<string, ResultToRecord[]>();
+  for (const r of results) {
+    if (r.version === undefined || r.workerId === undefined) continue;
+    byWorker.set(r.workerId, [...byWorker.get(r.workerId) ?? [], r]);
+  }
+  for (const [workerId, list] of byWorker) await startTasks(tx, list, workerId, now);
+}
+
 export function createTaskStore(sql: Sql): PgTaskStore {
   // Queues whose row is known to exist (rows are never deleted): enqueue skips inserting them.
   const knownQueues = new Set<string>();
+  // Tasks enqueued here that no claim has read yet: their Assign needs no read (_claim_cache.ts).
+  const claimCache = new ClaimCache();
 
   /** Dead letters to requeue or purge, locked; any named id that is not one is refused by name. */
   async function lockDeadLetters(tx: Db, queue: string, ids: string[], all: boolean): Promise<TaskRow[]> {
@@ -251,7 +268,11 @@ export function createTaskStore(sql: Sql): PgTaskStore {
           return stored;
         });
       for (const t of tasks) knownQueues.add(t.queue);
-      return result;
+      result.tasks.forEach((t, i) => {
+        const version = result.versions.get(t.id);
+        if (!result.duplicates[i] && version !== undefined) claimCache.put(t, version);
+      });
+      return { tasks: result.tasks, duplicates: result.duplicates };
     },
 
     async get(id) {
@@ -278,6 +299,39 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       return task ?? null;
     },
 
+    async readClaimed(leases, workerId, now) {
+      const known = new Map<string, { task: TaskRecord; version: string }>();
+      for (const l of leases) {
+        const entry = claimCache.take(l.taskId, now);
+        if (entry) known.set(l.taskId, entry);
+      }
+      const misses = leases.map((l) => l.taskId).filter((id) => !known.has(id) && TASK_ID.test(id));
+      for (const row of await selectClaimed(sql, misses, now)) {
+        known.set(row.id, { task: toTaskRecord(row), version: row.version });
+      }
+      return leases.flatMap((l) => {
+        const entry = known.get(l.taskId);
+        if (!entry) return [];
+        const { task, version } = entry;
+        const running: TaskRecord = {
+          ...task,
+          state: "running",
+          leaseId: l.leaseId,
+          workerId,
+          attemptCount: task.attemptCount + 1,
+          attemptNumber: task.attemptNumber + 1,
+          updatedAt: now,
+          progress: null,
+        };
+        return [{ ...running, previousState: task.state, version }];
+      });
+    },
+
+    async recordStarts(starts, workerId, now) {
+      const rows = await startTasks(sql, starts.filter((s) => TASK_ID.test(s.taskId)), workerId, now);
+      return new Set(rows.map((r) => r.id));
+    },
+
     async startMany(leases, workerId, now) {
       const rows = await startTasks(sql, leases.filter((l) => TASK_ID.test(l.taskId)), workerId, now);
       const byId = new Map(rows.map((r) => [r.id, r]));
@@ -299,12 +353,20 @@ export function createTaskStore(sql: Sql): PgTaskStore {
         const runnable: BrokerTask[] = [];
         // Failures lock their rows one by one after the successes: all first, in id order, so the
         // transaction never holds one and waits for another that an enqueue has share-locked.
-        if (fenced.some((r) => !r.result.ok)) await lockTasks(tx, fenced.map((r) => r.taskId));
+        const failures = fenced.filter((r) => !r.result.ok);
+        if (failures.length > 0) {
+          await lockTasks(tx, fenced.map((r) => r.taskId));
+          // A failure whose start was never recorded gets it first (fenced by its version), then ends as any.
+          await recordUnrecorded(tx, failures, now);
+        }
         // Successes in one statement; their dependents are settled together below.
-        const successes = fenced.flatMap((r) =>
-          r.result.ok ? [{ taskId: r.taskId, leaseId: r.leaseId, output: r.result.output }] : []
-        );
-        const succeeded = await markTasksSucceeded(tx, successes, now);
+        const successes = fenced.flatMap((r) => r.result.ok ? [{ ...r, output: r.result.output }] : []);
+        // With no failure to take in between, the edges' read goes right behind the change, pipelined on
+        // the connection: still a later statement, so its snapshot has what committed while the change waited.
+        const [succeeded, edgesRead] = await Promise.all([
+          markTasksSucceeded(tx, successes, now),
+          failures.length === 0 ? selectTasksWithDependents(tx, successes.map((r) => r.taskId)) : undefined,
+        ]);
         for (const row of succeeded) ended.set(row.id, toTaskRecord(row));
         // Failures are few and each decides its own retry or death: one by one, still in this transaction.
         for (const r of fenced) {
@@ -318,8 +380,9 @@ export function createTaskStore(sql: Sql): PgTaskStore {
           runnable.push(...transition.runnable);
         }
         // A later statement than the change, so edges of enqueues that committed meanwhile show.
-        const withDependents = await selectTasksWithDependents(tx, succeeded.map((r) => r.id));
-        const released = await settleDependents(tx, [...withDependents].sort(), now);
+        const edges = edgesRead ?? await selectTasksWithDependents(tx, succeeded.map((r) => r.id));
+        const withDependents = succeeded.map((r) => r.id).filter((id) => edges.has(id));
+        const released = await settleDependents(tx, withDependents.sort(), now);
         runnable.push(...released.map(brokerTask));
         return { ended, runnable };
       });
@@ -329,9 +392,16 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       };
     },
 
-    async expire(taskId, leaseId, outcome, now, random) {
+    async expire(taskId, leaseId, outcome, now, random, unrecorded) {
       if (!TASK_ID.test(taskId)) return null;
       return await sql.begin(async (tx) => {
+        // Known by its version, or by its claim time (the lease id's): a lease whose start Postgres
+        // never saw counts, as its worker had it; one with neither is not recorded.
+        const startedAt = claimedAtOfLeaseId(leaseId);
+        if (unrecorded && (unrecorded.version !== undefined || startedAt !== undefined)) {
+          const start = { taskId, leaseId, version: unrecorded.version, startedAt };
+          await startTasks(tx, [start], unrecorded.workerId, now);
+        }
         const row = await selectLeasedTaskForUpdate(tx, taskId, leaseId);
         if (!row) return null;
         const error = EXPIRED_ERRORS[outcome];
@@ -347,6 +417,7 @@ export function createTaskStore(sql: Sql): PgTaskStore {
     async cancel(taskId, reason, now) {
       const notFound = () => new ConnectError(`task ${taskId} does not exist`, Code.NotFound);
       if (!TASK_ID.test(taskId)) throw notFound();
+      claimCache.delete(taskId);
       return await sql.begin(async (tx) => {
         const row = await selectTaskForUpdate(tx, taskId);
         if (!row) throw notFound();
@@ -432,6 +503,8 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       // writes each batch to Redis, and the embedded PGlite session is never held for long.
       return liveRows((after) => selectLiveTasks(sql, after, BROKER_STATE_BATCH));
     },
+
+    runningLeases: (ids) => selectRunningLeases(sql, ids.filter((id) => TASK_ID.test(id))),
 
     staleRunning(before) {
       return liveRows((after) => selectStaleRunning(sql, new Date(before), after, BROKER_STATE_BATCH));

@@ -15,10 +15,11 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { TasksConfig } from "./config.ts";
 import {
-  type AttemptResult,
+  type ClaimedTask,
   type NamedLimits,
   type NewTask,
   type QueueStats,
+  type ResultToRecord,
   runnable,
   type StartedTask,
   type TaskRecord,
@@ -43,6 +44,7 @@ import { Wakeups } from "./_wakeups.ts";
 import { WorkerDirectory } from "./worker_directory.ts";
 import { WorkerLeases } from "./_worker_leases.ts";
 import { EngineCounters } from "./engine_counters.ts";
+import { EnqueueGroup, groupable } from "./_enqueue_group.ts";
 
 /** The default of `TasksRuntime.mirrorTimeoutMs`: well inside a client's shortest sensible deadline. */
 export const MIRROR_TIMEOUT_MS = 500;
@@ -68,6 +70,7 @@ export class TasksRuntime {
   readonly #mirror: Mirror;
   /** This process's share of what the engine counts (heartbeats, rebuilds, throttled claims, loop failures). */
   readonly counters = new EngineCounters();
+  readonly #group: EnqueueGroup;
 
   /** Every instance's workers; this process writes its own sessions' entries. */
   readonly #registry: WorkerRegistry;
@@ -133,6 +136,7 @@ export class TasksRuntime {
       config,
       log,
     );
+    this.#group = new EnqueueGroup(async (tasks) => (await this.#enqueueNow(tasks)).tasks);
     this.#supervisor = new Supervisor([this.#reaper, this.#writer, this.#sweeper, this.#promoter]);
   }
 
@@ -240,8 +244,19 @@ export class TasksRuntime {
 
   // --- state changes: Postgres, then the broker, then the event --------------------------
 
-  /** Stores validated tasks, then makes them runnable; a repeated idempotency key returns the first task. */
+  /**
+   * Stores validated tasks, then makes them runnable; a repeated idempotency key returns the
+   * first task. A single plain task shares one insert with those of concurrent calls
+   * (_enqueue_group.ts); each caller is answered after its own commit.
+   */
   async enqueue(newTasks: NewTask[]): Promise<{ tasks: TaskRecord[]; duplicates: boolean[] }> {
+    if (newTasks.length === 1 && groupable(newTasks[0])) {
+      return { tasks: [await this.#group.add(newTasks[0])], duplicates: [false] };
+    }
+    return await this.#enqueueNow(newTasks);
+  }
+
+  async #enqueueNow(newTasks: NewTask[]): Promise<{ tasks: TaskRecord[]; duplicates: boolean[] }> {
     const result = await this.#store.enqueue(newTasks, this.clock.now());
     await this.#accept(result.tasks, result.duplicates);
     return result;
@@ -267,16 +282,17 @@ export class TasksRuntime {
     );
     // Committed: a broker that fails now leaves at most a stale entry, which a claim skips and drops.
     await this.#mirror.run("a cancel", () => this.#broker.remove(task.id, task.queue));
-    if (runningLease) {
-      this.cancelRunning(task.id, runningLease);
-      // A worker held by another instance: that one tells it (repeated here, it changes nothing).
-      await this.#registry.send({ kind: "cancel", taskId: task.id, leaseId: runningLease }).catch((error) =>
-        this.log.warn(
-          "could not tell the other instances of a cancel: its worker learns at its next heartbeat",
-          { task_id: task.id, error: String(error) },
-        )
-      );
-    }
+    // Not running in Postgres, yet perhaps running: a claimed task whose start is not recorded
+    // yet (an empty lease id names whichever lease of it a worker holds).
+    const leaseId = runningLease ?? "";
+    this.cancelRunning(task.id, leaseId);
+    // A worker held by another instance: that one tells it (repeated here, it changes nothing).
+    await this.#registry.send({ kind: "cancel", taskId: task.id, leaseId }).catch((error) =>
+      this.log.warn(
+        "could not tell the other instances of a cancel: its worker learns at its next heartbeat",
+        { task_id: task.id, error: String(error) },
+      )
+    );
     // Dependents waiting on this task with on_failure or always may run now.
     await this.#apply({ task, runnable: freed });
     return task;
@@ -320,12 +336,25 @@ export class TasksRuntime {
 
   // --- a worker's leases (_worker_leases.ts) -------------------------------------------
 
-  /** Claims up to `max` tasks for a worker and records their start (see WorkerLeases.claimAndStart). */
+  /** Claims up to `max` tasks for a worker, read for their Assigns; starts are recorded later (WorkerLeases.claimAndStart). */
   claimAndStart(
     claim: Omit<ClaimRequest, "leaseTtlMs" | "now">,
     gone: () => boolean,
-  ): Promise<{ claimed: number; started: Array<{ task: StartedTask; leaseId: string }> }> {
+  ): Promise<{ claimed: number; started: Array<{ task: ClaimedTask; leaseId: string }> }> {
     return this.#leases.claimAndStart(claim, gone);
+  }
+
+  /** Records the starts of claimed tasks a worker still runs; returns the ids recorded (the rest changed meanwhile). */
+  recordStarts(
+    starts: ReadonlyArray<{ taskId: string; leaseId: string; version: string; startedAt: number }>,
+    workerId: string,
+  ): Promise<Set<string>> {
+    return this.#leases.recordStarts(starts, workerId);
+  }
+
+  /** Gives back leases claimed but never assigned: no attempt counts. */
+  giveBack(leases: ReadonlyArray<Pick<Lease, "taskId" | "leaseId">>): Promise<void> {
+    return this.#leases.giveBack(leases);
   }
 
   /** Tells the watchers a task started; a session calls it once the task's Assign is sent. */
@@ -350,7 +379,7 @@ export class TasksRuntime {
 
   /** Records a batch of results: Postgres, the broker, `recorded` (the acks), the events (WorkerLeases.finish). */
   finish(
-    batch: ReadonlyArray<{ taskId: string; leaseId: string; result: AttemptResult }>,
+    batch: ReadonlyArray<ResultToRecord>,
     workerId: string,
     recorded: (tasks: Array<TaskRecord | null>) => void,
   ): Promise<void> {
@@ -358,8 +387,12 @@ export class TasksRuntime {
   }
 
   /** A worker session gives a lease back (timeout, stream ended): the broker lease ends, the attempt is counted. */
-  takeBack(lease: Pick<Lease, "taskId" | "leaseId" | "workerId">, outcome: "lease_expired" | "timed_out") {
-    return this.#leases.takeBack(lease, outcome);
+  takeBack(
+    lease: Pick<Lease, "taskId" | "leaseId" | "workerId">,
+    outcome: "lease_expired" | "timed_out",
+    version?: string,
+  ) {
+    return this.#leases.takeBack(lease, outcome, version);
   }
 
   /** Ends the attempt of an expired lease; the task goes back to its queue (or to the broker as Postgres holds it). */

@@ -29,7 +29,7 @@ import { decodePageToken, encodePageToken, pageSize } from "../kit/paging.ts";
 import { duration, enumValue, text } from "../kit/validate.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import type { WorkerEntry } from "./runtime.ts";
-import { runWorkerSession } from "./worker_session.ts";
+import { runWorkerSession } from "./worker_stream.ts";
 import { limitsServiceImpl } from "./limits_service.ts";
 import { TypeDefaultsCache } from "./type_defaults.ts";
 import { taskTraceparent } from "../observability/tracing.ts";

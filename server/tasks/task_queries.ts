@@ -154,11 +154,15 @@ export interface TaskInsert {
  * Each column travels as one array parameter (unnest) rather than one parameter per
  * field, and only the generated seq comes back: the rows are built from what was sent.
  */
-export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Promise<TaskRow[]> {
+export async function insertTasks(
+  db: Db,
+  tasks: TaskInsert[],
+  now: number,
+): Promise<Array<TaskRow & { version: string }>> {
   if (tasks.length === 0) return [];
   const at = new Date(now);
   const column = <T>(pick: (t: TaskInsert) => T) => tasks.map(pick);
-  const inserted = await db<{ id: string; seq: string }[]>`
+  const inserted = await db<{ id: string; seq: string; version: string }[]>`
     insert into tasks (
       id, queue, type, payload, priority, state, max_attempts, backoff_initial_ms, backoff_max_ms,
       backoff_multiplier, timeout_ms, idempotency_key, labels, depends_on, condition, run_at,
@@ -186,11 +190,12 @@ export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Pro
       cancel_reason, schedule_id, limit_group, traceparent, n
     )
     order by i.n
-    returning id, seq`;
-  const seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
+    returning id, seq, xmin::text as version`;
+  const seqOf = new Map(inserted.map((r) => [r.id, r]));
   return tasks.map((t) => ({
     id: t.id,
-    seq: seqOf.get(t.id)!,
+    seq: seqOf.get(t.id)!.seq,
+    version: seqOf.get(t.id)!.version,
     queue: t.queue,
     type: t.type,
     payload: t.payload,
@@ -337,6 +342,14 @@ export async function selectLiveTasks(db: Db, afterSeq: number, limit: number): 
  * Running tasks untouched since `before`, in keyset batches: the lease sweep checks that
  * the broker still holds a lease for each.
  */
+/** The current lease of each of these tasks that is running. */
+export async function selectRunningLeases(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db<{ id: string; lease_id: string }[]>`
+    select id, lease_id from tasks where id = any(${ids as string[]}::uuid[]) and state = 'running'`;
+  return new Map(rows.map((r) => [r.id, r.lease_id]));
+}
+
 export async function selectStaleRunning(
   db: Db,
   before: Date,

@@ -5,8 +5,7 @@
  * stale or foreign result changes nothing.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { TaskError } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import {
   type ConnectRequest,
@@ -18,37 +17,20 @@ import {
 } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
 import { Channel } from "./_channel.ts";
 import { taskToProto } from "./_convert.ts";
-import { invalid, validLabels, validQueue, validType } from "./_spec.ts";
-import { boundedInt, text } from "../kit/validate.ts";
+import { invalid } from "./_spec.ts";
 import type { WorkerEntry } from "./runtime.ts";
-import type { AttemptResult } from "./model.ts";
+import type { AttemptResult, ResultToRecord } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 import { idleWait } from "./queue_limits.ts";
 import { attemptTimedOut } from "./_attempt_outcome.ts";
-import { firstMessage } from "./_hello_timeout.ts";
 import { boundedError } from "./error_bounds.ts";
-
-interface Held {
-  leaseId: string;
-  deadline: number;
-  /** Its Result arrived and waits to be recorded: the slot is freed once it is. */
-  finishing?: boolean;
-}
-
-/** A Result waiting for the finisher. */
-interface Pending {
-  taskId: string;
-  leaseId: string;
-  result: AttemptResult;
-}
+import { type Held, StartRecorder } from "./_start_recorder.ts";
 
 /** Grace after an attempt's deadline before the server takes the task back itself. */
 const DEADLINE_GRACE_MS = 5000;
 /** Most results one finish transaction records, and most output bytes it carries. */
 const FINISH_BATCH = 500;
 const FINISH_BATCH_BYTES = 8 * 1024 * 1024;
-/** Most task types one Hello may declare. */
-const MAX_TASK_TYPES = 256;
 
 export class WorkerSession {
   readonly held = new Map<string, Held>();
@@ -64,7 +46,11 @@ export class WorkerSession {
   #claiming = false;
   #suspended = false;
   /** Results to record, in arrival order; bounded by the held leases they belong to. */
-  #pending: Pending[] = [];
+  #pending: ResultToRecord[] = [];
+  /** Held leases whose Result waits to be recorded: their credits are back (at most `concurrency`). */
+  #finishing = 0;
+  /** Records the starts of tasks that run past START_RECORD_MS. */
+  readonly #starts: StartRecorder;
   /** The finisher, while it runs: it records every pending result, a batch at a time. */
   #finisher?: Promise<void>;
   /** Set when a queue or group limit kept the last claim short (see idleWait). */
@@ -75,6 +61,16 @@ export class WorkerSession {
     this.lastHeartbeat = this.connectedAt;
     // Every outgoing message answers a credit, a held lease or a result: this bounds them all.
     this.out = new Channel(hello.concurrency * 3 + 16);
+    this.#starts = new StartRecorder(this.held, {
+      record: (starts) => runtime.recordStarts(starts, this.id),
+      lost: (taskId, leaseId) => this.leaseLost(taskId, leaseId, "cancelled"),
+      closed: () => this.out.closed,
+      warn: (error) =>
+        runtime.log.warn("recording task starts failed: trying again", {
+          worker_id: this.id,
+          error: String(error),
+        }),
+    });
   }
 
   get id(): string {
@@ -112,7 +108,9 @@ export class WorkerSession {
   /** The lease was lost (expired, or its task cancelled): tell the worker to stop. */
   leaseLost(taskId: string, leaseId: string, reason = "lease_lost"): void {
     const held = this.held.get(taskId);
-    if (!held || held.leaseId !== leaseId) return;
+    // An empty lease id: whatever lease of the task (a cancel of one whose start was not recorded).
+    if (!held || (leaseId !== "" && held.leaseId !== leaseId) || held.finishing) return;
+    leaseId = held.leaseId;
     this.held.delete(taskId);
     // A worker that let a lease expire is likely hung: it gets nothing more until it beats again.
     if (reason === "lease_lost") this.#suspended = true;
@@ -143,7 +141,9 @@ export class WorkerSession {
     const { runtime } = this;
     const queues = this.hello.queues;
     while (!signal.aborted && !this.out.closed && !this.draining) {
-      const free = this.hello.concurrency - this.held.size;
+      // A Result gives its credit back at once; at most `concurrency` more wait to be recorded.
+      const running = this.held.size - this.#finishing;
+      const free = Math.min(this.hello.concurrency - running, 2 * this.hello.concurrency - this.held.size);
       if (free <= 0 || this.#suspended) {
         let onAbort!: () => void;
         await new Promise<void>((resolve) => {
@@ -184,13 +184,21 @@ export class WorkerSession {
     if (started.length === 0) return claimed;
     // Only the Assign carries a sealed payload opened; the events below keep the reference.
     const opened = new Map((await runtime.openPayloads(started.map((s) => s.task))).map((t) => [t.id, t]));
+    const unassigned = [];
     for (const { task, leaseId } of started) {
       if (gone()) {
-        await runtime.expireLease({ taskId: task.id, leaseId, workerId: this.id }, "lease_expired");
+        unassigned.push({ taskId: task.id, leaseId });
         continue;
       }
-      const deadline = runtime.clock.now() + task.timeoutMs;
-      this.held.set(task.id, { leaseId, deadline });
+      const now = runtime.clock.now();
+      const deadline = now + task.timeoutMs;
+      this.held.set(task.id, {
+        leaseId,
+        deadline,
+        version: task.version,
+        startedAt: now,
+        assignedAt: performance.now(),
+      });
       this.send({
         case: "assign",
         value: {
@@ -203,6 +211,9 @@ export class WorkerSession {
       });
       runtime.taskStarted(task);
     }
+    // Never sent to the worker: no attempt counts.
+    if (unassigned.length > 0) await runtime.giveBack(unassigned);
+    this.#starts.schedule();
     return claimed;
   }
 
@@ -215,6 +226,8 @@ export class WorkerSession {
         const p = message.value;
         const held = this.held.get(p.taskId);
         if (!held || held.leaseId !== p.leaseId) return;
+        // Progress is shown on a running task: its start is recorded first.
+        if (held.version !== undefined) await this.#starts.recordNow(p.taskId);
         const percent = Math.min(100, Math.max(0, p.percent));
         return await this.runtime.progress(p.taskId, p.leaseId, percent, p.message.slice(0, 200));
       }
@@ -252,7 +265,7 @@ export class WorkerSession {
         });
       } else if (!extended.has(lease.leaseId)) {
         if (!brokerLost) this.leaseLost(lease.taskId, lease.leaseId);
-      } else if (now > held.deadline + DEADLINE_GRACE_MS) {
+      } else if (!held.finishing && now > held.deadline + DEADLINE_GRACE_MS) {
         this.held.delete(lease.taskId);
         this.send({
           case: "cancel",
@@ -261,6 +274,7 @@ export class WorkerSession {
         await runtime.takeBack(
           { taskId: lease.taskId, leaseId: lease.leaseId, workerId: this.id },
           "timed_out",
+          held.version,
         );
         this.#freeSlot();
       }
@@ -301,14 +315,29 @@ export class WorkerSession {
       };
     }
     held.finishing = true;
-    this.#pending.push({ taskId: result.taskId, leaseId: result.leaseId, result: outcome });
+    this.#finishing++;
+    this.#pending.push({
+      taskId: result.taskId,
+      leaseId: result.leaseId,
+      result: outcome,
+      // Its start is recorded with it unless it already is.
+      ...(held.version === undefined
+        ? {}
+        : { version: held.version, workerId: this.id, startedAt: held.startedAt }),
+    });
     this.#finisher ??= this.#finishPending();
+    // The worker freed its slot when it sent the Result: so does the server, before the commit.
+    this.#nudge?.();
   }
 
   /** Records pending results a batch at a time until none is left; ends the stream if Postgres fails. */
   async #finishPending(): Promise<void> {
     try {
-      while (this.#pending.length > 0) await this.#finishBatch(this.#takeBatch());
+      while (this.#pending.length > 0) {
+        // A start being recorded finishes first: the batch's statement then sees its attempt row.
+        await this.#starts.settled();
+        await this.#finishBatch(this.#takeBatch());
+      }
     } catch (error) {
       this.runtime.log.error("recording results failed: closing the worker's stream", {
         worker_id: this.id,
@@ -316,12 +345,17 @@ export class WorkerSession {
       });
       this.#pending = [];
       this.out.close();
+      for (const [taskId, held] of this.held) {
+        // Not recorded: close() gives them back as any held lease.
+        if (held.finishing) this.held.set(taskId, { ...held, finishing: false });
+      }
+      this.#finishing = 0;
     }
     // Set in the same turn as the last check above, so a result arriving later starts a new finisher.
     this.#finisher = undefined;
   }
 
-  #takeBatch(): Pending[] {
+  #takeBatch(): ResultToRecord[] {
     let bytes = 0;
     let n = 0;
     while (n < this.#pending.length && n < FINISH_BATCH && bytes <= FINISH_BATCH_BYTES) {
@@ -331,11 +365,14 @@ export class WorkerSession {
     return this.#pending.splice(0, n);
   }
 
-  async #finishBatch(batch: Pending[]): Promise<void> {
+  async #finishBatch(batch: ResultToRecord[]): Promise<void> {
     await this.runtime.finish(batch, this.id, (tasks) => {
       batch.forEach(({ taskId, leaseId }, i) => {
         const held = this.held.get(taskId);
-        if (held?.leaseId === leaseId) this.held.delete(taskId);
+        if (held?.leaseId === leaseId) {
+          this.held.delete(taskId);
+          if (held.finishing) this.#finishing--;
+        }
         const accepted = tasks[i] !== null;
         const reason = accepted ? "" : "lease expired: the task was given to another worker";
         this.send({ case: "resultAck", value: { taskId, leaseId, accepted, reason } });
@@ -349,116 +386,17 @@ export class WorkerSession {
   async close(): Promise<void> {
     this.out.close();
     this.#nudge?.();
+    this.#starts.stop();
     // Results that arrived are recorded first: those tasks are done, not to be run again.
     await this.#finisher;
     const held = [...this.held];
     this.held.clear();
-    for (const [taskId, { leaseId }] of held) {
-      await this.runtime.takeBack({ taskId, leaseId, workerId: this.id }, "lease_expired");
+    for (const [taskId, { leaseId, version }] of held) {
+      await this.runtime.takeBack({ taskId, leaseId, workerId: this.id }, "lease_expired", version);
     }
   }
 }
 
 function errorOf(e: TaskError) {
   return { ...boundedError(e), code: e.code.slice(0, 100), retryable: e.retryable };
-}
-
-export function validateHello(hello: Hello): void {
-  text("hello.worker_id", hello.workerId, { min: 1, max: 128 });
-  if (hello.queues.length < 1 || hello.queues.length > 32) throw invalid("hello.queues", "name 1–32 queues");
-  hello.queues.forEach((q, i) => validQueue(q, `hello.queues[${i}]`));
-  boundedInt("hello.concurrency", hello.concurrency, 1, 1000);
-  validLabels(hello.labels, "hello.labels");
-  text("hello.version", hello.version, { max: 128 });
-  if (hello.taskTypes.length > MAX_TASK_TYPES) {
-    throw invalid("hello.task_types", `names ${hello.taskTypes.length} types: the most is ${MAX_TASK_TYPES}`);
-  }
-  hello.taskTypes.forEach((t, i) => validType(t, `hello.task_types[${i}]`));
-}
-
-/** WorkerService.Connect for one stream. */
-export async function* runWorkerSession(
-  runtime: TasksRuntime,
-  requests: AsyncIterable<ConnectRequest>,
-  signal: AbortSignal,
-  serverId: string,
-  ownerId?: string,
-): AsyncGenerator<ConnectResponse> {
-  const it = requests[Symbol.asyncIterator]();
-  const first = await firstMessage(it, runtime.config.helloTimeoutMs ?? 10_000, runtime.clock, signal);
-  if (first.done || first.value.message.case !== "hello") {
-    throw new ConnectError(
-      "the first message must be Hello: send worker id, queues and concurrency",
-      Code.InvalidArgument,
-    );
-  }
-  const hello = first.value.message.value;
-  validateHello(hello);
-  await refuseTakeover(runtime, hello.workerId, ownerId);
-  const session = new WorkerSession(runtime, hello, serverId);
-  session.ownerId = ownerId;
-  // A worker reconnecting under the same id: its old stream is dead even if TCP has not noticed.
-  await runtime.attach(session)?.close();
-  runtime.log.info("worker connected", {
-    worker_id: hello.workerId,
-    queues: hello.queues,
-    concurrency: hello.concurrency,
-  });
-  session.send({
-    case: "welcome",
-    value: {
-      heartbeatInterval: durationFromMs(runtime.config.heartbeatMs),
-      leaseTtl: durationFromMs(runtime.config.leaseTtlMs),
-      serverId,
-    },
-  });
-  const stop = new AbortController();
-  const both = AbortSignal.any([signal, stop.signal]);
-  let failure: unknown;
-  const reader = (async () => {
-    try {
-      while (!both.aborted) {
-        const next = await it.next();
-        // A revoked credential aborts the signal: what arrives after that is not taken.
-        if (next.done || both.aborted) break;
-        await session.handle(next.value);
-      }
-    } catch (error) {
-      failure = error;
-    } finally {
-      session.out.close();
-    }
-  })();
-  const dispatcher = session.dispatch(both).catch((error) => {
-    failure ??= error;
-    session.out.close();
-  });
-  try {
-    yield* session.out.drain(both);
-    if (failure) throw failure;
-  } finally {
-    stop.abort();
-    // A newer stream of the same worker on this instance owns the registry entry then.
-    await runtime.detach(session);
-    await session.close();
-    // Not the reader: it may be parked on the request stream until the transport is torn down.
-    void reader;
-    await dispatcher;
-    runtime.log.info("worker disconnected", { worker_id: hello.workerId });
-  }
-}
-
-/**
- * A worker id connected under another owner's key (on any instance) is not theirs to
- * take: its stream would be cut and its tasks' results refused.
- */
-async function refuseTakeover(runtime: TasksRuntime, workerId: string, ownerId: string | undefined) {
-  const current = runtime.session(workerId)?.ownerId ??
-    (await runtime.workers()).find((w) => w.id === workerId)?.ownerId;
-  if (current && ownerId && current !== ownerId) {
-    throw new ConnectError(
-      `worker id ${JSON.stringify(workerId)} is connected with another owner's key: choose another worker id`,
-      Code.PermissionDenied,
-    );
-  }
 }

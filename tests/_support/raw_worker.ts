@@ -95,13 +95,19 @@ export function openRawWorker(transport: Transport, apiKey: string): RawWorker {
     }
     return failure;
   })();
-  const next = async (): Promise<ConnectResponse> => {
+  /** The next message off the stream. */
+  const nextReceived = async (): Promise<ConnectResponse> => {
     while (received.length === 0) {
       if (done) throw failure ?? new Error("the server ended the stream");
       await new Promise<void>((r) => wakeReader = r);
     }
     return received.shift()!;
   };
+  // Assigns passed over by nextOf of another kind, kept in order: the server gives a slot back
+  // when a Result arrives, so the next Assign may come before that Result's ResultAck.
+  const skippedAssigns: ConnectResponse[] = [];
+  const next = (): Promise<ConnectResponse> =>
+    skippedAssigns.length > 0 ? Promise.resolve(skippedAssigns.shift()!) : nextReceived();
   return {
     send(message) {
       pending.push(create(ConnectRequestSchema, { message }));
@@ -110,8 +116,9 @@ export function openRawWorker(transport: Transport, apiKey: string): RawWorker {
     next,
     async nextOf<K extends Kind>(kind: K): Promise<ValueOf<K>> {
       while (true) {
-        const m = await next();
+        const m = kind === "assign" ? await next() : await nextReceived();
         if (m.message.case === kind) return m.message.value as ValueOf<K>;
+        if (m.message.case === "assign") skippedAssigns.push(m);
       }
     },
     end() {
