@@ -7,7 +7,15 @@
  */
 import type { Capabilities, Capability } from "./data/capabilities.ts";
 
-export type ViewId = "overview" | "queues" | "tasks" | "dead" | "workers" | "suggestions" | "tree";
+export type ViewId =
+  | "overview"
+  | "queues"
+  | "tasks"
+  | "dead"
+  | "workers"
+  | "suggestions"
+  | "tree"
+  | "campaigns";
 
 export interface Binding {
   keys: readonly string[];
@@ -76,7 +84,7 @@ export const GLOBAL_BINDINGS: readonly Binding[] = [
   { keys: [":"], action: "jump", help: "jump to a view by name (:tasks, :dead…)" },
   { keys: ["tab"], action: "next-view", help: "next view" },
   { keys: ["shift+tab"], action: "previous-view", help: "previous view" },
-  { keys: ["1", "2", "3", "4", "5", "6", "7"], action: "view-number", help: "view by number" },
+  { keys: ["1", "2", "3", "4", "5", "6", "7", "8"], action: "view-number", help: "view by number" },
   { keys: ["esc"], action: "back", help: "back (close the detail, the last view)" },
   { keys: ["q", "ctrl+c"], action: "quit", help: "quit" },
 ];
@@ -135,6 +143,12 @@ export const VIEW_BINDINGS: Readonly<Record<ViewId, readonly Binding[]>> = {
   tree: [
     { keys: ["/"], action: "filter", help: "filter by name" },
     { keys: ["r"], action: "reload", help: "read the tree again" },
+  ],
+  campaigns: [
+    { keys: ["enter"], action: "open", help: "its deliveries, failures first" },
+    { keys: ["p"], action: "pause", help: "pause the campaign", needs: "manageCampaigns", confirm: true },
+    { keys: ["r"], action: "resume", help: "resume the campaign", needs: "manageCampaigns", confirm: true },
+    { keys: ["c"], action: "cancel", help: "cancel the campaign", needs: "manageCampaigns", confirm: true },
   ],
 };
 

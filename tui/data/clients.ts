@@ -12,6 +12,7 @@ import {
 } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
+import { CampaignService } from "../../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
 import { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { TaskService } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
@@ -21,12 +22,14 @@ export type AuthClient = Client<typeof AuthService>;
 export type TaskClient = Client<typeof TaskService>;
 export type WorkerClient = Client<typeof WorkerService>;
 export type TagClient = Client<typeof TagService>;
+export type CampaignClient = Client<typeof CampaignService>;
 
 export interface Clients {
   auth: AuthClient;
   tasks: TaskClient;
   workers: WorkerClient;
   tags: TagClient;
+  campaigns: CampaignClient;
 }
 
 /** Every unary call gets a deadline; streams live as long as the view wants them. */
@@ -58,14 +61,18 @@ export function createAuthInterceptor(session: Session): Interceptor {
   };
 }
 
-/** Clients that call as the session. */
-export function createClients(baseUrl: string, session: Session): Clients {
-  const transport = createTransport(baseUrl, [createAuthInterceptor(session)]);
+/**
+ * Clients that call as the session, over gRPC to `baseUrl` or over `transport` when
+ * given (an in-process transport, for component tests that feed a view its data).
+ */
+export function createClients(baseUrl: string, session: Session, transport?: Transport): Clients {
+  const t = transport ?? createTransport(baseUrl, [createAuthInterceptor(session)]);
   return {
-    auth: createClient(AuthService, transport),
-    tasks: createClient(TaskService, transport),
-    workers: createClient(WorkerService, transport),
-    tags: createClient(TagService, transport),
+    auth: createClient(AuthService, t),
+    tasks: createClient(TaskService, t),
+    workers: createClient(WorkerService, t),
+    tags: createClient(TagService, t),
+    campaigns: createClient(CampaignService, t),
   };
 }
 

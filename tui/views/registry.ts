@@ -1,6 +1,7 @@
 /** Every view, in tab and number order, with the names `:` accepts. */
 import type { FunctionComponent } from "react";
 import type { ViewId } from "../keys.ts";
+import { CampaignsView } from "./campaigns.tsx";
 import { DeadLettersView } from "./dead_letters.tsx";
 import { OverviewView } from "./overview.tsx";
 import { QueuesView } from "./queues.tsx";
@@ -70,6 +71,14 @@ export const VIEWS: readonly ViewDef[] = [
     title: "Tag tree",
     aliases: ["tagtree", "tag-tree"],
     component: TagTreeView,
+  },
+  {
+    id: "campaigns",
+    tab: "Campaigns",
+    short: "Cmp",
+    title: "Campaigns",
+    aliases: ["campaign", "cmp", "mail"],
+    component: CampaignsView,
   },
 ];
 

@@ -11,5 +11,6 @@ Deno.test("`:` finds a view by id, alias, title or unique prefix", () => {
   assert.equal(findView("t"), undefined);
   assert.equal(findView(""), undefined);
   assert.equal(findView("nowhere"), undefined);
-  assert.equal(VIEWS.length, 7);
+  assert.equal(findView("cmp")?.id, "campaigns");
+  assert.equal(VIEWS.length, 8);
 });
