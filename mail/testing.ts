@@ -25,6 +25,11 @@ export interface SmtpSink {
 export interface SmtpSinkOptions {
   /** Listen on this port (default: a free one), e.g. to bring a sink back where it was. */
   port?: number;
+  /**
+   * The SMTP code to refuse a message with (e.g. 451 or 550), or undefined to accept it;
+   * asked for every message, with its recipients. rejectWith, when set, wins.
+   */
+  answer?: (to: string[]) => number | undefined;
 }
 
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
@@ -41,8 +46,9 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       const chunks: Uint8Array[] = [];
       stream.on("data", (chunk: Uint8Array) => chunks.push(chunk));
       stream.on("end", () => {
-        if (rejectCode !== undefined) {
-          const error = Object.assign(new Error("rejected by the test sink"), { responseCode: rejectCode });
+        const code = rejectCode ?? options.answer?.(session.envelope.rcptTo.map((r) => r.address));
+        if (code !== undefined) {
+          const error = Object.assign(new Error("rejected by the test sink"), { responseCode: code });
           return callback(error);
         }
         const mail: ReceivedMail = {

@@ -104,8 +104,11 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     "/.well-known/jwks.json": auth.jwksRoute,
     "/metrics": () => ({ status: 200, type: "text/plain; version=0.0.4", body: metrics.registry.render() }),
     ...healthRoutes(health, dependencies, () => lifecycle.draining),
+    ...runtimes.campaigns?.getRoutes,
     ...options.httpRoutes,
   };
+  // Routes that take a POST without authentication: the one-click unsubscribe (RFC 8058).
+  const postRoutes: Record<string, HttpRoute> = { ...runtimes.campaigns?.postRoutes };
 
   const web = createWebHandler(options.webDist ?? WEB_DIST);
   // The node response of each request, for interceptors that write to it (stream_headers.ts).
@@ -132,7 +135,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     fallback: async (req, res) => {
       // An RPC to a method nobody serves gets its protocol's Unimplemented; pages and plain routes the rest.
       if (answerUnknownMethod(req, res)) return;
-      if (!(await web(req, res))) await handleHttpRoute(httpRoutes, req, res);
+      if (!(await web(req, res))) await handleHttpRoute(httpRoutes, req, res, postRoutes);
     },
   });
 

@@ -18,22 +18,26 @@ export interface HttpReply {
 
 export type HttpRoute = (req: NodeRequest) => HttpReply | Promise<HttpReply>;
 
+/** `routes` answer GET and HEAD; `postRoutes` POST (their request body is not read). */
 export async function handleHttpRoute(
   routes: Record<string, HttpRoute>,
   req: NodeRequest,
   res: NodeResponse,
+  postRoutes: Record<string, HttpRoute> = {},
 ) {
   const path = (req.url ?? "/").split("?")[0];
-  const route = routes[path];
+  const route = req.method === "POST" ? postRoutes[path] ?? routes[path] : routes[path];
   let reply: HttpReply;
+  const isPost = req.method === "POST" && postRoutes[path] !== undefined;
   if (!route) {
     reply = { status: 404, type: "text/plain", body: "not found\n" };
-  } else if (req.method !== "GET" && req.method !== "HEAD") {
+  } else if (req.method !== "GET" && req.method !== "HEAD" && !isPost) {
+    const allow = postRoutes[path] ? "GET, HEAD, POST" : "GET, HEAD";
     reply = {
       status: 405,
       type: "text/plain",
-      body: "method not allowed: use GET\n",
-      headers: { allow: "GET, HEAD" },
+      body: `method not allowed: use ${allow.replace(", HEAD", "")}\n`,
+      headers: { allow },
     };
   } else {
     try {

@@ -8,18 +8,24 @@ import type { Deps } from "./deps.ts";
 import { taskMailQueue } from "./tasks/auth_mail.ts";
 import type { TasksRuntime } from "./tasks/runtime.ts";
 import { createTasksRuntime } from "./tasks/setup.ts";
+import { CampaignsRuntime } from "./campaigns/mod.ts";
 
 export interface Runtimes {
   readonly auth: AuthRuntime;
   /** The task engine, when this process serves the tasks services. */
   readonly tasks?: TasksRuntime;
+  /** Campaigns, when this process serves them with the task engine (their mails are its tasks). */
+  readonly campaigns?: CampaignsRuntime;
 }
 
 export function composeRuntimes(deps: Deps): Runtimes {
   const tasks = deps.config.server.services.includes("tasks") ? createTasksRuntime(deps) : undefined;
   // With the task engine here, mails go through the queue: retried, never lost.
   const auth = createProcessAuthRuntime(deps, tasks && taskMailQueue(tasks, deps));
-  return { auth, tasks };
+  const campaigns = tasks && deps.config.server.services.includes("campaigns")
+    ? new CampaignsRuntime(deps, tasks)
+    : undefined;
+  return { auth, tasks, campaigns };
 }
 
 /** The task engine of a process that serves the tasks services. */

@@ -14,6 +14,7 @@ import type { RouteFn } from "./deps.ts";
 import { registerAuthService } from "./auth/service.ts";
 import { registerTagService } from "./tags/service.ts";
 import { registerTaskServices } from "./tasks/service.ts";
+import { createCampaignServiceImpl } from "./campaigns/mod.ts";
 import { type Runtimes, tasksOf } from "./runtimes.ts";
 
 export interface ServiceModule {
@@ -31,13 +32,32 @@ export interface ServiceModule {
 export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
   auth: { descs: [AuthService], register: registerAuthService, arrivesWith: "the auth service" },
   tags: { descs: [TagService], register: registerTagService, arrivesWith: "the tags service" },
-  campaigns: { descs: [CampaignService], arrivesWith: "the campaigns service" },
+  campaigns: {
+    descs: [CampaignService],
+    register: (router, _deps, runtimes) => {
+      if (runtimes.campaigns) {
+        router.service(CampaignService, createCampaignServiceImpl(runtimes.campaigns.handlerDeps));
+      } else {registerUnimplemented(
+          router,
+          CampaignService,
+          "the tasks service in the same process (TASKMESH_SERVICES)",
+        );}
+    },
+    // Started and stopped with the task engine (below): its mails are the engine's tasks.
+    arrivesWith: "the campaigns service",
+  },
   tasks: {
     descs: [TaskService, WorkerService],
     register: (router, _deps, runtimes) => registerTaskServices(router, tasksOf(runtimes)),
     arrivesWith: "the task runtime",
-    start: (runtimes) => tasksOf(runtimes).start(),
-    stop: (runtimes) => tasksOf(runtimes).stop(),
+    start: async (runtimes) => {
+      await tasksOf(runtimes).start();
+      runtimes.campaigns?.start();
+    },
+    stop: async (runtimes) => {
+      await runtimes.campaigns?.stop();
+      await tasksOf(runtimes).stop();
+    },
   },
 };
 
