@@ -4,13 +4,17 @@
  * WatchCampaign answers pushed when the test wants the view to move). Progress bars,
  * rate and ETA follow the stream; pause, resume and cancel ask first and only
  * operators get them; opening a campaign lists its deliveries failures first. It fits
- * 80×24.
+ * 80×24. A last test drives the same view against the real server while a campaign
+ * sends to a loopback SMTP sink.
  */
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { CampaignState, DeliverySchema, DeliveryState } from "../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
+import { createAdmin } from "../server/auth/first_admin.ts";
 import { Session } from "../tui/data/session.ts";
+import { signInWithPassword } from "../tui/data/sign_in.ts";
+import { startCampaignBench } from "./_support/campaigns.ts";
 import { type CampaignFeed, startCampaignFeed } from "./_support/campaign_feed.ts";
 import { KEYS, renderTui, type Screen } from "./_support/tui_harness.ts";
 
@@ -186,5 +190,60 @@ Deno.test("TUI campaigns: a viewer reads, and is offered no action", {
     assert.deepEqual(feed.calls.filter((c) => !c.startsWith("list")), []);
   } finally {
     screen.unmount();
+  }
+});
+
+Deno.test("TUI campaigns against the real server: a campaign sends, pauses, resumes and completes", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const bench = await startCampaignBench({ concurrency: 2 });
+  const email = `operator-${crypto.randomUUID().slice(0, 8)}@example.com`;
+  const password = "correct horse battery staple";
+  await createAdmin(bench.server.deps, { email, password });
+  const session = await signInWithPassword(bench.server.url, email, password);
+  const screen = renderTui(
+    { url: bench.server.url, session, initialView: "campaigns", campaignPollMs: 200 },
+    {
+      columns: COLUMNS,
+      rows: ROWS,
+    },
+  );
+  try {
+    const recipients = Array.from({ length: 40 }, (_, i) => `r${i}@example.test`);
+    for (const r of recipients) await bench.member(r);
+    const { template } = await bench.client.createTemplate({
+      template: { name: "tui", subject: "Hi", htmlBody: '<a href="{{ unsubscribe_url }}">u</a>' },
+    }, bench.auth);
+    const { campaign } = await bench.client.createCampaign({
+      campaign: {
+        name: "Live one",
+        templateId: template!.id,
+        audience: { source: { case: "explicit", value: { emails: recipients } } },
+        ratePerSecond: 8,
+      },
+    }, bench.auth);
+    await screen.waitFor(/Live one {2,}draft\s+░{10}\s+0%\s+0\/0/);
+    await bench.client.launchCampaign({ id: campaign!.id }, bench.auth);
+    // Some sent, some not: the bar moves and the stream gives a rate.
+    let frame = await screen.waitFor(/Live one\s+sending\s+\S+\s+\d+%\s+([1-9]|[1-3]\d)\/40\s+0\s+\d/);
+    assertFits(frame);
+    screen.press("p");
+    await screen.waitFor("Pause campaign Live one? y/n");
+    screen.press("y");
+    // The row turns at once: the view applies the campaign PauseCampaign returned.
+    await screen.waitFor(/Live one {2,}paused/);
+    screen.press("r");
+    await screen.waitFor("Resume campaign Live one? y/n");
+    screen.press("y");
+    frame = await screen.waitFor(/Live one\s+completed\s+█{10}\s+100%\s+40\/40\s+0\s+—\s+done/, 30_000);
+    assertFits(frame);
+    screen.press(KEYS.enter);
+    frame = await screen.waitFor(/r0@example\.test\s+sent\s+1\s+\d{4}-\d\d-\d\d/);
+    assert.match(frame, /40 sent · 0 failed · 0 skipped · 0 pending of 40/);
+    assert.equal(bench.received().length, 40);
+  } finally {
+    screen.unmount();
+    await bench.close();
   }
 });

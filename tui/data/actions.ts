@@ -5,7 +5,7 @@
  */
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { TagType } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
-import type { Delivery } from "../../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
+import type { Campaign, Delivery } from "../../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
 import type { Task } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { type Clients, UNARY_TIMEOUT_MS } from "./clients.ts";
 
@@ -74,16 +74,20 @@ export function createActions(clients: Clients) {
       await clients.tags.mapSuggestion({ id, tagId }, opts);
       return `mapped onto ${tagName}`;
     },
-    async pauseCampaign(id: string, name: string): Promise<string> {
-      await clients.campaigns.pauseCampaign({ id }, opts);
+    /** Each campaign action hands the campaign the server answered with to `changed`. */
+    async pauseCampaign(id: string, name: string, changed: (c: Campaign) => void): Promise<string> {
+      const { campaign } = await clients.campaigns.pauseCampaign({ id }, opts);
+      if (campaign) changed(campaign);
       return `campaign ${name} paused: deliveries not yet sent wait`;
     },
-    async resumeCampaign(id: string, name: string): Promise<string> {
-      await clients.campaigns.resumeCampaign({ id }, opts);
+    async resumeCampaign(id: string, name: string, changed: (c: Campaign) => void): Promise<string> {
+      const { campaign } = await clients.campaigns.resumeCampaign({ id }, opts);
+      if (campaign) changed(campaign);
       return `campaign ${name} resumed`;
     },
-    async cancelCampaign(id: string, name: string): Promise<string> {
-      await clients.campaigns.cancelCampaign({ id }, opts);
+    async cancelCampaign(id: string, name: string, changed: (c: Campaign) => void): Promise<string> {
+      const { campaign } = await clients.campaigns.cancelCampaign({ id }, opts);
+      if (campaign) changed(campaign);
       return `campaign ${name} cancelled: unsent deliveries are skipped`;
     },
     /** A campaign's latest run's deliveries, failures first, at most `max`. */

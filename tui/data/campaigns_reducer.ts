@@ -34,6 +34,8 @@ export type CampaignEvent =
   | { kind: "listed"; campaigns: Campaign[]; truncated: boolean }
   | { kind: "progress"; response: WatchCampaignResponse; at: number }
   | { kind: "watch-error"; id: string; error: string }
+  /** What an action's answer says the campaign is now (ahead of its stream). */
+  | { kind: "changed"; campaign: Campaign }
   /** The stream buffered more than it may: list again. */
   | { kind: "overflow" };
 
@@ -92,6 +94,12 @@ export function reduceCampaigns(
         };
         break;
       }
+      case "changed":
+        next = {
+          ...next,
+          campaigns: next.campaigns.map((c) => (c.id === event.campaign.id ? event.campaign : c)),
+        };
+        break;
       case "watch-error":
         next = { ...next, watchErrors: { ...next.watchErrors, [event.id]: event.error } };
         break;

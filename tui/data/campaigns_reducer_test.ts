@@ -39,6 +39,10 @@ Deno.test("a watch answer replaces its campaign and brings rate and ETA; a list 
   assert.equal(again.live.b.rate, 2);
   assert.equal(again.truncated, true);
   assert.equal(progress(again.campaigns[0].stats), 0.5);
+  const paused = create(CampaignSchema, { ...campaign("b", 5n), state: CampaignState.PAUSED });
+  const changed = reduceCampaigns(again, [{ kind: "changed", campaign: paused }]) as typeof EMPTY_CAMPAIGNS;
+  assert.equal(changed.campaigns[0].state, CampaignState.PAUSED);
+  assert.equal(changed.live.b.rate, 2);
   assert.equal(reduceCampaigns(again, [{ kind: "overflow" }]), RESYNC);
 });
 

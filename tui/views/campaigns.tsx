@@ -18,7 +18,12 @@ import {
 } from "../context.ts";
 import { StaleMark } from "../components/stale_mark.tsx";
 import { List, useListNav } from "../components/list.tsx";
-import { type CampaignsState, campaignStateName, progress } from "../data/campaigns_reducer.ts";
+import {
+  type CampaignsState,
+  campaignStateName,
+  progress,
+  reduceCampaigns,
+} from "../data/campaigns_reducer.ts";
 import type { Ui } from "../context.ts";
 import type { DataLayer } from "../data/layer.ts";
 import { fit, num, rate, shortDuration } from "../data/format.ts";
@@ -63,15 +68,21 @@ export function rateAndEta(c: Campaign, live: CampaignsState["live"][string] | u
 /** Runs a confirmed pause, resume or cancel of `c`, after checking it makes sense now. */
 export function campaignAction(action: string | undefined, c: Campaign, ui: Ui, data: DataLayer): boolean {
   const name = c.name;
+  // The row turns as soon as the server answers, not at the stream's next word.
+  const changed = (campaign: Campaign) =>
+    data.campaigns.update((s) => {
+      const next = reduceCampaigns(s, [{ kind: "changed", campaign }]);
+      return typeof next === "symbol" ? s : next;
+    });
   switch (action) {
     case "pause":
       if (c.state !== CampaignState.SENDING && c.state !== CampaignState.SCHEDULED) {
         ui.flash(`campaign ${name} is ${campaignStateName(c.state)}: only a sending or scheduled one pauses`);
-      } else ui.confirm(`Pause campaign ${name}?`, () => data.actions.pauseCampaign(c.id, name));
+      } else ui.confirm(`Pause campaign ${name}?`, () => data.actions.pauseCampaign(c.id, name, changed));
       return true;
     case "resume":
       if (c.state !== CampaignState.PAUSED) ui.flash(`campaign ${name} is not paused`);
-      else ui.confirm(`Resume campaign ${name}?`, () => data.actions.resumeCampaign(c.id, name));
+      else ui.confirm(`Resume campaign ${name}?`, () => data.actions.resumeCampaign(c.id, name, changed));
       return true;
     case "cancel":
       if (c.state === CampaignState.COMPLETED || c.state === CampaignState.CANCELLED) {
@@ -79,7 +90,7 @@ export function campaignAction(action: string | undefined, c: Campaign, ui: Ui, 
       } else {
         ui.confirm(
           `Cancel campaign ${name} for good? Its unsent deliveries are skipped.`,
-          () => data.actions.cancelCampaign(c.id, name),
+          () => data.actions.cancelCampaign(c.id, name, changed),
         );
       }
       return true;
