@@ -16,6 +16,8 @@ export interface CampaignFigures {
   server: ProcFigures;
   worker: ProcFigures;
   audienceMs: number;
+  /** email.send attempts that did not end as succeeded, by outcome and error (top 5). */
+  unsuccessfulAttempts: { outcome: string; error: string; n: number }[];
   cpus: number;
   deno: string;
   date: string;
@@ -67,6 +69,13 @@ ${p.rate} mails/s (the contract's maximum) and ${p.campaignConcurrency} sends in
 | --- | --- | --- | --- | --- | --- |
 ${proc("server", r.server)}
 ${proc("worker", r.worker)}
+
+email.send attempts that did not end as succeeded (each may have sent a mail the sink then got twice):
+${
+    r.unsuccessfulAttempts.length
+      ? r.unsuccessfulAttempts.map((a) => `${a.n} ${a.outcome}${a.error ? ` (${a.error})` : ""}`).join("; ")
+      : "none"
+  }.
 
 CPU and RSS are read from /proc every 250 ms from launch until the campaign completed. Making the audience
 (${f0(r.recipients)} users and subscriptions, one SQL statement each) took ${

@@ -226,6 +226,13 @@ async function main(): Promise<void> {
         count(*) filter (where state = 'failed')::int as failed,
         count(*) filter (where state = 'skipped')::int as skipped, count(*)::int as total
       from campaign_deliveries where campaign_id = ${campaign!.id}`;
+    // A mail the sink got twice comes from an email.send attempt that did not end as succeeded.
+    const retries = await sql<{ outcome: string; error: string; n: number }[]>`
+      select coalesce(a.outcome, 'running') as outcome, coalesce(a.error ->> 'message', '') as error,
+        count(*)::int as n
+      from task_attempts a join tasks t on t.id = a.task_id
+      where t.type = 'email.send' and a.outcome is distinct from 'succeeded'
+      group by 1, 2 order by n desc limit 5`;
     // Stopping the sink makes it print its final count and the time of its last mail.
     await stopChild(sink, 2000);
     offCount();
@@ -244,6 +251,7 @@ async function main(): Promise<void> {
       server: server_,
       worker: worker_,
       audienceMs,
+      unsuccessfulAttempts: retries,
       cpus: navigator.hardwareConcurrency,
       deno: Deno.version.deno,
       date: new Date().toISOString(),
