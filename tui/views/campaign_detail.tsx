@@ -42,41 +42,41 @@ function why(d: Delivery): string {
   return d.lastError;
 }
 
-/** The deliveries, read again (throttled) whenever `version` changes. */
+/**
+ * The deliveries, read again whenever `version` changes; a change while a read is in
+ * flight makes one more read a second after it, so bursts of changes cost a read a second.
+ */
 function useDeliveries(campaignId: string, version: string) {
   const data = useData();
   const [got, setGot] = useState<{ deliveries: Delivery[]; more: boolean; error?: string }>();
-  const busy = useRef(false);
-  const again = useRef(false);
+  const reads = useRef({ busy: false, again: false, mounted: true });
+  useEffect(() => () => void (reads.current.mounted = false), []);
   useEffect(() => {
-    let live = true;
-    const read = async () => {
-      if (busy.current) {
-        again.current = true;
+    const s = reads.current;
+    const read = async (): Promise<void> => {
+      if (s.busy) {
+        s.again = true;
         return;
       }
-      busy.current = true;
+      s.busy = true;
       try {
         const r = await data.actions.listDeliveries(campaignId, MAX_DELIVERIES);
-        if (live) setGot(r);
+        if (s.mounted) setGot(r);
       } catch (error) {
-        if (live) {
+        if (s.mounted) {
           setGot((g) => ({ deliveries: g?.deliveries ?? [], more: false, error: describeError(error) }));
         }
       } finally {
-        busy.current = false;
+        s.busy = false;
       }
-      if (again.current && live) {
-        again.current = false;
+      if (s.again && s.mounted) {
+        s.again = false;
         await data.clock.sleep(RELOAD_MS).catch(() => {});
-        if (live) void read();
+        if (s.mounted) await read();
       }
     };
     void read();
-    return () => {
-      live = false;
-    };
-  }, [campaignId, version]);
+  }, [version]);
   return got;
 }
 

@@ -137,6 +137,7 @@ export function CampaignsView({ height, width }: ViewProps) {
   if (opened) {
     return (
       <CampaignDetail
+        key={opened.id}
         campaign={opened}
         live={state.live[opened.id]}
         watchError={state.watchErrors[opened.id]}
