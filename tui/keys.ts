@@ -145,10 +145,28 @@ export const VIEW_BINDINGS: Readonly<Record<ViewId, readonly Binding[]>> = {
     { keys: ["r"], action: "reload", help: "read the tree again" },
   ],
   campaigns: [
-    { keys: ["enter"], action: "open", help: "its deliveries, failures first" },
-    { keys: ["p"], action: "pause", help: "pause the campaign", needs: "manageCampaigns", confirm: true },
-    { keys: ["r"], action: "resume", help: "resume the campaign", needs: "manageCampaigns", confirm: true },
-    { keys: ["c"], action: "cancel", help: "cancel the campaign", needs: "manageCampaigns", confirm: true },
+    { keys: ["enter"], action: "open", help: "deliveries (failures first)" },
+    {
+      keys: ["p"],
+      action: "pause",
+      help: "pause (no new sends; those in flight finish)",
+      needs: "manageCampaigns",
+      confirm: true,
+    },
+    {
+      keys: ["r"],
+      action: "resume",
+      help: "resume (from the ledger: no recipient twice)",
+      needs: "manageCampaigns",
+      confirm: true,
+    },
+    {
+      keys: ["c"],
+      action: "cancel",
+      help: "cancel for good (unsent deliveries are skipped)",
+      needs: "manageCampaigns",
+      confirm: true,
+    },
   ],
 };
 

@@ -15,6 +15,8 @@ export interface CampaignFigures {
   mailsPerSecondFromLaunch: number;
   server: ProcFigures;
   worker: ProcFigures;
+  /** The SMTP sink's process, for whether it was the bottleneck. */
+  sink: ProcFigures;
   audienceMs: number;
   /** email.send attempts that did not end as succeeded, by outcome and error (top 5). */
   unsuccessfulAttempts: { outcome: string; error: string; n: number }[];
@@ -69,6 +71,7 @@ ${p.rate} mails/s (the contract's maximum) and ${p.campaignConcurrency} sends in
 | --- | --- | --- | --- | --- | --- |
 ${proc("server", r.server)}
 ${proc("worker", r.worker)}
+${proc("SMTP sink", r.sink)}
 
 email.send attempts that did not end as succeeded (each may have sent a mail the sink then got twice):
 ${

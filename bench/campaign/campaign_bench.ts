@@ -194,6 +194,7 @@ async function main(): Promise<void> {
     console.error(`audience of ${P.recipients} ready in ${Math.round(audienceMs)} ms; launching`);
     const serverProc = watchProc(server.child.pid);
     const workerProc = watchProc(worker.pid);
+    const sinkProc = watchProc(sink.pid);
     const firstMail = sinkLine(sink, (l) => l.first);
     let sunk = { count: 0, last: 0 };
     const offCount = sink.onLine((line) => {
@@ -213,14 +214,23 @@ async function main(): Promise<void> {
       if (state === CampaignState.PAUSED || state === CampaignState.CANCELLED) {
         throw new Error(`the campaign stopped: ${CampaignState[state]} ${got.pauseReason}`);
       }
-      if (Date.now() - lastLog > 10_000) {
+      if (Date.now() - lastLog > 5_000) {
         lastLog = Date.now();
-        console.error(`  ${sunk.count} mails in the sink, ledger ${got.stats?.sent} sent`);
+        // Where the mails wait: the ledger (pending, claimed) or the task queue (queued, running).
+        const tasks = await sql<{ state: string; n: number }[]>`
+          select state, count(*)::int as n from tasks where type = 'email.send' and state in ('queued', 'running', 'scheduled')
+          group by state`;
+        console.error(
+          `  ${sunk.count} mails in the sink · ledger ${got.stats?.sent} sent, ${got.stats?.pending} pending, ${got.stats?.sending} claimed · tasks ${
+            tasks.map((t) => `${t.n} ${t.state}`).join(", ") || "none waiting"
+          }`,
+        );
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
     const server_ = serverProc.stop();
     const worker_ = workerProc.stop();
+    const sink_ = sinkProc.stop();
     const [ledger] = await sql<{ sent: number; failed: number; skipped: number; total: number }[]>`
       select count(*) filter (where state = 'sent')::int as sent,
         count(*) filter (where state = 'failed')::int as failed,
@@ -250,6 +260,7 @@ async function main(): Promise<void> {
       mailsPerSecondFromLaunch: sinkCount / Math.max(0.001, (sunk.last - launchedAt) / 1000),
       server: server_,
       worker: worker_,
+      sink: sink_,
       audienceMs,
       unsuccessfulAttempts: retries,
       cpus: navigator.hardwareConcurrency,
