@@ -11,6 +11,7 @@
  * Flags: --recipients=N (100000) · --rate=R mails/s (1000, the contract's maximum) ·
  * --campaign-concurrency=N sends in flight (500, the maximum) · --worker-concurrency=N
  * (200) · --smtp-pool (nodemailer keeps SMTP connections open: SMTP_URL ?pool=true) ·
+ * --heartbeat-ms=N (the server's TASKMESH_WORKER_HEARTBEAT_MS; leases live twice that) ·
  * --quick (10,000 recipients, nothing written) · --no-write.
  * Env: BENCH_ADMIN_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; a
  * database is made for the run and dropped after it), BENCH_TASKMESH_REDIS_URL (default
@@ -44,6 +45,7 @@ const P = {
   campaignConcurrency: num("campaign-concurrency", 500),
   workerConcurrency: num("worker-concurrency", 200),
   smtpPool: hasFlag(Deno.args, "smtp-pool"),
+  heartbeatMs: flagValue(Deno.args, "heartbeat-ms"),
   write: !QUICK && !hasFlag(Deno.args, "no-write"),
   adminDatabaseUrl: Deno.env.get("BENCH_ADMIN_DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres",
   redisUrl: Deno.env.get("BENCH_TASKMESH_REDIS_URL") ?? "redis://127.0.0.1:6379/13",
@@ -127,6 +129,7 @@ async function main(): Promise<void> {
         TASKMESH_MAIL_FROM: FROM,
         TASKMESH_LOG_LEVEL: "warn",
         TASKMESH_DATA_DIR: `${tmp}/data`,
+        ...(P.heartbeatMs ? { TASKMESH_WORKER_HEARTBEAT_MS: P.heartbeatMs } : {}),
       },
       logFile: `${tmp}/server.log`,
     });
