@@ -205,7 +205,15 @@ async function main(): Promise<void> {
     });
     const launchedAt = Date.now();
     await campaigns.launchCampaign({ id: campaign!.id }, auth);
-    const first = await firstMail;
+    const first = await Promise.race([
+      firstMail,
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`no mail reached the sink within 60 s; the worker says:\n${worker.tail()}`)),
+          60_000,
+        )
+      ),
+    ]);
     const deadline = Date.now() + 120_000 + (P.recipients / Math.min(P.rate, 100)) * 1000;
     let state = CampaignState.SENDING;
     let lastLog = 0;
