@@ -2,7 +2,7 @@
  * The server: Connect router with every configured service, interceptors in their
  * written order, plain HTTP routes, one listener, and the shutdown sequence.
  *
- * Interceptor order (outermost first): rpc log + metrics → lifecycle (refuse while
+ * Interceptor order (outermost first): the trace span (when OTEL_DENO=true) → rpc log + metrics → lifecycle (refuse while
  * draining) → dependencies (Unavailable while Postgres or Redis is down) →
  * authentication and the authorization table → the shape every request field
  * must have (server/kit/request_shape.ts) → any extra.
@@ -23,6 +23,9 @@ import { createStreamHeadersInterceptor, nodeResponseKey } from "./stream_header
 import { answerUnknownMethod } from "./unknown_method.ts";
 import { createServerMetrics, type ServerMetrics } from "./observability/metrics.ts";
 import { createRpcInterceptor } from "./observability/rpc_interceptor.ts";
+import { createTracingInterceptor, TRACING } from "./observability/tracing.ts";
+import { authMetrics } from "./observability/auth_metrics.ts";
+import { observeProcess } from "./observability/process_metrics.ts";
 import { registerReflection } from "./reflection/mod.ts";
 import { remoteAddressKey } from "./request_context.ts";
 import { registerUnimplemented, SERVICE_MODULES } from "./services.ts";
@@ -71,12 +74,15 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   const { config, log } = deps;
   const modules = config.server.services.map((name) => SERVICE_MODULES[name]);
   // Built once for the process, here, and passed to every module that needs them.
-  const runtimes = composeRuntimes(deps);
+  const metrics = createServerMetrics(deps.clock.now());
+  const runtimes = composeRuntimes(deps, authMetrics(metrics.registry));
+  observeProcess(metrics.registry, deps, runtimes.tasks);
   const descs: DescService[] = modules.flatMap((m) => m.descs);
   // A service still to be built answers Unimplemented to every method: NOT_SERVING, and left out of "".
-  const unbuilt = modules.filter((m) => !m.register).flatMap((m) => m.descs.map((d) => d.typeName));
+  const served = (m: (typeof modules)[number]) =>
+    m.register !== undefined && m.available?.(runtimes) !== false;
+  const unbuilt = modules.filter((m) => !served(m)).flatMap((m) => m.descs.map((d) => d.typeName));
   const health = new HealthRegistry(descs.map((d) => d.typeName), unbuilt);
-  const metrics = createServerMetrics(deps.clock.now());
   const lifecycle = new Lifecycle();
   const dependencies = new DependencyMonitor({
     probes: [
@@ -93,7 +99,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     registerHealth(router, health, lifecycle.drainSignal);
     registerReflection(router, [Health, ...descs]);
     for (const module of modules) {
-      if (module.register) module.register(router, deps, runtimes);
+      if (served(module)) module.register!(router, deps, runtimes);
       else for (const desc of module.descs) registerUnimplemented(router, desc, module.arrivesWith);
     }
     options.extraRoutes?.(router);
@@ -102,7 +108,11 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   const auth = runtimes.auth;
   const httpRoutes: Record<string, HttpRoute> = {
     "/.well-known/jwks.json": auth.jwksRoute,
-    "/metrics": () => ({ status: 200, type: "text/plain; version=0.0.4", body: metrics.registry.render() }),
+    "/metrics": async () => ({
+      status: 200,
+      type: "text/plain; version=0.0.4",
+      body: await metrics.registry.scrape(),
+    }),
     ...healthRoutes(health, dependencies, () => lifecycle.draining),
     ...runtimes.campaigns?.getRoutes,
     ...options.httpRoutes,
@@ -117,6 +127,8 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
     routes,
     interceptors: [
       createStreamHeadersInterceptor(),
+      // Outside the log line, so the line carries the RPC span's ids.
+      ...(TRACING ? [createTracingInterceptor()] : []),
       createRpcInterceptor({ log, metrics }),
       lifecycle.interceptor(),
       dependencies.interceptor(),

@@ -22,11 +22,12 @@ import {
   type WatchTasksResponse,
 } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
+import { showDemoFires, startDemoSchedule } from "./demo_schedule.ts";
 
 export const DEFAULT_SERVER_URL = "http://127.0.0.1:8080";
 export const LOCAL_CLIENT_FILE = "local-client.json";
 /** What the local key may do: enough for the demo and for reading tasks, nothing more. */
-export const LOCAL_CLIENT_SCOPES = ["tasks:enqueue", "tasks:read"];
+export const LOCAL_CLIENT_SCOPES = ["tasks:enqueue", "tasks:read", "tasks:manage"];
 const QUEUE = "default";
 const DEFAULT_FOLLOW_MS = 60_000;
 /** With no event for this long, the demo re-reads its tasks in case the stream missed one. */
@@ -51,7 +52,7 @@ export const USAGE = `usage: deno task demo [flags]
 
   --url=URL          the taskmesh server (default: $TASKMESH_SERVER_URL, else the URL in
                      the local key file, else ${DEFAULT_SERVER_URL})
-  --api-key=KEY      an API key with scopes tasks:enqueue and tasks:read (default:
+  --api-key=KEY      an API key with scopes tasks:enqueue, tasks:read and tasks:manage (default:
                      $TASKMESH_API_KEY, else the key deno task start wrote to
                      $TASKMESH_DATA_DIR/${LOCAL_CLIENT_FILE}, data dir .data by default)
   --follow=DURATION  stop following after this long, e.g. 10s, 500ms, 2m (default: 60s);
@@ -203,7 +204,7 @@ function explain(error: unknown, url: string): string {
     case Code.Unauthenticated:
       return `the server refused the API key (${e.rawMessage}): pass a valid one with --api-key`;
     case Code.PermissionDenied:
-      return `the API key may not do this (${e.rawMessage}): it needs scopes tasks:enqueue and tasks:read`;
+      return `the API key may not do this (${e.rawMessage}): it needs scopes tasks:enqueue, tasks:read and tasks:manage`;
     default:
       return `${Code[e.code]}: ${e.rawMessage}`;
   }
@@ -293,6 +294,12 @@ export async function main(args: string[], env: Record<string, string | undefine
 
     console.log(`\nenqueued ${tracked.size} tasks on queue ${QUEUE}, labelled demo=${runId}:\n`);
     printTable([["name", "type", "prio", "id", "state", "what it shows"], ...rows]);
+    const schedule = await startDemoSchedule(tasks, runId, QUEUE);
+    if ("id" in schedule) {
+      console.log(
+        `\nand a schedule, ${schedule.name}: ${schedule.description}, five ticks (its fires at the end)`,
+      );
+    }
 
     const deadline = started + flags.followMs;
     console.log(
@@ -363,6 +370,7 @@ export async function main(args: string[], env: Record<string, string | undefine
           left.map((t) => t.name).join(", ")
         }.`,
     );
+    await showDemoFires(tasks, schedule, Math.max(deadline, Date.now() + 10_000));
     console.log(`
 see them again (buf curl, with your key):
   ListTasks        -d '{"queue":"${QUEUE}","labels":{"demo":"${runId}"}}'  ${url}/taskmesh.tasks.v1.TaskService/ListTasks

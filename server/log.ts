@@ -1,7 +1,10 @@
 /**
  * Structured JSON logging: one object per line, with the fields the caller binds
- * (request id, task id, worker id) carried by child loggers.
+ * (request id, task id, worker id) carried by child loggers, and `trace_id`/`span_id`
+ * when tracing is on and the line is written inside a span.
  */
+import { activeTraceIds } from "./observability/tracing.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -40,6 +43,8 @@ export function createLogger(options: LoggerOptions = {}, bound: Record<string, 
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
     const record: Record<string, unknown> = { time: new Date(now()).toISOString(), level, msg, ...bound };
+    // Inside a traced span (OTEL_DENO=true): the ids that find this line's trace.
+    Object.assign(record, activeTraceIds());
     if (fields) { for (const [k, v] of Object.entries(fields)) record[k] = errorFields(v); }
     write(JSON.stringify(record));
   };

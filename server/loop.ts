@@ -16,7 +16,7 @@ export interface Loop {
 
 export function startLoop(
   name: string,
-  options: { intervalMs: number; clock: Clock; log: Logger },
+  options: { intervalMs: number; clock: Clock; log: Logger; onFailure?: () => void },
   iteration: (signal: AbortSignal) => Promise<unknown>,
 ): Loop {
   const stop = new AbortController();
@@ -28,6 +28,7 @@ export function startLoop(
         await iteration(stop.signal);
       } catch (error) {
         if (stop.signal.aborted) break;
+        options.onFailure?.();
         log.error("loop iteration failed; retrying after the interval", { error });
       }
       wake = new AbortController();

@@ -9,18 +9,23 @@ import { TagService } from "../gen/taskmesh/tags/v1/tags_pb.ts";
 import { CampaignService } from "../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
 import { TaskService } from "../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
+import { AlertService } from "../gen/taskmesh/alerts/v1/alerts_pb.ts";
+import { registerAlertService } from "./alerts/service.ts";
 import type { ServiceName } from "./config.ts";
 import type { RouteFn } from "./deps.ts";
 import { registerAuthService } from "./auth/service.ts";
 import { registerTagService } from "./tags/service.ts";
 import { registerTaskServices } from "./tasks/service.ts";
+import { scheduleServiceImpl } from "./schedules/schedule_service.ts";
 import { createCampaignServiceImpl } from "./campaigns/mod.ts";
-import { type Runtimes, tasksOf } from "./runtimes.ts";
+import { alertsOf, type Runtimes, tasksOf } from "./runtimes.ts";
 
 export interface ServiceModule {
   descs: DescService[];
   /** Registers the implementation; absent while the service is still to be built. */
   register?: RouteFn;
+  /** False when this process cannot serve it (a runtime it needs is elsewhere): Unimplemented, NOT_SERVING. */
+  available?: (runtimes: Runtimes) => boolean;
   /** Shown in Unimplemented errors while `register` is absent. */
   arrivesWith: string;
   /** Starts background work (loops) before the server listens. */
@@ -34,28 +39,37 @@ export const SERVICE_MODULES: Record<ServiceName, ServiceModule> = {
   tags: { descs: [TagService], register: registerTagService, arrivesWith: "the tags service" },
   campaigns: {
     descs: [CampaignService],
-    register: (router, _deps, runtimes) => {
-      if (runtimes.campaigns) {
-        router.service(CampaignService, createCampaignServiceImpl(runtimes.campaigns.handlerDeps));
-      } else {registerUnimplemented(
-          router,
-          CampaignService,
-          "the tasks service in the same process (TASKMESH_SERVICES)",
-        );}
-    },
-    // Started and stopped with the task engine (below): its mails are the engine's tasks.
-    arrivesWith: "the campaigns service",
+    register: (router, _deps, runtimes) =>
+      router.service(CampaignService, createCampaignServiceImpl(runtimes.campaigns!.handlerDeps)),
+    // Its mails are the engine's tasks: it is served, started and stopped with the task engine (below).
+    available: (runtimes) => runtimes.campaigns !== undefined,
+    arrivesWith:
+      "the campaigns service and the tasks service in one process (add tasks to TASKMESH_SERVICES)",
   },
+  // Alerts come with the task engine: their figures are the engine's, their notifications its tasks.
   tasks: {
-    descs: [TaskService, WorkerService],
-    register: (router, _deps, runtimes) => registerTaskServices(router, tasksOf(runtimes)),
+    descs: [TaskService, WorkerService, AlertService],
+    register: (router, deps, runtimes) => {
+      registerTaskServices(
+        router,
+        tasksOf(runtimes),
+        runtimes.schedules && scheduleServiceImpl(runtimes.schedules),
+      );
+      registerAlertService(router, deps);
+    },
     arrivesWith: "the task runtime",
+    // The scheduler, the campaigns and the alert evaluator work through the engine: they start
+    // after it, in that order, and stop before it, in the reverse order.
     start: async (runtimes) => {
       await tasksOf(runtimes).start();
+      runtimes.schedules?.start();
       runtimes.campaigns?.start();
+      await alertsOf(runtimes).start();
     },
     stop: async (runtimes) => {
+      await alertsOf(runtimes).stop();
       await runtimes.campaigns?.stop();
+      await runtimes.schedules?.stop();
       await tasksOf(runtimes).stop();
     },
   },

@@ -59,7 +59,7 @@ if (server.config.server.services.includes("tasks") && SERVICE_MODULES.tasks.reg
       "-A",
       WORKER,
       `--url=${server.url}`,
-      "--queues=default,emails",
+      "--queues=default,emails,alerts",
       "--concurrency=8",
       `--worker-id=${id}`,
     ],
@@ -82,7 +82,7 @@ if (server.config.server.services.includes("tasks") && SERVICE_MODULES.tasks.reg
       );
     }
   });
-  console.error(`  worker    pid ${child.pid}, queues default and emails, concurrency 8`);
+  console.error(`  worker    pid ${child.pid}, queues default, emails and alerts, concurrency 8`);
   if (!server.config.server.databaseUrl) {
     const path = await writeLocalClient(server);
     removeLocalClient = path.remove;

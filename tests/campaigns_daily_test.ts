@@ -78,7 +78,7 @@ Deno.test("daily challenge: one matching, never repeated item a day for five day
       template: {
         name: "daily",
         subject: "Today: {{ item.title }}",
-        htmlBody: "<h1>{{ item.title }}</h1>{{ item.html }}<p>{{ item.metadata.difficulty }}</p>",
+        htmlBody: "<h1>{{ item.title }}</h1>{{ item.html | raw }}<p>{{ item.metadata.difficulty }}</p>",
       },
     }, auth);
     const { campaign } = await client.createCampaign({
@@ -153,7 +153,11 @@ Deno.test("daily challenge: one matching, never repeated item a day for five day
       );
       assert.deepEqual(got, keys);
     }
-    assert.match(mails[0].raw, /<strong>graphs-0<\/strong>|<strong>sql-0<\/strong>/);
+    assert.match(
+      mails[0].raw,
+      /<p>Solve <strong>(graphs|sql)-0<\/strong>\.<\/p>/,
+      "the item's HTML, not escaped",
+    );
     const { runs } = await client.listCampaignRuns({ campaignId: id }, auth);
     assert.equal(runs.length, 5, "one run per tick");
     assert.deepEqual(runs.map((r) => [r.stats!.sent, r.stats!.skipped]), [[2n, 1n], [3n, 0n], [3n, 0n], [

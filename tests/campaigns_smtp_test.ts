@@ -70,6 +70,12 @@ Deno.test("4xx twice then accepted; 5xx failed for good and suppressed", async (
     assert.equal(done["gone@example.test"].attempts, 1, "a 5xx is not retried");
     assert.equal(done["fine@example.test"].state, DeliveryState.SENT);
     assert.equal(tries.get("gone@example.test"), 1);
+    const failuresFirst = await client.listDeliveries({ campaignId: id, failuresFirst: true }, auth);
+    assert.deepEqual(failuresFirst.deliveries.map((d) => d.email), [
+      "gone@example.test",
+      "busy@example.test",
+      "fine@example.test",
+    ]);
     const [suppressed] = await bench.server.db.sql`
       select reason from campaign_suppressions where email_key = 'gone@example.test'`;
     assert.equal(suppressed.reason, "hard_bounced");
@@ -125,6 +131,11 @@ Deno.test("an error rate over the threshold pauses the campaign with the reason"
     });
     assert.match(paused.pauseReason, /^error rate 0\.\d\d over 0\.30 after \d+ finished deliveries$/);
     assert.match(paused.currentRun!.pauseReason, /^error rate/);
+    assert.deepEqual(await bench.campaigns.autoPaused(), [{
+      id,
+      name: "bouncy",
+      reason: paused.pauseReason,
+    }]);
     // What was in flight finishes; nothing more is handed over.
     const settled = await eventually("in-flight mails finish", async () => {
       const c = (await client.getCampaign({ id }, auth)).campaign!;

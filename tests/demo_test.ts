@@ -134,7 +134,7 @@ Deno.test("deno task start runs a worker, and deno task demo shows work flowing 
       assert.equal(stat.mode! & 0o777, 0o600);
       const local = await localClient(dataDir);
       assert.equal(local.url, started.url);
-      assert.deepEqual(local.scopes, ["tasks:enqueue", "tasks:read"]);
+      assert.deepEqual(local.scopes, ["tasks:enqueue", "tasks:read", "tasks:manage"]);
     });
 
     await t.step("the demo enqueues its mix, follows it to the end and exits 0", async () => {
@@ -151,6 +151,9 @@ Deno.test("deno task start runs a worker, and deno task demo shows work flowing 
       assert.match(stdout, /once \(again\)\s+noop\s+0\s+\S+\s+duplicate/);
       assert.match(stdout, /slow\s+progress\s+0% sleeping 3000 ms/);
       const runId = /^taskmesh demo (\w+)/m.exec(stdout)![1];
+      // Its interval schedule fired its five ticks, each a task the worker ran, and is gone.
+      assert.match(stdout, new RegExp(`schedule demo-${runId} \\(every 1s, 5 ticks\\): 5 fires`));
+      assert.equal(stdout.match(/ tick \S+\s+enqueued\s+task \w+ succeeded/g)?.length, 5, stdout);
 
       // What the demo printed is what the server holds.
       const tasks = tasksClient(await localClient(dataDir));
@@ -162,6 +165,9 @@ Deno.test("deno task start runs a worker, and deno task demo shows work flowing 
       );
       assert.deepEqual(dead.toSorted(), ["bad-payload", "timeout-retry"]);
       assert.equal(listed.filter((task) => task.state === TaskState.SUCCEEDED).length, 17);
+      const fired = (await tasks.listTasks({ labels: { demo_schedule: runId }, pageSize: 100 })).tasks;
+      assert.equal(fired.length, 5, "one task per tick");
+      assert.equal((await tasks.listSchedules({})).schedules.length, 0, "the demo deletes its schedule");
 
       const bad = byStep.get("bad-payload")!;
       assert.equal(bad.lastError?.code, "bad_payload");

@@ -159,7 +159,8 @@ Deno.test(
   "health says NOT_SERVING for a service still to be built, and the server stays SERVING",
   opts,
   async () => {
-    const server = await startTestServer();
+    // Campaigns without the task engine in the process cannot send: served as still to be built.
+    const server = await startTestServer({ env: { TASKMESH_SERVICES: "auth,tags,campaigns" } });
     try {
       const health = createClient(Health, server.grpc());
       assert.equal(

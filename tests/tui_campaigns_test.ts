@@ -27,7 +27,7 @@ function assertFits(frame: string): void {
   const lines = frame.split("\n");
   assert.ok(lines.length <= ROWS, `${lines.length} lines:\n${frame}`);
   assert.deepEqual(lines.filter((l) => [...l].length > COLUMNS), [], `wider than ${COLUMNS}:\n${frame}`);
-  assert.match(lines[0], /^taskmesh .*1.*2.*3.*4.*5.*6.*7.*8 Campaigns/);
+  assert.match(lines[0], /^taskmesh .*1.*2.*3.*4.*5.*6.*7.*8.*9.*0 Campaigns/);
 }
 
 function feedWithCampaigns(): CampaignFeed {

@@ -13,8 +13,10 @@ export type ViewId =
   | "tasks"
   | "dead"
   | "workers"
+  | "alerts"
   | "suggestions"
   | "tree"
+  | "schedules"
   | "campaigns";
 
 export interface Binding {
@@ -84,7 +86,11 @@ export const GLOBAL_BINDINGS: readonly Binding[] = [
   { keys: [":"], action: "jump", help: "jump to a view by name (:tasks, :dead…)" },
   { keys: ["tab"], action: "next-view", help: "next view" },
   { keys: ["shift+tab"], action: "previous-view", help: "previous view" },
-  { keys: ["1", "2", "3", "4", "5", "6", "7", "8"], action: "view-number", help: "view by number" },
+  {
+    keys: ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"],
+    action: "view-number",
+    help: "view by number (0 is the tenth)",
+  },
   { keys: ["esc"], action: "back", help: "back (close the detail, the last view)" },
   { keys: ["q", "ctrl+c"], action: "quit", help: "quit" },
 ];
@@ -135,6 +141,9 @@ export const VIEW_BINDINGS: Readonly<Record<ViewId, readonly Binding[]>> = {
   workers: [
     { keys: ["d"], action: "drain", help: "drain the worker", needs: "operate", confirm: true },
   ],
+  alerts: [
+    { keys: ["r"], action: "reload", help: "read the rules and alerts again" },
+  ],
   suggestions: [
     { keys: ["a"], action: "approve", help: "approve (edit name, type, parent)", needs: "approveTags" },
     { keys: ["m"], action: "map", help: "map onto an existing tag", needs: "approveTags", confirm: true },
@@ -143,6 +152,12 @@ export const VIEW_BINDINGS: Readonly<Record<ViewId, readonly Binding[]>> = {
   tree: [
     { keys: ["/"], action: "filter", help: "filter by name" },
     { keys: ["r"], action: "reload", help: "read the tree again" },
+  ],
+  schedules: [
+    { keys: ["p"], action: "pause", help: "pause the schedule", needs: "operate", confirm: true },
+    { keys: ["r"], action: "resume", help: "resume the schedule", needs: "operate", confirm: true },
+    { keys: ["t"], action: "trigger", help: "trigger: fire it now", needs: "operate", confirm: true },
+    { keys: ["d"], action: "delete", help: "delete the schedule", needs: "operate", confirm: true },
   ],
   campaigns: [
     { keys: ["enter"], action: "open", help: "deliveries (failures first)" },

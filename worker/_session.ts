@@ -248,6 +248,7 @@ export class Session {
         attempt: assign.attempt,
         payload: spec?.payload ?? new Uint8Array(),
         deadline: assign.deadline ? timestampMs(assign.deadline) : undefined,
+        traceparent: assign.traceparent,
       },
       Object.hasOwn(handlers, type) ? handlers[type] : undefined,
       {
@@ -272,7 +273,7 @@ export class Session {
     // Gone from the map means its stream died: the result belongs to no live stream.
     if (this.#running.get(leaseId) !== run) return;
     this.#running.delete(leaseId);
-    const fields = { task_id: taskId, type: run.info.type, duration_ms: ms };
+    const fields = { task_id: taskId, type: run.info.type, duration_ms: ms, ...run.traceIds };
     if (outcome.case === "output") this.#o.log.info("task succeeded", fields);
     else {this.#o.log.info("task failed", {
         ...fields,

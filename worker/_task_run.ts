@@ -8,10 +8,12 @@ import { type AbortReason, PermanentError, TaskAbortedError } from "./errors.ts"
 import type { Handler, TaskContext } from "./handler.ts";
 import type { Logger } from "./log.ts";
 import { encodeOutput } from "./payload.ts";
+import { inHandlerSpan } from "./_tracing.ts";
 
 /** The server's limits on what a Result may carry. */
 const MAX_OUTPUT_BYTES = 1024 * 1024;
 const MAX_ERROR_MESSAGE = 4096;
+const MAX_ERROR_STACK = 16_384;
 
 export interface AttemptInfo {
   taskId: string;
@@ -22,12 +24,16 @@ export interface AttemptInfo {
   payload: Uint8Array;
   /** Ms since the epoch, from Assign.deadline. */
   deadline?: number;
+  /** From Assign.traceparent: the handler span's parent when tracing (_tracing.ts). */
+  traceparent?: string;
 }
 
 export interface ErrorOutcome {
   message: string;
   code: string;
   retryable: boolean;
+  /** Where the handler threw: shown with the attempt in GetTask and the TUI ("" when none). */
+  stack?: string;
 }
 
 /** Shaped like Result.outcome, so it drops straight into the message. */
@@ -61,17 +67,26 @@ const ABORTED: Record<AbortReason, ErrorOutcome> = {
   },
 };
 
-function failure(message: string, code: string, retryable: boolean): Outcome {
-  return { case: "error", value: { message: message.slice(0, MAX_ERROR_MESSAGE), code, retryable } };
+function failure(message: string, code: string, retryable: boolean, stack = ""): Outcome {
+  return {
+    case: "error",
+    value: {
+      message: message.slice(0, MAX_ERROR_MESSAGE),
+      code,
+      retryable,
+      stack: stack.slice(0, MAX_ERROR_STACK),
+    },
+  };
 }
 
 /** What a thrown value tells the server. */
 export function outcomeOfError(error: unknown): Outcome {
-  if (error instanceof PermanentError) return failure(error.message, error.code, false);
+  if (error instanceof PermanentError) return failure(error.message, error.code, false, error.stack);
   if (error instanceof TaskAbortedError) return failure(error.message, ABORTED[error.reason].code, true);
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return failure(error.message || error.name, typeof code === "string" ? code : "handler_error", true);
+    const message = error.message || error.name;
+    return failure(message, typeof code === "string" ? code : "handler_error", true, error.stack);
   }
   return failure(String(error), "handler_error", true);
 }
@@ -79,6 +94,8 @@ export function outcomeOfError(error: unknown): Outcome {
 export class TaskRun {
   readonly #controller = new AbortController();
   #finished = false;
+  /** The handler span's ids, when tracing: the attempt's log lines carry them. */
+  traceIds?: { trace_id: string; span_id: string };
 
   constructor(
     readonly info: AttemptInfo,
@@ -101,14 +118,21 @@ export class TaskRun {
   async run(): Promise<Outcome> {
     const timers = new AbortController();
     try {
-      return await this.#run(timers.signal);
+      return await inHandlerSpan(
+        this.info,
+        (ids) => {
+          this.traceIds = ids;
+          return this.#run(timers.signal, ids);
+        },
+        (outcome) => outcome.case === "error" ? outcome.value.code : undefined,
+      );
     } finally {
       this.#finished = true;
       timers.abort();
     }
   }
 
-  async #run(timers: AbortSignal): Promise<Outcome> {
+  async #run(timers: AbortSignal, traceIds?: { trace_id: string; span_id: string }): Promise<Outcome> {
     const { info, deps, signal } = this;
     if (!this.handler) return failure(`no handler for type ${info.type}`, "no_handler", false);
     if (info.deadline !== undefined) {
@@ -119,7 +143,7 @@ export class TaskRun {
     }
     const reasonOf = () => (signal.reason as TaskAbortedError).reason;
     if (signal.aborted) return { case: "error", value: ABORTED[reasonOf()] };
-    const log = deps.log.child({ task_id: info.taskId, attempt: info.attempt, type: info.type });
+    const log = deps.log.child({ task_id: info.taskId, attempt: info.attempt, type: info.type, ...traceIds });
     const ctx: TaskContext = {
       taskId: info.taskId,
       attempt: info.attempt,

@@ -51,10 +51,12 @@ Deno.test("one attempt always ends in one outcome", async (t) => {
     const { run } = setup(() => {
       throw new Error("sync");
     });
-    assert.deepEqual(await run.run(), {
-      case: "error",
-      value: { message: "sync", code: "handler_error", retryable: true },
-    });
+    const outcome = await run.run();
+    assert.ok(outcome.case === "error");
+    const { stack, ...rest } = outcome.value;
+    assert.deepEqual(rest, { message: "sync", code: "handler_error", retryable: true });
+    // The stack goes with the result, so GetTask and the TUI show where the handler threw.
+    assert.match(stack ?? "", /^Error: sync\n\s+at /);
   });
 
   await t.step("a thrown non-error is reported as text", async () => {

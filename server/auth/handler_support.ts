@@ -35,6 +35,7 @@ export function audit(
   facts: CallFacts,
   entry: Omit<AuditEntry, "actor" | "requestId"> & { actor?: string },
 ): Promise<void> {
+  runtime.options.observer?.audited(entry.action);
   return insertAuditEntry(
     db,
     { actor: callerLabel(facts.caller), requestId: facts.requestId, ...entry },

@@ -28,6 +28,7 @@ import type { AuthConfig } from "./config.ts";
 import { jwksRoute } from "./jwks_http.ts";
 import type { MailQueue } from "./mail_queue.ts";
 import { SigningKeyStore } from "./signing_keys.ts";
+import type { AuditAction } from "./audit.ts";
 
 export interface AuthRuntimeOptions {
   sql: Sql;
@@ -49,6 +50,27 @@ export interface AuthRuntimeOptions {
   send?: (message: EmailMessage) => Promise<unknown>;
   /** How often open streams' credentials are checked again (server/authz/open_streams.ts). */
   streamRecheckMs?: number;
+  /** Told of audited actions and rate-limit refusals, for /metrics (server/observability/auth_metrics.ts). */
+  observer?: AuthObserver;
+}
+
+/** What /metrics counts of auth; auth only calls it, and it must be cheap (counters in memory). */
+export interface AuthObserver {
+  audited(action: AuditAction): void;
+  /** A request a rate limit refused, by bucket ("login_ip", "register_ip"...: a fixed set). */
+  refused(bucket: string): void;
+}
+
+/** The limiter, telling the observer of every refusal. */
+function observedLimiter(limiter: RateLimiter, observer?: AuthObserver): RateLimiter {
+  if (!observer) return limiter;
+  return {
+    async take(bucket, id, rule) {
+      const decision = await limiter.take(bucket, id, rule);
+      if (!decision.allowed) observer.refused(bucket);
+      return decision;
+    },
+  };
 }
 
 export interface AuthRuntime {
@@ -89,13 +111,16 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     clockSkewSeconds: auth.clockSkewSeconds,
     encryptionSecret: auth.keyEncryptionSecret,
   });
-  const limiter = options.limiter ?? new FallbackRateLimiter({
-    redis: options.redis.kind === "redis"
-      ? new RedisRateLimiter({ redis: options.redis.client, clock, prefix: options.rateLimitPrefix })
-      : undefined,
-    clock,
-    log: log.child({ component: "ratelimit" }),
-  });
+  const limiter = observedLimiter(
+    options.limiter ?? new FallbackRateLimiter({
+      redis: options.redis.kind === "redis"
+        ? new RedisRateLimiter({ redis: options.redis.client, clock, prefix: options.rateLimitPrefix })
+        : undefined,
+      clock,
+      log: log.child({ component: "ratelimit" }),
+    }),
+    options.observer,
+  );
   const verifyToken = createTokenVerifier({
     keys: auth.jwksUrl ? remoteJwks({ url: auth.jwksUrl, clock, cacheSeconds: auth.jwksCacheSeconds }) : keys,
     issuer: auth.issuer,
@@ -165,7 +190,11 @@ export function sendAuthMail(runtime: AuthRuntime, message: EmailMessage): Promi
  * the auth service and the app's interceptor share it. With `mails`, mails go through
  * that port (the task queue: retried, never lost) instead of SMTP.
  */
-export function createProcessAuthRuntime(deps: Deps, mails?: MailQueue): AuthRuntime {
+export function createProcessAuthRuntime(
+  deps: Deps,
+  mails?: MailQueue,
+  observer?: AuthObserver,
+): AuthRuntime {
   const { config } = deps;
   return createAuthRuntime({
     sql: deps.sql,
@@ -176,5 +205,6 @@ export function createProcessAuthRuntime(deps: Deps, mails?: MailQueue): AuthRun
     mail: config.mail,
     publicUrl: config.server.publicUrl,
     send: mails ? (message) => mails.sendSealed(message) : undefined,
+    observer,
   });
 }

@@ -133,6 +133,11 @@ export const AUTHZ_TABLE: Readonly<Record<string, Readonly<Record<string, Rule>>
     ListSchedules: allow(READERS, "tasks:read"),
     PauseSchedule: allow(OPERATORS, "tasks:manage"),
     DeleteSchedule: allow(OPERATORS, "tasks:manage"),
+    UpdateSchedule: allow(OPERATORS, "tasks:manage"),
+    ResumeSchedule: allow(OPERATORS, "tasks:manage"),
+    TriggerSchedule: allow(OPERATORS, "tasks:manage"),
+    ListScheduleFires: allow(READERS, "tasks:read"),
+    PreviewSchedule: allow(READERS, "tasks:read"),
     ConfigureLimitGroup: allow(OPERATORS, "tasks:manage"),
     ListLimitGroups: allow(READERS, "tasks:read"),
     // Defaults change every later Enqueue of a type, whoever sends it: admins only, by login.
@@ -145,6 +150,13 @@ export const AUTHZ_TABLE: Readonly<Record<string, Readonly<Record<string, Rule>>
     ListWorkers: allow(READERS, "tasks:read"),
     WatchWorkers: allow(READERS, "tasks:read"),
     DrainWorker: allow(OPERATORS, "tasks:manage"),
+  },
+  // Admins manage alert rules (they say where mail and webhooks go); readers see rules and firing alerts.
+  "taskmesh.alerts.v1.AlertService": {
+    CreateAlertRule: allow(ADMINS),
+    DeleteAlertRule: allow(ADMINS),
+    ListAlertRules: allow(READERS, "tasks:read"),
+    ListFiringAlerts: allow(READERS, "tasks:read"),
   },
   // Load balancers and tooling call these without credentials.
   "grpc.health.v1.Health": {

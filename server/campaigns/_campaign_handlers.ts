@@ -123,8 +123,10 @@ export function campaignHandlers(deps: HandlerDeps): Impl {
           ? errorRateFrom("max_error_rate", req.maxErrorRate)
           : old.max_error_rate,
       };
-      const row = await updateCampaignFields(sql, old.id, fields, new Date(now));
+      let row = await updateCampaignFields(sql, old.id, fields, new Date(now));
       await runner.configureLimits(row);
+      // A scheduled campaign whose schedule changed waits for its new time or tick.
+      if (req.schedule && row.state === "scheduled") row = await runner.rearm(row);
       return await view(row);
     },
     async getCampaign(req) {

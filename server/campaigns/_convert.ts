@@ -33,7 +33,7 @@ import type {
 } from "./campaign_queries.ts";
 import type { ContentRow } from "./content_queries.ts";
 import type { DeliveryRow, DeliveryStateWord, RunCounts } from "./delivery_queries.ts";
-import { cronProblem } from "./recurring.ts";
+import { cronProblem, nextTick } from "./recurring.ts";
 import type { TemplateRow } from "./template_queries.ts";
 
 export const MAX_BODY_CHARS = 256 * 1024;
@@ -122,6 +122,15 @@ export function runOf(row: RunRow, counts: RunCounts | undefined): CampaignRun {
   });
 }
 
+/** A recurring campaign whose ticks a schedule fires (next_run_at unset): its next tick, for display. */
+function displayedTick(row: CampaignRow): Date | null {
+  if (!("cron" in row.schedule) || ["draft", "cancelled", "completed", "paused"].includes(row.state)) {
+    return null;
+  }
+  const next = nextTick(row.schedule.cron, row.updated_at.getTime());
+  return next === null ? null : new Date(next);
+}
+
 export function campaignOf(row: CampaignRow, run?: RunRow, counts?: RunCounts): Campaign {
   const a = row.audience;
   const s = row.schedule;
@@ -147,7 +156,7 @@ export function campaignOf(row: CampaignRow, run?: RunRow, counts?: RunCounts): 
     createdBy: row.created_by,
     createTime: ts(row.created_at),
     updateTime: ts(row.updated_at),
-    nextRunTime: ts(row.next_run_at),
+    nextRunTime: ts(row.next_run_at ?? displayedTick(row)),
     pauseReason: row.pause_reason,
     content: { enabled: row.content.enabled, tagIds: row.content.tagIds },
     maxConcurrency: row.max_concurrency,

@@ -171,3 +171,10 @@ export async function setRunState(
     where id = ${id} and state = any(${from}) returning *`;
   return row;
 }
+
+/** Campaigns paused by their error rate (not by an operator), for the alert rule. */
+export async function selectAutoPaused(db: Db, limit = 100) {
+  return await db<{ id: string; name: string; reason: string }[]>`
+    select id, name, pause_reason as reason from campaigns
+    where state = 'paused' and pause_reason like 'error rate %' order by updated_at limit ${limit}`;
+}

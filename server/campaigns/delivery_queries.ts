@@ -96,7 +96,11 @@ export async function skipDeliveries(db: Db, ids: string[], reasons: string[], n
     where d.id = x.id and d.state in ('pending', 'claimed')`;
 }
 
-/** Marks handed-over rows claimed with their task and item; rows already past pending are left. */
+/**
+ * Marks handed-over rows claimed with their task and item. A row whose task already
+ * finished (its event came first) keeps its state but still gets its task and item, so
+ * "never sent this item before" sees it.
+ */
 export async function claimDeliveries(
   db: Db,
   claims: { id: string; taskId: string; itemId: string | null }[],
@@ -104,11 +108,11 @@ export async function claimDeliveries(
 ): Promise<void> {
   if (claims.length === 0) return;
   await db`
-    update campaign_deliveries d set state = 'claimed', task_id = x.task_id, content_item_id = x.item_id,
-      updated_at = ${now}
+    update campaign_deliveries d set state = case when d.state = 'pending' then 'claimed' else d.state end,
+      task_id = x.task_id, content_item_id = x.item_id, updated_at = ${now}
     from unnest(${claims.map((c) => c.id)}::uuid[], ${claims.map((c) => c.taskId)}::uuid[],
       ${claims.map((c) => c.itemId)}::uuid[]) as x (id, task_id, item_id)
-    where d.id = x.id and d.state = 'pending'`;
+    where d.id = x.id and (d.state = 'pending' or d.task_id is null)`;
 }
 
 export type Outcome =
@@ -162,6 +166,16 @@ export interface RunCounts {
   skipped: number;
   /** Sent or failed in the last minute. */
   recent: number;
+}
+
+/** What the dispatcher needs on every pass, from the index alone. */
+export async function runProgress(db: Db, runId: string) {
+  const [row] = await db<{ claimed: number; pending: boolean; started: boolean }[]>`
+    select
+      (select count(*) from campaign_deliveries where run_id = ${runId} and state = 'claimed')::int as claimed,
+      exists(select 1 from campaign_deliveries where run_id = ${runId} and state = 'pending') as pending,
+      exists(select 1 from campaign_deliveries where run_id = ${runId} and state in ('sent', 'failed')) as started`;
+  return row;
 }
 
 export async function countRun(db: Db, runId: string, now: Date): Promise<RunCounts> {

@@ -7,7 +7,7 @@
  * rows) bounds what a pause leaves in flight; the engine's limit group does the pacing.
  * It also completes runs with nothing left and pauses a run whose error rate is too high.
  */
-import type { Clock } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { Sql } from "../db/postgres.ts";
 import type { Logger } from "../log.ts";
 import type { TasksRuntime } from "../tasks/runtime.ts";
@@ -19,6 +19,7 @@ import {
   type Candidate,
   claimDeliveries,
   countRun,
+  runProgress,
   selectPending,
   skipDeliveries,
 } from "./delivery_queries.ts";
@@ -32,6 +33,9 @@ import type { UnsubscribeSigner } from "./unsubscribe_token.ts";
 /** Finished deliveries before the error rate may pause a run. */
 export const ERROR_RATE_MIN_SAMPLE = 20;
 const BATCH = 500;
+/** A run's error rate is counted at least this often, and after every failure. */
+const ERROR_RATE_CHECK_MS = 1000;
+const FIRST_BATCH = 50;
 const MAX_WINDOW = 5_000;
 
 export interface DispatcherDeps {
@@ -45,15 +49,19 @@ export interface DispatcherDeps {
 }
 
 /**
- * Claimed-but-unfinished deliveries a run may have: about a second of sending, so a
- * pause (by hand or by the error rate) leaves little in flight.
+ * Claimed-but-unfinished deliveries a run may have: half a second of sending, and at
+ * least the campaign's concurrency, so the limit group is the pace and a pause (by hand
+ * or by the error rate) leaves little in flight. Finished mails refill it at once.
  */
 export function windowOf(c: Pick<CampaignRow, "max_concurrency" | "rate_per_second">): number {
-  return Math.min(MAX_WINDOW, Math.max(c.max_concurrency * 2, Math.ceil(c.rate_per_second), 10));
+  return Math.min(MAX_WINDOW, Math.max(c.max_concurrency, Math.ceil(c.rate_per_second / 2), 10));
 }
 
 export class Dispatcher {
   readonly #parsed = new Map<string, { at: number; parsed: ParsedTemplate }>();
+  /** When each run's error rate was last counted (wall clock), and the runs with a failure since. */
+  readonly #checkedAt = new Map<string, number>();
+  readonly #failedSince = new Set<string>();
   constructor(readonly deps: DispatcherDeps) {}
 
   async #template(id: string): Promise<ParsedTemplate | undefined> {
@@ -74,35 +82,58 @@ export class Dispatcher {
     return moved;
   }
 
+  /** A delivery of `runId` failed: its error rate is checked at the next pass. */
+  noteFailure(runId: string): void {
+    this.#failedSince.add(runId);
+  }
+
+  /** Pauses the campaign when the run's error rate is over its threshold; whether it did. */
+  async #errorRateTooHigh(c: CampaignRow, run: RunRow, now: number): Promise<boolean> {
+    const last = this.#checkedAt.get(run.id) ?? 0;
+    if (!this.#failedSince.has(run.id) && now - last < ERROR_RATE_CHECK_MS) return false;
+    this.#failedSince.delete(run.id);
+    this.#checkedAt.set(run.id, now);
+    const counts = await countRun(this.deps.sql, run.id, new Date(now));
+    const finished = counts.sent + counts.failed;
+    if (finished < ERROR_RATE_MIN_SAMPLE || counts.failed / finished <= c.max_error_rate) return false;
+    const rate = (counts.failed / finished).toFixed(2);
+    await this.deps.runner.pause(
+      c.id,
+      `error rate ${rate} over ${c.max_error_rate.toFixed(2)} after ${finished} finished deliveries`,
+    );
+    return true;
+  }
+
   async dispatchRun(run: RunRow): Promise<number> {
     const { sql, clock, runner } = this.deps;
     const now = clock.now();
     const c = await selectCampaign(sql, run.campaign_id);
     if (!c) return 0;
-    const counts = await countRun(sql, run.id, new Date(now));
-    const finished = counts.sent + counts.failed;
-    if (finished >= ERROR_RATE_MIN_SAMPLE && counts.failed / finished > c.max_error_rate) {
-      const rate = (counts.failed / finished).toFixed(2);
-      await runner.pause(
-        c.id,
-        `error rate ${rate} over ${c.max_error_rate.toFixed(2)} after ${finished} finished deliveries`,
-      );
-      return 0;
-    }
-    if (counts.pending + counts.claimed === 0) {
+    if (await this.#errorRateTooHigh(c, run, systemClock.now())) return 0;
+    // Index-only look-ups, bounded by the window: cheap enough for every pass of a big run.
+    const progress = await runProgress(sql, run.id);
+    if (!progress.pending && progress.claimed === 0) {
+      this.#checkedAt.delete(run.id);
       await runner.completeRun(run);
       return 0;
     }
-    const free = windowOf(c) - counts.claimed;
-    if (free <= 0 || counts.pending === 0) return 0;
+    const free = windowOf(c) - progress.claimed;
+    if (free <= 0 || !progress.pending) return 0;
     const parsed = await this.#template(c.template_id);
     if (!parsed) return 0;
-    return await this.#handOver(c, run, parsed, await selectPending(sql, run.id, Math.min(free, BATCH)));
+    // A run's first batch is small, so its first mail leaves soon after the launch.
+    const batch = progress.claimed === 0 && !progress.started ? FIRST_BATCH : BATCH;
+    return await this.#handOver(c, run, parsed, await selectPending(sql, run.id, Math.min(free, batch)), now);
   }
 
-  async #handOver(c: CampaignRow, run: RunRow, parsed: ParsedTemplate, rows: Candidate[]): Promise<number> {
-    const { sql, clock, tasks, signer, mail, log } = this.deps;
-    const now = clock.now();
+  async #handOver(
+    c: CampaignRow,
+    run: RunRow,
+    parsed: ParsedTemplate,
+    rows: Candidate[],
+    now: number,
+  ): Promise<number> {
+    const { sql, tasks, signer, mail, log } = this.deps;
     const skips: { id: string; reason: string }[] = [];
     const batch: { row: Candidate; task: NewTask; item?: ContentRow }[] = [];
     for (const row of rows) {

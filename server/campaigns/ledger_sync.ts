@@ -48,8 +48,8 @@ export interface LedgerSyncDeps {
   clock: Clock;
   log: Logger;
   tasks: TasksRuntime;
-  /** A delivery finished: the dispatcher may fill the window again. */
-  finished: () => void;
+  /** A delivery of run `runId` finished (`failed` for good or not): the dispatcher may fill the window again. */
+  finished: (runId: string, failed: boolean) => void;
 }
 
 export class LedgerSync {
@@ -84,7 +84,7 @@ export class LedgerSync {
     const now = new Date(clock.now());
     const row = await applyOutcome(sql, deliveryId, outcome, now);
     if (row && isHardBounce(task)) await suppress(sql, row.email_key, "hard_bounced", now);
-    if (row && outcome.kind !== "retrying") this.deps.finished();
+    if (row && outcome.kind !== "retrying") this.deps.finished(row.run_id, outcome.kind === "failed");
   }
 
   /** Looks up the tasks of claims that heard nothing for a while; how many moved. */

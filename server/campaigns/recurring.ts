@@ -41,6 +41,15 @@ function nextAfter(cron: CronSpec, after: number): number | null {
   return next ? next.getTime() : null;
 }
 
+/** The next tick after `after`, for display when the port fires ticks itself. */
+export function nextTick(cron: CronSpec, after: number): number | null {
+  try {
+    return nextAfter(cron, after);
+  } catch {
+    return null;
+  }
+}
+
 /** Ticks from croner, fired by the runner's loop. */
 export const localRecurring: RecurringPort = {
   arm: (_id, cron, now) => Promise.resolve(nextAfter(cron, now)),

@@ -92,6 +92,18 @@ export class CampaignRunner {
     return (await selectCampaign(sql, id))!;
   }
 
+  /** Points a scheduled campaign at its (changed) schedule's next time; "now" sends at once. */
+  async rearm(c: CampaignRow): Promise<CampaignRow> {
+    const now = this.deps.clock.now();
+    const when = c.schedule;
+    let next: number | null = now;
+    if ("cron" in when) next = await this.deps.recurring.arm(c.id, when.cron, now);
+    else if ("at" in when) next = when.at;
+    return await setCampaignState(this.deps.sql, c.id, "scheduled", {
+      nextRunAt: next === null ? null : new Date(next),
+    }, new Date(now));
+  }
+
   /**
    * Starts the run of a launched campaign for tick `tick`: the run and its whole ledger
    * in one transaction, so a second call for the same tick (another instance, a repeated
@@ -210,7 +222,7 @@ export class CampaignRunner {
     return c;
   }
 
-  /** Cancels for good: unsent deliveries are skipped ("cancelled") and their queued mails cancelled. */
+  /** Cancels for good: pending deliveries are skipped ("cancelled"), queued mails cancelled, running ones finish. */
   async cancel(id: string): Promise<CampaignRow> {
     const { sql, clock, tasks, log } = this.deps;
     const now = new Date(clock.now());
@@ -230,7 +242,10 @@ export class CampaignRunner {
     });
     await this.deps.recurring.disarm(id);
     for (const taskId of taskIds) {
-      // A mail already being sent may finish first; its delivery stays skipped either way.
+      // Only mails not yet being sent: a running one may already be at the SMTP server, so it
+      // finishes and its row says what happened (sent or failed), never "skipped" for a sent mail.
+      const found = await tasks.get(taskId);
+      if (!found || !["queued", "scheduled", "waiting"].includes(found.task.state)) continue;
       await tasks.cancel(taskId, "campaign cancelled").catch((error) =>
         log.debug("campaign mail not cancelled", { task_id: taskId, error: String(error) })
       );

@@ -2,7 +2,8 @@
  * The campaigns of one server process: the runner (campaign and run state), the
  * dispatcher (pending deliveries → email.send tasks) and the ledger sync (task outcomes
  * → deliveries), with one loop that dispatches and sweeps. It needs the task engine in
- * the same process (campaign mails are its tasks). Built once by server/runtimes.ts.
+ * the same process (campaign mails are its tasks). Built once by server/runtimes.ts. The
+ * loop also executes the `campaign.run` tasks a schedule fires (run_ticks.ts).
  */
 import { systemClock } from "../clock.ts";
 import type { Deps } from "../deps.ts";
@@ -14,6 +15,8 @@ import { Dispatcher } from "./dispatcher.ts";
 import { LedgerSync } from "./ledger_sync.ts";
 import { localRecurring, type RecurringPort } from "./recurring.ts";
 import { CampaignRunner } from "./runner.ts";
+import { selectAutoPaused } from "./campaign_queries.ts";
+import { RunTicks } from "./run_ticks.ts";
 import { unsubscribeRoutes } from "./unsubscribe_routes.ts";
 import { createUnsubscribeSigner } from "./unsubscribe_token.ts";
 import type { HttpRoute } from "../http_routes.ts";
@@ -29,6 +32,7 @@ export interface CampaignsOptions {
 }
 
 const SWEEP_EVERY_MS = 10_000;
+const REFILL_MS = 50;
 
 function domainOf(from: string): string {
   return from.match(/@([^\s>]+)/)?.[1] ?? "taskmesh.localhost";
@@ -38,6 +42,7 @@ export class CampaignsRuntime {
   readonly runner: CampaignRunner;
   readonly dispatcher: Dispatcher;
   readonly sync: LedgerSync;
+  readonly ticks: RunTicks;
   readonly handlerDeps: HandlerDeps;
   readonly getRoutes: Record<string, HttpRoute>;
   readonly postRoutes: Record<string, HttpRoute>;
@@ -49,6 +54,16 @@ export class CampaignsRuntime {
     const log = deps.log.child({ service: "campaigns" });
     const signer = createUnsubscribeSigner(sql);
     const wake = () => this.#loop?.kick();
+    // A finished mail frees a window slot; refilling once per 50 ms is enough (the window
+    // holds half a second of sending) and keeps a fast run from looping on every event.
+    let lastKick = 0;
+    const refill = (runId: string, failed: boolean) => {
+      if (failed) this.dispatcher.noteFailure(runId);
+      const now = systemClock.now();
+      if (now - lastKick < REFILL_MS) return;
+      lastKick = now;
+      wake();
+    };
     this.runner = new CampaignRunner({
       sql,
       clock,
@@ -67,7 +82,8 @@ export class CampaignsRuntime {
       signer,
       mail: { from: config.mail.from, publicUrl: config.server.publicUrl, ...options.mail },
     });
-    this.sync = new LedgerSync({ sql, clock, log, tasks, finished: wake });
+    this.ticks = new RunTicks(tasks, this.runner, log);
+    this.sync = new LedgerSync({ sql, clock, log, tasks, finished: refill });
     this.handlerDeps = {
       sql,
       clock,
@@ -86,6 +102,7 @@ export class CampaignsRuntime {
 
   /** One dispatcher pass, and the sweep when it is due; tests call it to move without waiting. */
   async tick(): Promise<number> {
+    await this.ticks.once();
     const moved = await this.dispatcher.tick();
     const now = systemClock.now();
     if (now - this.#lastSweep >= SWEEP_EVERY_MS) {
@@ -93,6 +110,14 @@ export class CampaignsRuntime {
       await this.sync.sweep();
     }
     return moved;
+  }
+
+  /**
+   * Campaigns their error rate paused: the shape of the alerts' CampaignPauses port
+   * (server/alerts/model.ts on main), so the `campaign_auto_paused` rule can read them.
+   */
+  async autoPaused(): Promise<{ id: string; name: string; reason: string }[]> {
+    return [...await selectAutoPaused(this.handlerDeps.sql)];
   }
 
   start(): void {

@@ -10,7 +10,7 @@
  * - Duration and Timestamp: well-formed as their well-known types define;
  * - float and double: finite.
  *
- * A worker's own free text (a failed attempt's message and code, a progress message) is the
+ * A worker's own free text (a failed attempt's message, code and stack, a progress message) is the
  * exception: it often carries what a handler caught, colour codes included, and refusing
  * it would end the worker's stream. Its control characters are replaced with U+FFFD instead.
  *
@@ -35,6 +35,7 @@ type Fields = Record<string, unknown>;
 export const SANITISED_FIELDS: ReadonlySet<string> = new Set([
   "taskmesh.tasks.v1.TaskError.message",
   "taskmesh.tasks.v1.TaskError.code",
+  "taskmesh.tasks.v1.TaskError.stack",
   "taskmesh.tasks.v1.ProgressUpdate.message",
 ]);
 const CONTROL_EXCEPT_LINES_ALL = new RegExp(CONTROL_EXCEPT_LINES.source, "g");

@@ -1,6 +1,8 @@
 /**
  * A small Prometheus registry: counters and histograms with labels, rendered in the
- * text exposition format at /metrics, plus process figures sampled at scrape time.
+ * text exposition format at /metrics, plus figures sampled at scrape time. The hot path
+ * only adds to numbers in memory; anything that costs a query is computed by a collector
+ * when Prometheus scrapes (`collect`), never on the request path.
  */
 
 type Labels = Record<string, string>;
@@ -44,6 +46,11 @@ export class Gauge {
 
   set(value: number, labels: Labels = {}): void {
     this.#values.set(labelKey(labels), value);
+  }
+
+  /** Forgets every series: a collector that sets them all again at each scrape starts with it. */
+  clear(): void {
+    this.#values.clear();
   }
 
   render(): string {
@@ -95,8 +102,45 @@ export class Histogram {
   }
 }
 
+/** Runs before each scrape to set the gauges it owns; a failure leaves them empty and is reported. */
+export type Collector = () => void | Promise<void>;
+
+/**
+ * How long a scrape waits for a collector (a Postgres that hangs must not hang /metrics past
+ * Prometheus's scrape timeout, 10 s by default); a late one is counted as failed.
+ */
+export const COLLECTOR_TIMEOUT_MS = 3_000;
+
 export class MetricsRegistry {
   readonly #metrics: Array<{ render(): string }> = [];
+  readonly #collectors: Array<{ name: string; run: Collector }> = [];
+  readonly #collectorFailures = this.counter(
+    "taskmesh_metrics_collector_failures_total",
+    "Scrape-time collectors that failed, by collector; their gauges are left out of that scrape.",
+  );
+
+  /** Adds a collector run at every scrape (queue depths, worker slots...). */
+  collect(name: string, run: Collector): void {
+    this.#collectors.push({ name, run });
+  }
+
+  /** Runs the collectors, then renders: what GET /metrics answers. */
+  async scrape(timeoutMs = COLLECTOR_TIMEOUT_MS): Promise<string> {
+    await Promise.all(this.#collectors.map(async ({ name, run }) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${name} took over ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([run(), late]);
+      } catch {
+        this.#collectorFailures.inc({ collector: name });
+      } finally {
+        clearTimeout(timer);
+      }
+    }));
+    return this.render();
+  }
 
   counter(name: string, help: string): Counter {
     return this.#add(new Counter(name, help));

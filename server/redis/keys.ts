@@ -124,9 +124,22 @@ export function rebuildingKey(prefix: string): string {
   return `${prefix}:{meta}:rebuilding`;
 }
 
+/**
+ * STRING, the id of the server instance that reports the queue-wide gauges on /metrics,
+ * with a TTL each scrape renews (server/observability/reporter_lease.ts).
+ */
+export function metricsReporterKey(prefix: string): string {
+  return `${prefix}:{meta}:metrics_reporter`;
+}
+
 /** Pub/sub channel (not a key) carrying queue names whose dispatchers should wake. */
 export function wakeChannel(prefix: string): string {
   return `${prefix}:{meta}:wake`;
+}
+
+/** STRING, the id of the server instance that evaluates the alert rules, with a TTL (server/alerts/lease.ts). */
+export function alertsLeaseKey(prefix: string): string {
+  return `${prefix}:{meta}:alerts_lease`;
 }
 
 /**

@@ -43,7 +43,9 @@ const OUTCOMES = {
 } as const;
 
 function errorToProto(error: TaskError | null) {
-  return error ? { message: error.message, code: error.code, retryable: error.retryable } : undefined;
+  return error
+    ? { message: error.message, code: error.code, retryable: error.retryable, stack: error.stack ?? "" }
+    : undefined;
 }
 
 export function attemptToProto(a: AttemptRecord): Attempt {

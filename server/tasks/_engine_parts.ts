@@ -9,6 +9,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { type Loop, startLoop } from "../loop.ts";
 import type { TasksConfig } from "./config.ts";
+import type { EngineCounters } from "./engine_counters.ts";
 import type { TaskStore } from "./model.ts";
 import type { WorkerSession } from "./worker_session.ts";
 
@@ -21,6 +22,8 @@ export interface EngineParts {
   readonly clock: Clock;
   readonly log: Logger;
   readonly config: TasksConfig;
+  /** What the engine counts for /metrics (engine_counters.ts). */
+  readonly counters: EngineCounters;
   /** Wakes this process's dispatchers waiting on the queue (on every queue when undefined). */
   wake(queue?: string): void;
 }
@@ -40,16 +43,16 @@ export class IntervalLoop implements EngineLoop {
 
   constructor(
     readonly name: string,
-    readonly parts: Pick<EngineParts, "clock" | "log">,
+    readonly parts: Pick<EngineParts, "clock" | "log" | "counters">,
     readonly intervalMs: number,
     readonly iteration: () => Promise<unknown>,
   ) {}
 
   start(signal: AbortSignal): void {
-    const { clock, log } = this.parts;
+    const { clock, log, counters } = this.parts;
     const loop = this.#loop = startLoop(
       this.name,
-      { clock, log, intervalMs: this.intervalMs },
+      { clock, log, intervalMs: this.intervalMs, onFailure: () => counters.loopFailed(this.name) },
       this.iteration,
     );
     signal.addEventListener("abort", () => void loop.stop(), { once: true });

@@ -141,6 +141,7 @@ export async function enqueueTasks(
         : "",
       scheduleId: t.scheduleId ?? null,
       limitGroup: t.limitGroup || null,
+      traceparent: t.traceparent || null,
     });
   });
   const rows = new Map((await insertTasks(tx, inserts, now)).map((r) => [r.id, r]));

@@ -38,6 +38,10 @@ export class WorkerLeases {
   ): Promise<{ claimed: number; started: Array<{ task: StartedTask; leaseId: string }> }> {
     const leases = await this.parts.broker.claim({
       ...claim,
+      onLimited: (retryInMs) => {
+        this.parts.counters.claimLimited(retryInMs);
+        claim.onLimited?.(retryInMs);
+      },
       leaseTtlMs: this.parts.config.leaseTtlMs,
       now: this.parts.clock.now(),
     });

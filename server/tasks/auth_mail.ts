@@ -14,6 +14,7 @@ import type { EmailMessage } from "../../mail/mod.ts";
 import type { MailQueue } from "../auth/mail_queue.ts";
 import type { Deps } from "../deps.ts";
 import { sealedReference } from "./sealed_payloads.ts";
+import { activeTraceparent } from "../observability/tracing.ts";
 import type { NewTask } from "./model.ts";
 import type { TasksRuntime } from "./runtime.ts";
 
@@ -88,6 +89,8 @@ export function taskMailQueue(rt: TasksRuntime, deps: Pick<Deps, "config" | "sql
       ...task,
       payload: sealedReference(id),
       sealed: { id, body: mailBody(message, mail.from), expiresAt: now + sealForMs },
+      // The mail's handler span joins the trace of the call that asked for it (Register, ResetPassword…).
+      traceparent: activeTraceparent(),
     }]);
     return tasks[0];
   };

@@ -33,6 +33,8 @@ export interface TaskError {
   message: string;
   code: string;
   retryable: boolean;
+  /** The handler's stack trace, bounded (error_bounds.ts); absent on errors the server made or older rows. */
+  stack?: string;
 }
 
 /** A validated submission with defaults filled in (the service validates; the store trusts). */
@@ -62,6 +64,8 @@ export interface NewTask {
    * Server code only; never read back into a TaskRecord.
    */
   sealed?: { id: string; body: Uint8Array; expiresAt: number };
+  /** The W3C traceparent of the call that enqueued it (unset: none); it goes to the worker in Assign. */
+  traceparent?: string;
 }
 
 export interface TaskRecord extends NewTask {

@@ -90,6 +90,7 @@ export class Promoter implements EngineLoop {
     }
     await flush();
     await this.parts.broker.markRebuilt();
+    this.parts.counters.brokerRebuilds++;
     this.parts.log.warn("broker rebuilt from Postgres", {
       tasks,
       leases,

@@ -42,6 +42,7 @@ import { Mirror } from "./_mirror.ts";
 import { Wakeups } from "./_wakeups.ts";
 import { WorkerDirectory } from "./worker_directory.ts";
 import { WorkerLeases } from "./_worker_leases.ts";
+import { EngineCounters } from "./engine_counters.ts";
 
 /** The default of `TasksRuntime.mirrorTimeoutMs`: well inside a client's shortest sensible deadline. */
 export const MIRROR_TIMEOUT_MS = 500;
@@ -65,6 +66,8 @@ export class TasksRuntime {
   /** How long a caller waits for the broker copy of a commit before answering anyway. */
   readonly mirrorTimeoutMs: number;
   readonly #mirror: Mirror;
+  /** This process's share of what the engine counts (heartbeats, rebuilds, throttled claims, loop failures). */
+  readonly counters = new EngineCounters();
 
   /** Every instance's workers; this process writes its own sessions' entries. */
   readonly #registry: WorkerRegistry;
@@ -106,6 +109,7 @@ export class TasksRuntime {
       clock,
       log,
       config,
+      counters: this.counters,
       wake: (queue) => this.#wakeLocal(queue),
     };
     this.#promoter = new Promoter(parts);
@@ -408,6 +412,15 @@ export class TasksRuntime {
   /** How many worker streams this process holds. */
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** This process's worker streams, as /metrics shows their slots. */
+  localSlots(): Array<{ workerId: string; concurrency: number; busy: number }> {
+    return [...this.#sessions.values()].map((s) => ({
+      workerId: s.id,
+      concurrency: s.hello.concurrency,
+      busy: s.held.size,
+    }));
   }
 
   /** This process's session of a worker, if its stream is here. */

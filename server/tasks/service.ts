@@ -32,6 +32,7 @@ import type { WorkerEntry } from "./runtime.ts";
 import { runWorkerSession } from "./worker_session.ts";
 import { limitsServiceImpl } from "./limits_service.ts";
 import { TypeDefaultsCache } from "./type_defaults.ts";
+import { taskTraceparent } from "../observability/tracing.ts";
 
 const WATCH_BUFFER = 1000;
 
@@ -76,27 +77,19 @@ async function queueInfo(rt: TasksRuntime, name: string) {
   }, workers);
 }
 
-function notYet(what: string): () => never {
-  return () => {
-    throw new ConnectError(
-      `${what} is not implemented yet: it arrives with the scheduler`,
-      Code.Unimplemented,
-    );
-  };
-}
-
 function taskServiceImpl(
   rt: TasksRuntime,
   defaults: TypeDefaultsCache,
 ): Partial<ServiceImpl<typeof TaskService>> {
   return {
-    async enqueue(req) {
+    async enqueue(req, ctx) {
       const task = toNewTask(
         req.task,
         rt.clock.now(),
         "task",
         await defaults.forTypes([req.task?.type ?? ""]),
       );
+      task.traceparent = taskTraceparent(ctx.requestHeader);
       if (task.dependsOnBatchIndex.length > 0) {
         throw invalid(
           "task.depends_on_batch_index",
@@ -106,9 +99,11 @@ function taskServiceImpl(
       const { tasks, duplicates } = await rt.enqueue([task]);
       return { task: taskToProto(tasks[0]), duplicate: duplicates[0] };
     },
-    async enqueueBatch(req) {
+    async enqueueBatch(req, ctx) {
+      const traceparent = taskTraceparent(ctx.requestHeader);
       const { tasks, duplicates } = await rt.enqueue(
-        toNewTasks(req.tasks, rt.clock.now(), await defaults.forTypes(req.tasks.map((t) => t.type))),
+        toNewTasks(req.tasks, rt.clock.now(), await defaults.forTypes(req.tasks.map((t) => t.type)))
+          .map((t) => ({ ...t, traceparent })),
       );
       return { tasks: tasks.map((t) => taskToProto(t)), duplicates };
     },
@@ -228,11 +223,6 @@ function taskServiceImpl(
         ctx.signal.removeEventListener("abort", onAbort);
       }
     },
-    createSchedule: notYet("CreateSchedule"),
-    getSchedule: notYet("GetSchedule"),
-    listSchedules: notYet("ListSchedules"),
-    pauseSchedule: notYet("PauseSchedule"),
-    deleteSchedule: notYet("DeleteSchedule"),
     async *watchQueues(req, ctx) {
       const interval = watchInterval(req.interval);
       let last = "";
@@ -275,11 +265,17 @@ function workerInfo(w: WorkerEntry, now: number, leaseTtlMs: number): WorkerInfo
   };
 }
 
-export function registerTaskServices(router: ConnectRouter, rt: TasksRuntime): void {
+/** `schedules` implements the schedule RPCs (server/schedules/schedule_service.ts). */
+export function registerTaskServices(
+  router: ConnectRouter,
+  rt: TasksRuntime,
+  schedules: Partial<ServiceImpl<typeof TaskService>> = {},
+): void {
   const defaults = new TypeDefaultsCache((after, limit) => rt.typeDefaults(after, limit), rt.clock);
   router.service(TaskService, {
     ...taskServiceImpl(rt, defaults),
     ...limitsServiceImpl(rt, defaults, (name) => queueInfo(rt, name)),
+    ...schedules,
   });
   router.service(WorkerService, {
     connect: (requests, ctx) => {

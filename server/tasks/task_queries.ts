@@ -52,6 +52,7 @@ export interface TaskRow {
   schedule_id: string | null;
   limit_group: string | null;
   attempt_number: number;
+  traceparent: string | null;
 }
 
 export interface AttemptRow {
@@ -93,6 +94,7 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     condition: row.condition,
     ...(row.schedule_id !== null ? { scheduleId: row.schedule_id } : {}),
     limitGroup: row.limit_group ?? "",
+    ...(row.traceparent ? { traceparent: row.traceparent } : {}),
     state: row.state,
     attemptCount: row.attempt_count,
     attemptNumber: row.attempt_number,
@@ -144,6 +146,7 @@ export interface TaskInsert {
   cancelReason: string;
   scheduleId: string | null;
   limitGroup: string | null;
+  traceparent: string | null;
 }
 
 /**
@@ -159,13 +162,13 @@ export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Pro
     insert into tasks (
       id, queue, type, payload, priority, state, max_attempts, backoff_initial_ms, backoff_max_ms,
       backoff_multiplier, timeout_ms, idempotency_key, labels, depends_on, condition, run_at,
-      created_at, updated_at, finished_at, cancel_reason, schedule_id, limit_group
+      created_at, updated_at, finished_at, cancel_reason, schedule_id, limit_group, traceparent
     )
     select i.id, i.queue, i.type, decode(i.payload, 'hex'), i.priority, i.state, i.max_attempts,
       i.backoff_initial_ms, i.backoff_max_ms, i.backoff_multiplier, i.timeout_ms, i.idempotency_key,
       i.labels::jsonb, i.depends_on::uuid[], i.condition, to_timestamp(i.run_at / 1000.0),
       ${at}, ${at}, case when i.state = 'cancelled' then ${at}::timestamptz end, i.cancel_reason, i.schedule_id,
-      i.limit_group
+      i.limit_group, i.traceparent
     from unnest(
       ${column((t) => t.id)}::uuid[], ${column((t) => t.queue)}::text[], ${column((t) => t.type)}::text[],
       ${column((t) => Buffer.from(t.payload).toString("hex"))}::text[], ${column((t) => t.priority)}::int2[],
@@ -175,11 +178,12 @@ export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Pro
       ${column((t) => t.idempotencyKey)}::text[], ${column((t) => JSON.stringify(t.labels))}::text[],
       ${column((t) => `{${t.dependsOn.join(",")}}`)}::text[], ${column((t) => t.condition)}::text[],
       ${column((t) => t.runAt)}::float8[], ${column((t) => t.cancelReason)}::text[],
-      ${column((t) => t.scheduleId)}::text[], ${column((t) => t.limitGroup)}::text[]
+      ${column((t) => t.scheduleId)}::text[], ${column((t) => t.limitGroup)}::text[],
+      ${column((t) => t.traceparent)}::text[]
     ) with ordinality as i(
       id, queue, type, payload, priority, state, max_attempts, backoff_initial_ms, backoff_max_ms,
       backoff_multiplier, timeout_ms, idempotency_key, labels, depends_on, condition, run_at,
-      cancel_reason, schedule_id, limit_group, n
+      cancel_reason, schedule_id, limit_group, traceparent, n
     )
     order by i.n
     returning id, seq`;
@@ -217,6 +221,7 @@ export async function insertTasks(db: Db, tasks: TaskInsert[], now: number): Pro
     schedule_id: t.scheduleId,
     limit_group: t.limitGroup,
     attempt_number: 0,
+    traceparent: t.traceparent,
   }));
 }
 

@@ -26,6 +26,7 @@ import type { TasksRuntime } from "./runtime.ts";
 import { idleWait } from "./queue_limits.ts";
 import { attemptTimedOut } from "./_attempt_outcome.ts";
 import { firstMessage } from "./_hello_timeout.ts";
+import { boundedError } from "./error_bounds.ts";
 
 interface Held {
   leaseId: string;
@@ -197,6 +198,7 @@ export class WorkerSession {
           attempt: task.attemptNumber,
           leaseId,
           deadline: timestampFromMs(deadline),
+          traceparent: task.traceparent ?? "",
         },
       });
       runtime.taskStarted(task);
@@ -230,6 +232,7 @@ export class WorkerSession {
   async #heartbeat(beat: Heartbeat): Promise<void> {
     const { runtime } = this;
     const now = runtime.clock.now();
+    runtime.counters.heartbeats++;
     this.load = Number.isFinite(beat.load) ? Math.min(1, Math.max(0, beat.load)) : 0;
     const mine = beat.leases.filter((l) => this.held.get(l.taskId)?.leaseId === l.leaseId);
     const extended = await runtime.extendLeases(mine);
@@ -357,7 +360,7 @@ export class WorkerSession {
 }
 
 function errorOf(e: TaskError) {
-  return { message: e.message.slice(0, 4096), code: e.code.slice(0, 100), retryable: e.retryable };
+  return { ...boundedError(e), code: e.code.slice(0, 100), retryable: e.retryable };
 }
 
 export function validateHello(hello: Hello): void {

@@ -116,8 +116,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 }
 
 /** Deletes every key under the prefix, on a connection of its own (the server's adds the prefix itself). */
-async function dropRedisKeys(prefix: string): Promise<void> {
-  const raw = new Redis(TEST_REDIS_URL);
+export async function dropRedisKeys(prefix: string, url = TEST_REDIS_URL): Promise<void> {
+  const raw = new Redis(url);
   try {
     let cursor = "0";
     do {

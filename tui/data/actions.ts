@@ -6,7 +6,7 @@
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { TagType } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import type { Campaign, Delivery } from "../../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
-import type { Task } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
+import { type ScheduleFire, ScheduleFireOutcome, type Task } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { type Clients, UNARY_TIMEOUT_MS } from "./clients.ts";
 
 const opts = { timeoutMs: UNARY_TIMEOUT_MS };
@@ -65,6 +65,28 @@ export function createActions(clients: Clients) {
     async drainWorker(id: string): Promise<string> {
       await clients.workers.drainWorker({ id, grace: durationFromMs(30_000) }, opts);
       return `worker ${id} draining: it finishes its tasks and disconnects`;
+    },
+    async pauseSchedule(id: string, name: string): Promise<string> {
+      await clients.tasks.pauseSchedule({ id, paused: true, note: "paused from the operator TUI" }, opts);
+      return `schedule ${name} paused`;
+    },
+    async resumeSchedule(id: string, name: string): Promise<string> {
+      await clients.tasks.resumeSchedule({ id }, opts);
+      return `schedule ${name} resumed: missed ticks follow its catch-up policy`;
+    },
+    async triggerSchedule(id: string, name: string): Promise<string> {
+      const { fire } = await clients.tasks.triggerSchedule({ id }, opts);
+      const outcome = ScheduleFireOutcome[fire?.outcome ?? 0].toLowerCase();
+      return `schedule ${name} fired now: ${outcome}${
+        fire?.taskId ? ` (task ${fire.taskId.slice(0, 8)})` : ""
+      }`;
+    },
+    async deleteSchedule(id: string, name: string): Promise<string> {
+      await clients.tasks.deleteSchedule({ id }, opts);
+      return `schedule ${name} deleted`;
+    },
+    scheduleFires(id: string): Promise<ScheduleFire[]> {
+      return clients.tasks.listScheduleFires({ id, pageSize: 20 }, opts).then((r) => r.fires);
     },
     async approveSuggestion(id: string, edits: ApproveEdits): Promise<string> {
       const { tag } = await clients.tags.approveSuggestion({ id, ...edits }, opts);

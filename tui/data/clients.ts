@@ -11,6 +11,7 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AlertService } from "../../gen/taskmesh/alerts/v1/alerts_pb.ts";
 import { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
 import { CampaignService } from "../../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
 import { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
@@ -23,6 +24,7 @@ export type TaskClient = Client<typeof TaskService>;
 export type WorkerClient = Client<typeof WorkerService>;
 export type TagClient = Client<typeof TagService>;
 export type CampaignClient = Client<typeof CampaignService>;
+export type AlertClient = Client<typeof AlertService>;
 
 export interface Clients {
   auth: AuthClient;
@@ -30,6 +32,7 @@ export interface Clients {
   workers: WorkerClient;
   tags: TagClient;
   campaigns: CampaignClient;
+  alerts: AlertClient;
 }
 
 /** Every unary call gets a deadline; streams live as long as the view wants them. */
@@ -72,6 +75,7 @@ export function createClients(baseUrl: string, session: Session, transport?: Tra
     tasks: createClient(TaskService, t),
     workers: createClient(WorkerService, t),
     tags: createClient(TagService, t),
+    alerts: createClient(AlertService, t),
     campaigns: createClient(CampaignService, t),
   };
 }

@@ -8,6 +8,7 @@ import type { WatchWorkersResponse } from "../../gen/taskmesh/tasks/v1/worker_pb
 import type { WatchSuggestionsResponse } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import type { Transport } from "@connectrpc/connect";
 import { type Actions, createActions } from "./actions.ts";
+import { AlertsStore } from "./alerts.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { canWatchSuggestions, type Capabilities, capabilitiesOf } from "./capabilities.ts";
 import { type Clients, createClients } from "./clients.ts";
@@ -31,6 +32,7 @@ import type { TaskQuery } from "./task_filter.ts";
 import type { TaskList } from "./task_list_reducer.ts";
 import { TagTreeStore } from "./tag_tree.ts";
 import type { WorkersState } from "./workers_reducer.ts";
+import { schedulesSource, type SchedulesState } from "./schedules_source.ts";
 
 export interface DataLayerOptions {
   url: string;
@@ -60,11 +62,15 @@ export interface DataLayer {
   throughput: LiveStore<Throughput, WatchTasksResponse>;
   tasks: LiveStore<TaskList, WatchTasksResponse>;
   deadLetters: LiveStore<TaskList, WatchTasksResponse>;
+  /** The schedules, re-read every few seconds (schedules_source.ts). */
+  schedules: LiveStore<SchedulesState, SchedulesState>;
   /** Only for admins: the approval queue is theirs alone. */
   suggestions: LiveStore<SuggestionsState, WatchSuggestionsResponse> | undefined;
   /** Campaigns with their live figures. */
   campaigns: LiveStore<CampaignsState, CampaignEvent>;
   tagTree: TagTreeStore;
+  /** Alert rules and firing alerts, read while a view shows them. */
+  alerts: AlertsStore;
   actions: Actions;
   /** The Tasks view's server-side filter. */
   taskQuery(): TaskQuery;
@@ -90,6 +96,7 @@ export function createDataLayer(options: DataLayerOptions): DataLayer {
   const tasks = new LiveStore(tasksSource(clients, { words: [] }, options.maxTasks), storeOptions);
   const deadLetters = new LiveStore(deadLettersSource(clients, options.maxTasks), storeOptions);
   const campaigns = new LiveStore(campaignsSource(clients, clock, options.campaignPollMs), storeOptions);
+  const schedules = new LiveStore(schedulesSource(clients, clock), storeOptions);
   const tagTree = new TagTreeStore(clients, clock);
   const suggestions = canWatchSuggestions(session.identity)
     ? new LiveStore(suggestionsSource(clients, () => void tagTree.reload()), storeOptions)
@@ -97,9 +104,9 @@ export function createDataLayer(options: DataLayerOptions): DataLayer {
   let taskQuery: TaskQuery = { words: [] };
   const refresher = new AbortController();
   void session.keepFresh(refresher.signal);
-  const all = [queues, workers, throughput, tasks, deadLetters, campaigns, suggestions].filter((s) =>
-    s !== undefined
-  ) as LiveStore<
+  const all = [queues, workers, throughput, tasks, deadLetters, schedules, campaigns, suggestions].filter((
+    s,
+  ) => s !== undefined) as LiveStore<
     unknown,
     unknown
   >[];
@@ -115,9 +122,11 @@ export function createDataLayer(options: DataLayerOptions): DataLayer {
     throughput,
     tasks,
     deadLetters,
+    schedules,
     suggestions,
     campaigns,
     tagTree,
+    alerts: new AlertsStore(clients, clock),
     actions: createActions(clients),
     taskQuery: () => taskQuery,
     setTaskQuery(query) {

@@ -1,15 +1,18 @@
 /**
  * Overview: every queue with its depth per state, in flight, rates and a trend of
- * tasks finished per second; the workers connected; and warnings (work but no
+ * tasks finished per second; the workers connected; and warnings: the alerts firing
+ * (the server's rules, view 8 for more), then what the figures show (work but no
  * worker, dead letters growing…). Enter opens the selected queue's tasks.
  */
 import { Box, Text } from "ink";
+import { useEffect, useSyncExternalStore } from "react";
 import { useClockNow, useData, useLive, useStaleSince, useUi, useViewKeys } from "../context.ts";
 import { StaleMark } from "../components/stale_mark.tsx";
 import { queueWarnings } from "../data/warnings.ts";
 import { gap } from "../data/format.ts";
 import { useListNav } from "../components/list.tsx";
 import { QueueTable } from "./queue_table.tsx";
+import { firingLines } from "./alerts.tsx";
 import type { ViewProps } from "./view.ts";
 
 export function OverviewView({ height, width }: ViewProps) {
@@ -20,7 +23,12 @@ export function OverviewView({ height, width }: ViewProps) {
   const throughput = useLive(data.throughput);
   const now = useClockNow();
   const staleSince = useStaleSince([data.queues, data.workers, data.throughput]);
-  const warnings = queueWarnings(queues);
+  const alerts = useSyncExternalStore(data.alerts.subscribe, data.alerts.getState);
+  useEffect(() => data.alerts.show(), []);
+  const warnings = [
+    ...firingLines(alerts.firing, now).map((text) => ({ level: "error" as const, text })),
+    ...queueWarnings(queues),
+  ];
   const warningRows = Math.min(warnings.length, Math.max(2, Math.floor(height / 3)));
   const listHeight = Math.max(3, height - 6 - Math.max(1, warningRows));
   const [selected, , nav] = useListNav("overview", queues.queues, (q) => q.name, listHeight);

@@ -2,9 +2,11 @@
 import type { FunctionComponent } from "react";
 import type { ViewId } from "../keys.ts";
 import { CampaignsView } from "./campaigns.tsx";
+import { AlertsView } from "./alerts.tsx";
 import { DeadLettersView } from "./dead_letters.tsx";
 import { OverviewView } from "./overview.tsx";
 import { QueuesView } from "./queues.tsx";
+import { SchedulesView } from "./schedules.tsx";
 import { SuggestionsView } from "./suggestions.tsx";
 import { TagTreeView } from "./tag_tree.tsx";
 import { TasksView } from "./tasks.tsx";
@@ -73,6 +75,22 @@ export const VIEWS: readonly ViewDef[] = [
     component: TagTreeView,
   },
   {
+    id: "alerts",
+    tab: "Alerts",
+    short: "Alr",
+    title: "Alerts",
+    aliases: ["alert", "al", "rules"],
+    component: AlertsView,
+  },
+  {
+    id: "schedules",
+    tab: "Schedules",
+    short: "Sch",
+    title: "Schedules",
+    aliases: ["schedule", "cron"],
+    component: SchedulesView,
+  },
+  {
     id: "campaigns",
     tab: "Campaigns",
     short: "Cmp",
@@ -95,4 +113,14 @@ export function findView(name: string): ViewDef | undefined {
 
 export function viewIndex(id: ViewId): number {
   return VIEWS.findIndex((v) => v.id === id);
+}
+
+/** The number key of the view at `index`: 1–9, then 0 for the tenth. */
+export function viewKey(index: number): string {
+  return String((index + 1) % 10);
+}
+
+/** The index of the view a number key shows. */
+export function viewOfKey(key: string): number {
+  return key === "0" ? 9 : Number(key) - 1;
 }

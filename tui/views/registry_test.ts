@@ -12,5 +12,6 @@ Deno.test("`:` finds a view by id, alias, title or unique prefix", () => {
   assert.equal(findView(""), undefined);
   assert.equal(findView("nowhere"), undefined);
   assert.equal(findView("cmp")?.id, "campaigns");
-  assert.equal(VIEWS.length, 8);
+  assert.equal(findView("cron")?.id, "schedules");
+  assert.equal(VIEWS.length, 10);
 });

@@ -1,7 +1,8 @@
 /**
- * One task in full: its spec, the payload pretty-printed, every attempt with its
- * worker and error, and a progress bar that moves live (the list's WatchTasks events
- * carry progress; attempts are read again with GetTask when the state changes).
+ * One task in full: its spec, the payload pretty-printed, its output once it succeeded,
+ * the last error with the handler's stack trace, every attempt with its worker and
+ * error, and a progress bar that moves live (the list's WatchTasks events carry
+ * progress; attempts, output and errors are read again with GetTask when the state changes).
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Box, Text } from "ink";
@@ -22,6 +23,11 @@ import {
 } from "../data/format.ts";
 import { bar } from "../data/sparkline.ts";
 import { StaleMark } from "../components/stale_mark.tsx";
+import { blockRows, TextBlock } from "../components/text_block.tsx";
+
+/** Rows at most for the output and for the stack trace; the payload gets what is left. */
+const OUTPUT_ROWS = 6;
+const STACK_ROWS = 8;
 
 export function stateColor(state: TaskState): string | undefined {
   switch (state) {
@@ -68,10 +74,16 @@ export function TaskDetail(
   const attempts = full?.attempts ?? [];
   const attemptRows = Math.min(attempts.length, 8);
   const payloadLines = prettyPayload(spec?.payload ?? new Uint8Array()).split("\n");
+  const outputLines = task.output.length > 0 ? prettyPayload(task.output).split("\n") : [];
+  const stackLines = whereItFailed(task.lastError?.stack ?? "");
   const stale = props.staleSince !== undefined;
+  // What the fixed lines leave: the stack and the output take up to a share of it, the payload the rest.
+  const free = props.height - 9 - attemptRows - (task.lastError ? 1 : 0) - (stale ? 1 : 0);
+  const stackRoom = Math.min(STACK_ROWS, Math.floor(free / 3));
+  const outputRoom = Math.min(OUTPUT_ROWS, Math.floor(free / 4));
   const payloadRoom = Math.max(
     1,
-    props.height - 9 - attemptRows - (task.lastError ? 1 : 0) - (stale ? 1 : 0),
+    free - blockRows(outputLines, outputRoom) - blockRows(stackLines, stackRoom),
   );
   const percent = task.progress?.percent ?? 0;
   const w = props.width;
@@ -114,11 +126,9 @@ export function TaskDetail(
           </Text>
         )
         : null}
-      <Text bold>Payload</Text>
-      {payloadLines.slice(0, payloadRoom).map((line, i) => <Text key={i}>{fit(line, w).trimEnd()}</Text>)}
-      {payloadLines.length > payloadRoom
-        ? <Text dimColor>… {payloadLines.length - payloadRoom} more lines</Text>
-        : null}
+      <TextBlock title="Stack" lines={stackLines} room={stackRoom} width={w} color="red" />
+      <TextBlock title="Payload" lines={payloadLines} room={payloadRoom} width={w} />
+      <TextBlock title="Output" lines={outputLines} room={outputRoom} width={w} />
       <Text bold>Attempts</Text>
       {attempts.length === 0 ? <Text dimColor>none yet</Text> : (
         <Text dimColor>
@@ -147,4 +157,13 @@ export function TaskDetail(
       })}
     </Box>
   );
+}
+
+/** A stack trace's lines, without its header line. */
+function whereItFailed(stack: string): string[] {
+  const lines = stack.split("\n").filter((line) => line.trim() !== "");
+  // A header line ("Error: msg", "Traceback (most recent call last):") above indented frames says less than
+  // the "Last error" line already does; the frames say where.
+  const header = lines.length > 1 && !/^\s/.test(lines[0]) && /^\s/.test(lines[1]);
+  return header ? lines.slice(1) : lines;
 }

@@ -3,7 +3,7 @@ import { ManualClock } from "../clock.ts";
 import { PermanentError, TaskAbortedError } from "../errors.ts";
 import type { TaskContext } from "../handler.ts";
 import { createMemoryLogger } from "../log.ts";
-import { builtinHandlers, noop, sleep } from "./mod.ts";
+import { builtinHandlers, noop, sleep, webhookPost } from "./mod.ts";
 
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
@@ -26,8 +26,13 @@ function context(
 }
 
 Deno.test("built-in handlers", async (t) => {
-  await t.step("are email.send, noop and sleep", () => {
-    assert.deepEqual(Object.keys(builtinHandlers()).toSorted(), ["email.send", "noop", "sleep"]);
+  await t.step("are email.send, noop, sleep and webhook.post", () => {
+    assert.deepEqual(Object.keys(builtinHandlers()).toSorted(), [
+      "email.send",
+      "noop",
+      "sleep",
+      "webhook.post",
+    ]);
   });
 
   await t.step("noop returns at once with no output", async () => {
@@ -82,4 +87,63 @@ Deno.test("built-in handlers", async (t) => {
       );
     }
   });
+});
+
+Deno.test("webhook.post", async (t) => {
+  const answers = [503, 429, 404, 202];
+  const received: { body: unknown; header: string | null }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    received.push({ body: await req.json(), header: req.headers.get("x-token") });
+    return new Response("answer text", { status: answers.shift() ?? 200 });
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/hook`;
+  const call = async (payload: unknown): Promise<unknown> =>
+    await webhookPost(bytes(payload), context(new ManualClock()));
+  try {
+    await t.step("5xx and 429 are retried, with the status as the code", async () => {
+      for (const code of ["http_503", "http_429"]) {
+        const error = await call({ url, body: { n: 1 } }).then(() => undefined, (e: unknown) => e);
+        assert.ok(error instanceof Error && !(error instanceof PermanentError));
+        assert.equal((error as { code?: string }).code, code);
+        assert.match(error.message, /answer text/);
+      }
+    });
+    await t.step("another 4xx fails for good", async () => {
+      await assert.rejects(
+        call({ url, body: {} }),
+        (e: unknown) => e instanceof PermanentError && e.code === "http_404",
+      );
+    });
+    await t.step("2xx succeeds, the body POSTed as JSON with the given headers", async () => {
+      assert.deepEqual(await call({ url, body: { status: "firing" }, headers: { "X-Token": "s3cret" } }), {
+        status: 202,
+      });
+      assert.deepEqual(received.at(-1), { body: { status: "firing" }, header: "s3cret" });
+    });
+    await t.step("an unreachable receiver is retried", async () => {
+      const error = await call({ url: "http://127.0.0.1:9/hook", body: {} }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof Error && !(error instanceof PermanentError));
+      assert.equal((error as { code?: string }).code, "http_unreachable");
+    });
+    await t.step("a malformed payload fails for good, naming the field", async () => {
+      for (
+        const [payload, field] of [
+          [{ body: {} }, /payload\.url/],
+          [{ url: "ftp://example.com/x", body: {} }, /payload\.url must be http/],
+          [{ url }, /payload\.body is required/],
+          [{ url, body: {}, headers: { "X-A": "a\r\nB: b" } }, /payload\.headers\.X-A/],
+        ] as const
+      ) {
+        await assert.rejects(
+          call(payload),
+          (e: unknown) => e instanceof PermanentError && field.test(e.message),
+        );
+      }
+    });
+  } finally {
+    await server.shutdown();
+  }
 });

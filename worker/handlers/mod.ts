@@ -1,17 +1,20 @@
 /**
- * The handlers every taskmesh worker process ships with: `noop`, `sleep`, and
+ * The handlers every taskmesh worker process ships with: `noop`, `sleep`,
  * `email.send` (nodemailer over SMTP, or the outbox folder), which sends the mails
- * the server queues in `emails`.
+ * the server queues in `emails`, and `webhook.post` (an HTTP POST with retries), which
+ * delivers the server's alerts to webhooks from the `alerts` queue.
  */
 import { DEFAULT_DATA_DIR, DEFAULT_MAIL_FROM, type MailConfig } from "../../mail/mod.ts";
 import type { Handlers } from "../handler.ts";
 import { emailSend } from "./email_send.ts";
 import { noop } from "./noop.ts";
 import { sleep } from "./sleep.ts";
+import { webhookPost } from "./webhook_post.ts";
 
 export { emailPayload, emailSend, type EmailSendOptions } from "./email_send.ts";
 export { noop } from "./noop.ts";
 export { sleep } from "./sleep.ts";
+export { webhookPayload, webhookPost } from "./webhook_post.ts";
 
 export interface BuiltinHandlerOptions {
   /**
@@ -24,5 +27,5 @@ export interface BuiltinHandlerOptions {
 /** The built-in handlers by task type, for `deno task worker`. */
 export function builtinHandlers(options: BuiltinHandlerOptions = {}): Handlers {
   const mail = options.mail ?? { from: DEFAULT_MAIL_FROM, outboxDir: `${DEFAULT_DATA_DIR}/outbox` };
-  return { noop, sleep, "email.send": emailSend({ mail }) };
+  return { noop, sleep, "email.send": emailSend({ mail }), "webhook.post": webhookPost };
 }

@@ -1368,7 +1368,8 @@ export type Delivery = Message<"taskmesh.campaigns.v1.Delivery"> & {
 
   /**
    * Why it was skipped: "unsubscribed", "hard_bounced", "disabled", "unverified",
-   * "no_content_left", "cancelled".
+   * "not_a_member" (an explicit address without an account), "no_content_left",
+   * "cancelled".
    *
    * @generated from field: string skip_reason = 11;
    */
@@ -2057,7 +2058,8 @@ export type StartCampaignRunRequest = Message<"taskmesh.campaigns.v1.StartCampai
   campaignId: string;
 
   /**
-   * The tick (default: now); one run per campaign and tick.
+   * The tick (default: now), within the last 7 days and not in the future; one run
+   * per campaign and tick.
    *
    * @generated from field: google.protobuf.Timestamp run_time = 2;
    */
