@@ -18,6 +18,8 @@ export interface CampaignFigures {
   /** The SMTP sink's process, for whether it was the bottleneck. */
   sink: ProcFigures;
   audienceMs: number;
+  /** The machine's 1-minute load average (other work included) at launch and at the end. */
+  loadAverage?: { atLaunch: number; atEnd: number };
   /** email.send attempts that did not end as succeeded, by outcome and error (top 5). */
   unsuccessfulAttempts: { outcome: string; error: string; n: number }[];
   cpus: number;
@@ -41,9 +43,13 @@ export function reportMarkdown(r: CampaignFigures): string {
   return `# Campaign bench
 
 \`deno task bench:campaign\` (bench/campaign/campaign_bench.ts), ${r.date.slice(0, 10)}, ${r.cpus} CPUs shared
-with other work, Deno ${r.deno}. One campaign to ${
-    f0(r.recipients)
-  } verified members of a tag: the server process
+with other work${
+    r.loadAverage
+      ? ` (load average ${r.loadAverage.atLaunch.toFixed(1)} at launch, ${
+        r.loadAverage.atEnd.toFixed(1)
+      } at the end)`
+      : ""
+  }, Deno ${r.deno}. One campaign to ${f0(r.recipients)} verified members of a tag: the server process
 (\`server/main.ts\` on Postgres and Redis) resolves the audience, writes the ledger and fans out \`email.send\`
 tasks on the \`emails\` queue; one worker process (\`worker/main.ts\`, concurrency ${p.workerConcurrency}) sends
 them over SMTP${p.smtpPool ? " (pooled connections)" : " (a connection per mail, nodemailer's default)"} to a

@@ -203,6 +203,7 @@ async function main(): Promise<void> {
     const offCount = sink.onLine((line) => {
       if (line.startsWith('{"count"')) sunk = JSON.parse(line);
     });
+    const loadAtLaunch = Deno.loadavg()[0];
     const launchedAt = Date.now();
     await campaigns.launchCampaign({ id: campaign!.id }, auth);
     const first = await Promise.race([
@@ -273,6 +274,7 @@ async function main(): Promise<void> {
       worker: worker_,
       sink: sink_,
       audienceMs,
+      loadAverage: { atLaunch: loadAtLaunch, atEnd: Deno.loadavg()[0] },
       unsuccessfulAttempts: retries,
       cpus: navigator.hardwareConcurrency,
       deno: Deno.version.deno,
