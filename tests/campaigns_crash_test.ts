@@ -53,7 +53,9 @@ async function crashRun(kill: "worker" | "server"): Promise<void> {
     REDIS_URL: redis.url,
     TASKMESH_PORT: String(freePort()),
     TASKMESH_DATA_DIR: await Deno.makeTempDir({ prefix: "taskmesh-campaign-crash-" }),
-    TASKMESH_WORKER_HEARTBEAT_MS: "1000",
+    // Leases of 4 s: on a busy machine a heartbeat can be late by more than the default 2 s,
+    // and a lease lost that way would be a duplicate the kill did not cause.
+    TASKMESH_WORKER_HEARTBEAT_MS: "2000",
     TASKMESH_TASKS_TICK_MS: "100",
   };
   let server: ServerProcess = await startServerProcess(env);

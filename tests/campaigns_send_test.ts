@@ -67,6 +67,11 @@ Deno.test("a tag campaign reaches every verified subscriber once, and one-click 
       );
       assert.match(mail, /List-Unsubscribe:\s+<http:\/\/members\.example\.test\/unsubscribe\?token=[\w.-]+>/);
       assert.match(mail, /List-Unsubscribe-Post: List-Unsubscribe=One-Click/);
+      // The mail carries the signed link, a secret: the task only refers to the sealed mail.
+      const payloads = await bench.server.db.sql<{ payload: string }[]>`
+        select convert_from(payload, 'UTF8') as payload from tasks where labels ->> 'source' = 'campaign'`;
+      assert.equal(payloads.length, 2);
+      for (const { payload } of payloads) assert.match(payload, /^\{"\$sealed":"[0-9a-f-]{36}"\}$/);
     });
 
     await t.step("a one-click POST with curl unsubscribes Bob; the next run skips him", async () => {

@@ -81,7 +81,8 @@ export interface AutoPausedCampaign {
 
 /**
  * The campaigns' side of the `campaign_auto_paused` rule. The campaign engine implements
- * it; until a process wires one in, `NO_CAMPAIGNS` reports none and such rules never fire.
+ * it (CampaignsRuntime.autoPaused, wired in server/runtimes.ts); a process without
+ * campaigns gets `NO_CAMPAIGNS`, which reports none.
  */
 export interface CampaignPauses {
   autoPaused(): Promise<AutoPausedCampaign[]>;

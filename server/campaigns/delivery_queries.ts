@@ -199,17 +199,11 @@ export async function countRun(db: Db, runId: string, now: Date): Promise<RunCou
   };
 }
 
-/**
- * Cancel: skips a run's pending rows; returns the tasks of its claimed rows, which stay
- * claimed until their task ends (cancelled → skipped, or sent if the mail was already out).
- */
-export async function skipUnsent(db: Db, runId: string, now: Date): Promise<string[]> {
+/** Cancel: skips a run's pending rows; claimed ones stay claimed until their mail's task ends. */
+export async function skipPending(db: Db, runId: string, now: Date): Promise<void> {
   await db`
     update campaign_deliveries set state = 'skipped', skip_reason = 'cancelled', updated_at = ${now}
     where run_id = ${runId} and state = 'pending'`;
-  const rows = await db<{ task_id: string }[]>`
-    select task_id from campaign_deliveries where run_id = ${runId} and state = 'claimed'`;
-  return rows.map((r) => r.task_id);
 }
 
 export async function listDeliveries(

@@ -160,21 +160,30 @@ export class Dispatcher {
         await applyOutcome(sql, row.id, { kind: "failed", attempts: 0, error: message }, new Date(now));
       }
     }
-    await skipDeliveries(sql, skips.map((s) => s.id), skips.map((s) => s.reason), new Date(now));
-    if (batch.length === 0) return skips.length;
-    const result = await tasks.enqueue(batch.map((b) => b.task));
-    await claimDeliveries(
-      sql,
-      batch.map((b, i) => ({ id: b.row.id, taskId: result.tasks[i].id, itemId: b.item?.id ?? null })),
-      new Date(now),
-    );
-    // A delivery handed over before (a crash between enqueue and claim) gets its first task
-    // back, maybe already finished: its outcome is applied now, as the event that was missed.
-    for (const [i, task] of result.tasks.entries()) {
-      if (!result.duplicates[i]) continue;
-      const outcome = outcomeOf(task, undefined);
-      if (outcome) await applyOutcome(sql, batch[i].row.id, outcome, new Date(now));
-    }
+    // Under the run's row lock, checked to be still sending: a pause or cancel waits for the
+    // hand-over to commit, then sees every row it claimed (and cancels their queued mails).
+    const handed = await sql.begin(async (tx) => {
+      const [locked] = await tx<{ state: string }[]>`
+        select state from campaign_runs where id = ${run.id} for update`;
+      if (locked?.state !== "sending") return false;
+      await skipDeliveries(tx, skips.map((s) => s.id), skips.map((s) => s.reason), new Date(now));
+      if (batch.length === 0) return true;
+      const result = await tasks.enqueue(batch.map((b) => b.task));
+      await claimDeliveries(
+        tx,
+        batch.map((b, i) => ({ id: b.row.id, taskId: result.tasks[i].id, itemId: b.item?.id ?? null })),
+        new Date(now),
+      );
+      // A delivery handed over before (a crash between enqueue and claim) gets its first task
+      // back, maybe already finished: its outcome is applied now, as the event that was missed.
+      for (const [i, task] of result.tasks.entries()) {
+        if (!result.duplicates[i]) continue;
+        const outcome = outcomeOf(task, undefined);
+        if (outcome) await applyOutcome(tx, batch[i].row.id, outcome, new Date(now));
+      }
+      return true;
+    });
+    if (!handed) return 0;
     log.debug("campaign deliveries handed over", {
       run_id: run.id,
       tasks: batch.length,

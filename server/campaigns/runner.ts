@@ -20,7 +20,7 @@ import {
   setCampaignState,
   setRunState,
 } from "./campaign_queries.ts";
-import { insertDeliveries, skipUnsent } from "./delivery_queries.ts";
+import { insertDeliveries, skipPending } from "./delivery_queries.ts";
 import { limitGroupOf } from "./delivery_mail.ts";
 import type { RecurringPort } from "./recurring.ts";
 
@@ -222,34 +222,29 @@ export class CampaignRunner {
     return c;
   }
 
-  /** Cancels for good: pending deliveries are skipped ("cancelled"), queued mails cancelled, running ones finish. */
+  /**
+   * Cancels for good: pending deliveries are skipped ("cancelled"). Mails already handed to
+   * the queue (at most the window, about half a second of sending) still go and are recorded
+   * as what they become: cancelling a task the worker may be sending could deliver a mail the
+   * ledger calls skipped, and the ledger must say what the recipients got.
+   */
   async cancel(id: string): Promise<CampaignRow> {
-    const { sql, clock, tasks, log } = this.deps;
+    const { sql, clock } = this.deps;
     const now = new Date(clock.now());
-    const { c, taskIds } = await sql.begin(async (tx) => {
+    const c = await sql.begin(async (tx) => {
       const c = await selectCampaign(tx, id, true);
       if (!c) throw notFound(id);
-      if (c.state === "cancelled") return { c, taskIds: [] };
+      if (c.state === "cancelled") return c;
       if (c.state === "completed" || c.state === "draft") {
         throw precondition(`campaign ${id} is ${c.state}: there is nothing to cancel`);
       }
       const runs = await tx<{ id: string }[]>`
         update campaign_runs set state = 'cancelled', finished_at = ${now}
         where campaign_id = ${id} and state in ('sending', 'paused') returning id`;
-      const taskIds: string[] = [];
-      for (const run of runs) taskIds.push(...await skipUnsent(tx, run.id, now));
-      return { c: await setCampaignState(tx, id, "cancelled", { nextRunAt: null }, now), taskIds };
+      for (const run of runs) await skipPending(tx, run.id, now);
+      return await setCampaignState(tx, id, "cancelled", { nextRunAt: null }, now);
     });
     await this.deps.recurring.disarm(id);
-    for (const taskId of taskIds) {
-      // Only mails not yet being sent: a running one may already be at the SMTP server, so it
-      // finishes and its row says what happened (sent or failed), never "skipped" for a sent mail.
-      const found = await tasks.get(taskId);
-      if (!found || !["queued", "scheduled", "waiting"].includes(found.task.state)) continue;
-      await tasks.cancel(taskId, "campaign cancelled").catch((error) =>
-        log.debug("campaign mail not cancelled", { task_id: taskId, error: String(error) })
-      );
-    }
     return c;
   }
 }
