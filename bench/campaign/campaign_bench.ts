@@ -12,6 +12,7 @@
  * --campaign-concurrency=N sends in flight (500, the maximum) · --worker-concurrency=N
  * (200) · --smtp-pool (nodemailer keeps SMTP connections open: SMTP_URL ?pool=true) ·
  * --heartbeat-ms=N (the server's TASKMESH_WORKER_HEARTBEAT_MS; leases live twice that) ·
+ * --server-max-heap-mb=N (V8's max-old-space-size for the server: is its growth garbage not yet collected?) ·
  * --quick (10,000 recipients, nothing written) · --no-write.
  * Env: BENCH_ADMIN_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; a
  * database is made for the run and dropped after it), BENCH_TASKMESH_REDIS_URL (default
@@ -46,6 +47,7 @@ const P = {
   workerConcurrency: num("worker-concurrency", 200),
   smtpPool: hasFlag(Deno.args, "smtp-pool"),
   heartbeatMs: flagValue(Deno.args, "heartbeat-ms"),
+  serverMaxHeapMb: flagValue(Deno.args, "server-max-heap-mb"),
   write: !QUICK && !hasFlag(Deno.args, "no-write"),
   adminDatabaseUrl: Deno.env.get("BENCH_ADMIN_DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres",
   redisUrl: Deno.env.get("BENCH_TASKMESH_REDIS_URL") ?? "redis://127.0.0.1:6379/13",
@@ -119,7 +121,13 @@ async function main(): Promise<void> {
     const server = await startServer({
       name: "taskmesh server",
       port,
-      command: ["deno", "run", "-A", `${ROOT}server/main.ts`],
+      command: [
+        "deno",
+        "run",
+        "-A",
+        ...(P.serverMaxHeapMb ? [`--v8-flags=--max-old-space-size=${P.serverMaxHeapMb}`] : []),
+        `${ROOT}server/main.ts`,
+      ],
       env: {
         DATABASE_URL: databaseUrl,
         REDIS_URL: P.redisUrl,
