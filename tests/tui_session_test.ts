@@ -107,6 +107,8 @@ Deno.test("TUI session", { sanitizeOps: false, sanitizeResources: false }, async
         operate: false,
         readTags: false,
         approveTags: false,
+        readCampaigns: false,
+        manageCampaigns: false,
       });
       const rw = await signInWithApiKey(h.url, manager);
       assert.equal(capabilitiesOf(rw.identity, false).operate, true);

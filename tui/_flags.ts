@@ -13,7 +13,7 @@ export const USAGE = `usage: deno task tui [flags]
   --read-only       show everything, change nothing: action keys are off
   --help            print this and exit
 
-Keys: ? help · / filter · : jump to a view · tab or 1–9 switch view · j/k move ·
+Keys: ? help · / filter · : jump to a view · tab or 1–9, 0 switch view · j/k move ·
 enter detail · esc back · q quit. Every destructive key asks first.`;
 
 export interface TuiFlags {

@@ -13,7 +13,7 @@ import { globalActionFor, hintLine, keyPresses, type ViewId } from "./keys.ts";
 import { editLine, TextField } from "./components/text_input.tsx";
 import { StatusLine } from "./components/status_line.tsx";
 import { HelpOverlay } from "./views/help.tsx";
-import { findView, viewIndex, VIEWS } from "./views/registry.ts";
+import { findView, viewIndex, viewKey, viewOfKey, VIEWS } from "./views/registry.ts";
 
 type Overlay =
   | { kind: "help" }
@@ -142,7 +142,7 @@ export function App({ data, initialView, onQuit }: AppProps) {
       case "previous-view":
         return go(VIEWS[(index + VIEWS.length - 1) % VIEWS.length].id);
       case "view-number":
-        return go(VIEWS[Number(name) - 1]?.id ?? view);
+        return go(VIEWS[viewOfKey(name)]?.id ?? view);
       case "back": {
         const last = previous.current.at(-1);
         if (last) {
@@ -217,17 +217,28 @@ export function App({ data, initialView, onQuit }: AppProps) {
   );
 }
 
-/** The tab bar: full names when they fit, else short ones; always on one line. */
+/**
+ * The tab bar, always on one line: full names when they fit, else short ones, else
+ * short ones without the space after the number (ten views at 80 columns); the active
+ * view keeps its full name.
+ */
 function Header(props: { width: number; view: ViewId; role?: string; mode?: string }) {
   const tail = `  ${props.role ?? "api key"}${props.mode ? ` ${props.mode}` : ""}`;
-  const full = VIEWS.reduce((n, v, i) => n + ` ${i + 1} ${v.tab} `.length, "taskmesh".length);
-  const short = full + tail.length > props.width;
+  const label = (v: (typeof VIEWS)[number], i: number, level: number) =>
+    level === 0 || v.id === props.view
+      ? ` ${viewKey(i)} ${v.tab} `
+      : level === 1
+      ? ` ${viewKey(i)} ${v.short} `
+      : ` ${viewKey(i)}${v.short}`;
+  const width = (level: number) =>
+    VIEWS.reduce((n, v, i) => n + label(v, i, level).length, "taskmesh".length) + tail.length;
+  const level = [0, 1].find((l) => width(l) <= props.width) ?? 2;
   return (
     <Text wrap="truncate-end">
       <Text bold color="magenta">taskmesh</Text>
       {VIEWS.map((v, i) => (
         <Text key={v.id} inverse={v.id === props.view} bold={v.id === props.view}>
-          {short && v.id !== props.view ? ` ${i + 1} ${v.short} ` : ` ${i + 1} ${v.tab} `}
+          {label(v, i, level)}
         </Text>
       ))}
       <Text dimColor>

@@ -16,7 +16,8 @@ export type ViewId =
   | "alerts"
   | "suggestions"
   | "tree"
-  | "schedules";
+  | "schedules"
+  | "campaigns";
 
 export interface Binding {
   keys: readonly string[];
@@ -85,7 +86,11 @@ export const GLOBAL_BINDINGS: readonly Binding[] = [
   { keys: [":"], action: "jump", help: "jump to a view by name (:tasks, :dead…)" },
   { keys: ["tab"], action: "next-view", help: "next view" },
   { keys: ["shift+tab"], action: "previous-view", help: "previous view" },
-  { keys: ["1", "2", "3", "4", "5", "6", "7", "8", "9"], action: "view-number", help: "view by number" },
+  {
+    keys: ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"],
+    action: "view-number",
+    help: "view by number (0 is the tenth)",
+  },
   { keys: ["esc"], action: "back", help: "back (close the detail, the last view)" },
   { keys: ["q", "ctrl+c"], action: "quit", help: "quit" },
 ];
@@ -153,6 +158,30 @@ export const VIEW_BINDINGS: Readonly<Record<ViewId, readonly Binding[]>> = {
     { keys: ["r"], action: "resume", help: "resume the schedule", needs: "operate", confirm: true },
     { keys: ["t"], action: "trigger", help: "trigger: fire it now", needs: "operate", confirm: true },
     { keys: ["d"], action: "delete", help: "delete the schedule", needs: "operate", confirm: true },
+  ],
+  campaigns: [
+    { keys: ["enter"], action: "open", help: "deliveries (failures first)" },
+    {
+      keys: ["p"],
+      action: "pause",
+      help: "pause (no new sends; those in flight finish)",
+      needs: "manageCampaigns",
+      confirm: true,
+    },
+    {
+      keys: ["r"],
+      action: "resume",
+      help: "resume (from the ledger: no recipient twice)",
+      needs: "manageCampaigns",
+      confirm: true,
+    },
+    {
+      keys: ["c"],
+      action: "cancel",
+      help: "cancel for good (unsent deliveries are skipped)",
+      needs: "manageCampaigns",
+      confirm: true,
+    },
   ],
 };
 

@@ -2,8 +2,22 @@ import assert from "node:assert/strict";
 import type { Capabilities } from "./data/capabilities.ts";
 import { bindingsFor, hintLine, keyName, keyPresses, VIEW_BINDINGS, viewActionFor } from "./keys.ts";
 
-const viewer: Capabilities = { readTasks: true, operate: false, readTags: true, approveTags: false };
-const admin: Capabilities = { readTasks: true, operate: true, readTags: true, approveTags: true };
+const viewer: Capabilities = {
+  readTasks: true,
+  operate: false,
+  readTags: true,
+  approveTags: false,
+  readCampaigns: true,
+  manageCampaigns: false,
+};
+const admin: Capabilities = {
+  readTasks: true,
+  operate: true,
+  readTags: true,
+  approveTags: true,
+  readCampaigns: true,
+  manageCampaigns: true,
+};
 
 Deno.test("key names from ink's input and flags", () => {
   assert.equal(keyName("j", {}), "j");

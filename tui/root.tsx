@@ -4,6 +4,7 @@
  * expires for good (the refresh token was refused), it asks for the password again.
  */
 import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import type { Transport } from "@connectrpc/connect";
 import { App } from "./app.tsx";
 import type { BackoffOptions } from "./data/backoff.ts";
 import type { Clock } from "./data/clock.ts";
@@ -26,6 +27,9 @@ export interface RootProps {
   maxTasks?: number;
   initialView?: ViewId;
   onQuit?: () => void;
+  /** Calls go over this transport instead (component tests that feed a view its data). */
+  transport?: Transport;
+  campaignPollMs?: number;
 }
 
 const never = () => () => {};
@@ -44,6 +48,8 @@ export function Root(props: RootProps) {
           clock: props.clock,
           backoff: props.backoff,
           maxTasks: props.maxTasks,
+          transport: props.transport,
+          campaignPollMs: props.campaignPollMs,
         })
         : undefined,
     [session],

@@ -107,6 +107,10 @@ export const AUTHZ_TABLE: Readonly<Record<string, Readonly<Record<string, Rule>>
     ImportContentItems: allow(OPERATORS, "campaigns:manage"),
     ListCampaignRuns: allow(READERS, "campaigns:read"),
     StartCampaignRun: allow(OPERATORS, "campaigns:manage"),
+    // The same signed link that unsubscribed: the web page's undo.
+    ResubscribeByToken: PUBLIC,
+    // A person's own received mails (their rows only); an API key has no mailbox.
+    ListMyDeliveries: allow(SIGNED_IN),
   },
   "taskmesh.tasks.v1.TaskService": {
     Enqueue: allow(OPERATORS, "tasks:enqueue"),

@@ -8,6 +8,7 @@ import { CampaignService } from "../../gen/taskmesh/campaigns/v1/campaigns_pb.ts
 import type { HandlerDeps } from "./_deps.ts";
 import { campaignHandlers } from "./_campaign_handlers.ts";
 import { contentHandlers } from "./_content_handlers.ts";
+import { memberHandlers } from "./_member_handlers.ts";
 import { progressHandlers } from "./_progress_handlers.ts";
 import { templateHandlers } from "./_template_handlers.ts";
 
@@ -17,5 +18,6 @@ export function createCampaignServiceImpl(deps: HandlerDeps): ServiceImpl<typeof
     ...contentHandlers(deps),
     ...campaignHandlers(deps),
     ...progressHandlers(deps),
+    ...memberHandlers(deps),
   };
 }

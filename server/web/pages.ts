@@ -18,7 +18,16 @@ export const PAGE_PATHS = [
   "/account",
   "/tags",
   "/mail",
+  "/challenges",
 ] as const;
+
+/**
+ * Pages whose path the server also routes itself: the link in campaign mails,
+ * `/unsubscribe?token=…`. A GET opens the app's page when the app is built, else the
+ * server's plain page; a POST (the RFC 8058 one-click, or the plain page's button) always
+ * goes on to the server's route.
+ */
+export const SHARED_PAGE_PATHS = ["/unsubscribe"] as const;
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
@@ -78,7 +87,11 @@ export function createWebHandler(dist: URL): (req: NodeRequest, res: NodeRespons
 
   return async (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    const isPage = (PAGE_PATHS as readonly string[]).includes(path);
+    const shared = (SHARED_PAGE_PATHS as readonly string[]).includes(path);
+    if (shared && ((req.method !== "GET" && req.method !== "HEAD") || !(await load("index.html")))) {
+      return false;
+    }
+    const isPage = shared || (PAGE_PATHS as readonly string[]).includes(path);
     const isAsset = /^\/assets\/[\w.-]+$/.test(path);
     if (!isPage && !isAsset) return false;
     if (req.method !== "GET" && req.method !== "HEAD") {

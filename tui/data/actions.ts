@@ -5,6 +5,7 @@
  */
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { TagType } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
+import type { Campaign, Delivery } from "../../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
 import { type ScheduleFire, ScheduleFireOutcome, type Task } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { type Clients, UNARY_TIMEOUT_MS } from "./clients.ts";
 
@@ -94,6 +95,39 @@ export function createActions(clients: Clients) {
     async mapSuggestion(id: string, tagId: string, tagName: string): Promise<string> {
       await clients.tags.mapSuggestion({ id, tagId }, opts);
       return `mapped onto ${tagName}`;
+    },
+    /** Each campaign action hands the campaign the server answered with to `changed`. */
+    async pauseCampaign(id: string, name: string, changed: (c: Campaign) => void): Promise<string> {
+      const { campaign } = await clients.campaigns.pauseCampaign({ id }, opts);
+      if (campaign) changed(campaign);
+      return `campaign ${name} paused: deliveries not yet sent wait`;
+    },
+    async resumeCampaign(id: string, name: string, changed: (c: Campaign) => void): Promise<string> {
+      const { campaign } = await clients.campaigns.resumeCampaign({ id }, opts);
+      if (campaign) changed(campaign);
+      return `campaign ${name} resumed`;
+    },
+    async cancelCampaign(id: string, name: string, changed: (c: Campaign) => void): Promise<string> {
+      const { campaign } = await clients.campaigns.cancelCampaign({ id }, opts);
+      if (campaign) changed(campaign);
+      return `campaign ${name} cancelled: unsent deliveries are skipped`;
+    },
+    /** A campaign's latest run's deliveries, failures first, at most `max`. */
+    async listDeliveries(
+      campaignId: string,
+      max: number,
+    ): Promise<{ deliveries: Delivery[]; more: boolean }> {
+      const deliveries: Delivery[] = [];
+      let pageToken = "";
+      do {
+        const r = await clients.campaigns.listDeliveries(
+          { campaignId, failuresFirst: true, pageSize: Math.min(1000, max - deliveries.length), pageToken },
+          opts,
+        );
+        deliveries.push(...r.deliveries);
+        pageToken = r.nextPageToken;
+      } while (pageToken && deliveries.length < max);
+      return { deliveries, more: pageToken !== "" };
     },
     async rejectSuggestion(id: string, reason: string): Promise<string> {
       await clients.tags.rejectSuggestion({ id, reason }, opts);

@@ -14,6 +14,10 @@ export interface Capabilities {
   readTags: boolean;
   /** Watch and decide tag suggestions (admins only: API keys cannot). */
   approveTags: boolean;
+  /** Read campaigns, their figures and deliveries. */
+  readCampaigns: boolean;
+  /** Pause, resume and cancel campaigns. */
+  manageCampaigns: boolean;
 }
 
 export type Capability = keyof Capabilities;
@@ -28,6 +32,8 @@ export function capabilitiesOf(identity: Identity, readOnly: boolean): Capabilit
     operate: !readOnly && (acting || scopes.has("tasks:manage")),
     readTags: role !== undefined || scopes.has("tags:read"),
     approveTags: !readOnly && role === "admin",
+    readCampaigns: staff || scopes.has("campaigns:read") || scopes.has("campaigns:manage"),
+    manageCampaigns: !readOnly && (acting || scopes.has("campaigns:manage")),
   };
 }
 

@@ -13,6 +13,7 @@ import {
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AlertService } from "../../gen/taskmesh/alerts/v1/alerts_pb.ts";
 import { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
+import { CampaignService } from "../../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
 import { TagService } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
 import { TaskService } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
@@ -22,6 +23,7 @@ export type AuthClient = Client<typeof AuthService>;
 export type TaskClient = Client<typeof TaskService>;
 export type WorkerClient = Client<typeof WorkerService>;
 export type TagClient = Client<typeof TagService>;
+export type CampaignClient = Client<typeof CampaignService>;
 export type AlertClient = Client<typeof AlertService>;
 
 export interface Clients {
@@ -29,6 +31,7 @@ export interface Clients {
   tasks: TaskClient;
   workers: WorkerClient;
   tags: TagClient;
+  campaigns: CampaignClient;
   alerts: AlertClient;
 }
 
@@ -61,15 +64,19 @@ export function createAuthInterceptor(session: Session): Interceptor {
   };
 }
 
-/** Clients that call as the session. */
-export function createClients(baseUrl: string, session: Session): Clients {
-  const transport = createTransport(baseUrl, [createAuthInterceptor(session)]);
+/**
+ * Clients that call as the session, over gRPC to `baseUrl` or over `transport` when
+ * given (an in-process transport, for component tests that feed a view its data).
+ */
+export function createClients(baseUrl: string, session: Session, transport?: Transport): Clients {
+  const t = transport ?? createTransport(baseUrl, [createAuthInterceptor(session)]);
   return {
-    auth: createClient(AuthService, transport),
-    tasks: createClient(TaskService, transport),
-    workers: createClient(WorkerService, transport),
-    tags: createClient(TagService, transport),
-    alerts: createClient(AlertService, transport),
+    auth: createClient(AuthService, t),
+    tasks: createClient(TaskService, t),
+    workers: createClient(WorkerService, t),
+    tags: createClient(TagService, t),
+    alerts: createClient(AlertService, t),
+    campaigns: createClient(CampaignService, t),
   };
 }
 

@@ -6,11 +6,14 @@
 import type { WatchQueuesResponse, WatchTasksResponse } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import type { WatchWorkersResponse } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
 import type { WatchSuggestionsResponse } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
+import type { Transport } from "@connectrpc/connect";
 import { type Actions, createActions } from "./actions.ts";
 import { AlertsStore } from "./alerts.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { canWatchSuggestions, type Capabilities, capabilitiesOf } from "./capabilities.ts";
 import { type Clients, createClients } from "./clients.ts";
+import type { CampaignEvent, CampaignsState } from "./campaigns_reducer.ts";
+import { campaignsSource } from "./campaigns_source.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { LiveStore, type LiveStoreOptions } from "./live_store.ts";
 import type { QueuesState } from "./queues_reducer.ts";
@@ -39,6 +42,10 @@ export interface DataLayerOptions {
   backoff?: BackoffOptions;
   /** Most tasks a list holds (default 10,000). */
   maxTasks?: number;
+  /** Calls go over this transport rather than gRPC to `url` (component tests feed views with it). */
+  transport?: Transport;
+  /** How often the campaigns are listed again (default 3 s). */
+  campaignPollMs?: number;
 }
 
 export interface DataLayer {
@@ -59,6 +66,8 @@ export interface DataLayer {
   schedules: LiveStore<SchedulesState, SchedulesState>;
   /** Only for admins: the approval queue is theirs alone. */
   suggestions: LiveStore<SuggestionsState, WatchSuggestionsResponse> | undefined;
+  /** Campaigns with their live figures. */
+  campaigns: LiveStore<CampaignsState, CampaignEvent>;
   tagTree: TagTreeStore;
   /** Alert rules and firing alerts, read while a view shows them. */
   alerts: AlertsStore;
@@ -75,7 +84,7 @@ export function createDataLayer(options: DataLayerOptions): DataLayer {
   const { url, session } = options;
   const clock = options.clock ?? systemClock;
   const readOnly = options.readOnly ?? false;
-  const clients = createClients(url, session);
+  const clients = createClients(url, session, options.transport);
   const storeOptions: LiveStoreOptions = {
     clock,
     backoff: options.backoff,
@@ -86,6 +95,7 @@ export function createDataLayer(options: DataLayerOptions): DataLayer {
   const throughput = new LiveStore(throughputSource(clients, clock), storeOptions);
   const tasks = new LiveStore(tasksSource(clients, { words: [] }, options.maxTasks), storeOptions);
   const deadLetters = new LiveStore(deadLettersSource(clients, options.maxTasks), storeOptions);
+  const campaigns = new LiveStore(campaignsSource(clients, clock, options.campaignPollMs), storeOptions);
   const schedules = new LiveStore(schedulesSource(clients, clock), storeOptions);
   const tagTree = new TagTreeStore(clients, clock);
   const suggestions = canWatchSuggestions(session.identity)
@@ -94,9 +104,9 @@ export function createDataLayer(options: DataLayerOptions): DataLayer {
   let taskQuery: TaskQuery = { words: [] };
   const refresher = new AbortController();
   void session.keepFresh(refresher.signal);
-  const all = [queues, workers, throughput, tasks, deadLetters, schedules, suggestions].filter((s) =>
-    s !== undefined
-  ) as LiveStore<
+  const all = [queues, workers, throughput, tasks, deadLetters, schedules, campaigns, suggestions].filter((
+    s,
+  ) => s !== undefined) as LiveStore<
     unknown,
     unknown
   >[];
@@ -114,6 +124,7 @@ export function createDataLayer(options: DataLayerOptions): DataLayer {
     deadLetters,
     schedules,
     suggestions,
+    campaigns,
     tagTree,
     alerts: new AlertsStore(clients, clock),
     actions: createActions(clients),

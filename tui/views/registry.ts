@@ -1,6 +1,7 @@
 /** Every view, in tab and number order, with the names `:` accepts. */
 import type { FunctionComponent } from "react";
 import type { ViewId } from "../keys.ts";
+import { CampaignsView } from "./campaigns.tsx";
 import { AlertsView } from "./alerts.tsx";
 import { DeadLettersView } from "./dead_letters.tsx";
 import { OverviewView } from "./overview.tsx";
@@ -89,6 +90,14 @@ export const VIEWS: readonly ViewDef[] = [
     aliases: ["schedule", "cron"],
     component: SchedulesView,
   },
+  {
+    id: "campaigns",
+    tab: "Campaigns",
+    short: "Cmp",
+    title: "Campaigns",
+    aliases: ["campaign", "cmp", "mail"],
+    component: CampaignsView,
+  },
 ];
 
 /** The view a typed name means: an id, an alias, a title, or a unique prefix of one. */
@@ -104,4 +113,14 @@ export function findView(name: string): ViewDef | undefined {
 
 export function viewIndex(id: ViewId): number {
   return VIEWS.findIndex((v) => v.id === id);
+}
+
+/** The number key of the view at `index`: 1–9, then 0 for the tenth. */
+export function viewKey(index: number): string {
+  return String((index + 1) % 10);
+}
+
+/** The index of the view a number key shows. */
+export function viewOfKey(key: string): number {
+  return key === "0" ? 9 : Number(key) - 1;
 }

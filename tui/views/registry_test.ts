@@ -11,6 +11,7 @@ Deno.test("`:` finds a view by id, alias, title or unique prefix", () => {
   assert.equal(findView("t"), undefined);
   assert.equal(findView(""), undefined);
   assert.equal(findView("nowhere"), undefined);
-  assert.equal(VIEWS.length, 9);
+  assert.equal(findView("cmp")?.id, "campaigns");
   assert.equal(findView("cron")?.id, "schedules");
+  assert.equal(VIEWS.length, 10);
 });

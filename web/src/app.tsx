@@ -3,12 +3,14 @@ import { type ReactNode, useEffect } from "react";
 import { useSession, useSessionState } from "./context.ts";
 import { Link, navigate, useLocation } from "./router.tsx";
 import { AccountPage } from "./pages/account.tsx";
+import { ChallengesPage } from "./pages/challenges.tsx";
 import { ForgotPasswordPage } from "./pages/forgot_password.tsx";
 import { LogInPage } from "./pages/log_in.tsx";
 import { MailPage } from "./pages/mail.tsx";
 import { ResetPasswordPage } from "./pages/reset_password.tsx";
 import { SignUpPage } from "./pages/sign_up.tsx";
 import { TagsPage } from "./pages/tags.tsx";
+import { UnsubscribePage } from "./pages/unsubscribe.tsx";
 import { VerifyEmailPage } from "./pages/verify_email.tsx";
 
 const TITLES: Record<string, string> = {
@@ -20,6 +22,8 @@ const TITLES: Record<string, string> = {
   "/account": "Account",
   "/tags": "Tags",
   "/mail": "Mail",
+  "/challenges": "Your challenges",
+  "/unsubscribe": "Unsubscribe",
 };
 
 export function App() {
@@ -64,6 +68,12 @@ export function App() {
     case "/mail":
       page = members(() => <MailPage />);
       break;
+    case "/challenges":
+      page = members(() => <ChallengesPage />);
+      break;
+    case "/unsubscribe":
+      page = <UnsubscribePage />;
+      break;
     default:
       page = state.kind === "restoring"
         ? <p role="status">Loading…</p>
@@ -80,6 +90,7 @@ export function App() {
               <>
                 <Link to="/tags">Tags</Link>
                 <Link to="/mail">Mail</Link>
+                <Link to="/challenges">Challenges</Link>
                 <Link to="/account">Account</Link>
               </>
             )
