@@ -94,6 +94,7 @@ create table campaign_deliveries (
 );
 CREATE INDEX campaign_deliveries_claimed_idx ON campaign_deliveries USING btree (updated_at) WHERE (state = 'claimed'::text);
 CREATE INDEX campaign_deliveries_item_idx ON campaign_deliveries USING btree (email_key, content_item_id) WHERE (content_item_id IS NOT NULL);
+CREATE INDEX campaign_deliveries_mine_idx ON campaign_deliveries USING btree (user_id, sent_at DESC, id DESC) WHERE (state = 'sent'::text);
 CREATE INDEX campaign_deliveries_state_idx ON campaign_deliveries USING btree (run_id, state, email_key);
 
 create table campaign_runs (
@@ -558,6 +559,7 @@ create table users (
 CREATE INDEX users_created_idx ON users USING btree (created_at, id);
 CREATE UNIQUE INDEX users_email_lower_idx ON users USING btree (lower(email));
 CREATE INDEX users_email_prefix_idx ON users USING btree (lower(email) text_pattern_ops);
+CREATE INDEX users_id_text_idx ON users USING btree (((id)::text));
 
 CREATE OR REPLACE FUNCTION delete_sealed_payload_of_succeeded_task()
  RETURNS trigger
