@@ -68,9 +68,15 @@ export class RunTicks {
       () => false,
     );
     for (const { task, leaseId } of started) {
+      const startedAt = this.tasks.clock.now();
       this.tasks.taskStarted(task);
       const result = await this.#run(task);
-      await this.tasks.finish([{ taskId: task.id, leaseId, result }], this.workerId, () => {});
+      // A claim writes no start (docs/ARCHITECTURE.md, "Delivery: at least once, completed once"): it is recorded with the
+      // finish, fenced by the version the claim read.
+      const start = task.version === undefined
+        ? {}
+        : { version: task.version, workerId: this.workerId, startedAt };
+      await this.tasks.finish([{ taskId: task.id, leaseId, result, ...start }], this.workerId, () => {});
     }
     return started.length;
   }

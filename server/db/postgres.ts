@@ -4,6 +4,7 @@
  */
 import postgres from "postgres";
 import type { Logger } from "../log.ts";
+import { guardNullSocketWrites } from "./null_socket_guard.ts";
 
 /** A `postgres` pool (or a transaction/reserved connection of one, which share its query API). */
 export type Sql = postgres.Sql;
@@ -27,6 +28,7 @@ export const CONNECT_TIMEOUT_S = 5;
 
 export function connectPostgres(url: string, options: ConnectPostgresOptions = {}): Sql {
   const { schema, max, log } = options;
+  guardNullSocketWrites(log);
   return postgres(url, {
     ...(max !== undefined ? { max } : {}),
     connect_timeout: options.connectTimeoutS ?? CONNECT_TIMEOUT_S,

@@ -277,9 +277,13 @@ export function createTaskStore(sql: Sql): PgTaskStore {
 
     async get(id) {
       if (!TASK_ID.test(id)) return null;
-      const row = await selectTask(sql, id);
-      if (!row) return null;
-      return { task: toTaskRecord(row), attempts: (await selectAttempts(sql, id)).map(toAttemptRecord) };
+      // One snapshot: a start recorded between two plain reads would show an attempt the task's
+      // attempt count does not have yet.
+      return await sql.begin("isolation level repeatable read read only", async (tx) => {
+        const row = await selectTask(tx, id);
+        if (!row) return null;
+        return { task: toTaskRecord(row), attempts: (await selectAttempts(tx, id)).map(toAttemptRecord) };
+      });
     },
 
     async list(filter: TaskFilter, pageSize, pageToken): Promise<Page<TaskRecord>> {
