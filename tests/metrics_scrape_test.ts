@@ -99,11 +99,19 @@ Deno.test("a scrape after a known workload shows its exact counts", opts, async 
       });
       const s = await until("the heartbeat is counted", async () => {
         const s = await samples();
-        return s.get("taskmesh_worker_heartbeats_total") === 1 ? s : undefined;
+        // Counted on arrival; its time is set once its leases are extended (then the age reads 0).
+        return s.get("taskmesh_worker_heartbeats_total") === 1 &&
+            s.get('taskmesh_worker_heartbeat_age_seconds{worker="w1"}') === 0
+          ? s
+          : undefined;
       });
       assert.equal(sample(s, "taskmesh_workers_connected"), 1);
       assert.equal(sample(s, 'taskmesh_worker_slots{state="busy",worker="w1"}'), 1);
       assert.equal(sample(s, 'taskmesh_worker_slots{state="free",worker="w1"}'), 1);
+      // The heartbeat came at this clock reading: its age moves with the clock.
+      clock.advance(1_500);
+      assert.equal(sample(await samples(), 'taskmesh_worker_heartbeat_age_seconds{worker="w1"}'), 1.5);
+      clock.advance(-1_500);
     });
 
     await t.step("per queue: totals, run time and start delay, depth by state, oldest age", async () => {

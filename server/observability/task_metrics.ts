@@ -80,11 +80,11 @@ export function observeTasks(registry: MetricsRegistry, runtime: TasksRuntime, c
     if (task.state !== "running") runningSince.delete(task.id);
   });
 
-  observeEngine(registry, runtime);
+  observeEngine(registry, runtime, clock);
 }
 
 /** Gauges of this instance's worker streams and the engine's own counters, read at scrape time. */
-function observeEngine(registry: MetricsRegistry, runtime: TasksRuntime): void {
+function observeEngine(registry: MetricsRegistry, runtime: TasksRuntime, clock: Clock): void {
   const { counters } = runtime;
   const connected = registry.gauge(
     "taskmesh_workers_connected",
@@ -93,6 +93,10 @@ function observeEngine(registry: MetricsRegistry, runtime: TasksRuntime): void {
   const slots = registry.gauge(
     "taskmesh_worker_slots",
     "Slots of each worker connected to this instance, busy (holding a lease) or free.",
+  );
+  const heartbeatAge = registry.gauge(
+    "taskmesh_worker_heartbeat_age_seconds",
+    "Seconds since each worker connected to this instance last sent a heartbeat (or connected).",
   );
   const heartbeats = registry.counter(
     "taskmesh_worker_heartbeats_total",
@@ -114,7 +118,10 @@ function observeEngine(registry: MetricsRegistry, runtime: TasksRuntime): void {
     const local = runtime.localSlots();
     connected.set(local.length);
     slots.clear();
+    heartbeatAge.clear();
+    const now = clock.now();
     for (const w of local) {
+      heartbeatAge.set(Math.max(0, now - w.lastHeartbeat) / 1000, { worker: w.workerId });
       slots.set(w.busy, { worker: w.workerId, state: "busy" });
       slots.set(Math.max(0, w.concurrency - w.busy), { worker: w.workerId, state: "free" });
     }

@@ -448,11 +448,12 @@ export class TasksRuntime {
   }
 
   /** This process's worker streams, as /metrics shows their slots. */
-  localSlots(): Array<{ workerId: string; concurrency: number; busy: number }> {
+  localSlots(): Array<{ workerId: string; concurrency: number; busy: number; lastHeartbeat: number }> {
     return [...this.#sessions.values()].map((s) => ({
       workerId: s.id,
       concurrency: s.hello.concurrency,
       busy: s.held.size,
+      lastHeartbeat: s.lastHeartbeat,
     }));
   }
 
