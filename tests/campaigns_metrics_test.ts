@@ -3,27 +3,33 @@
  * one refused with a 5xx (failed for good), three skipped at launch (unverified,
  * suppressed, not a member) give exactly sent 2, failed 1, skipped 3 on /metrics; the
  * same task event applied again moves no row and counts nothing; and Debian's
- * `promtool check metrics` accepts the scrape.
+ * `promtool check metrics` accepts the scrape. Skips at hand-over (an address suppressed
+ * while its run was paused) and a cancel's pending rows are counted too.
  */
 import assert from "node:assert/strict";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { CampaignState, DeliveryState } from "../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
 import { tasksOf } from "../server/runtimes.ts";
 import { startCampaignBench } from "./_support/campaigns.ts";
 import { parseSamples, promtoolCheck, sample } from "./_support/prom_text.ts";
 import { eventually } from "./_support/until.ts";
 
+/** The campaign mails counters of a scrape's text, by outcome. */
+function mails(text: string): Record<string, number> {
+  const s = parseSamples(text);
+  return Object.fromEntries(
+    ["sent", "failed", "skipped"].map((o) => [o, sample(s, `taskmesh_campaign_mails_total{outcome="${o}"}`)]),
+  );
+}
+
+async function mailsOf(url: string): Promise<Record<string, number>> {
+  return mails(await (await fetch(`${url}/metrics`)).text());
+}
+
 Deno.test("a known campaign shows its exact mails sent, failed and skipped on /metrics", async () => {
   const bench = await startCampaignBench({ answer: ([to]) => to === "gone@example.test" ? 550 : undefined });
   const { client, auth } = bench;
   const scrape = async () => await (await fetch(`${bench.server.url}/metrics`)).text();
-  const mails = (text: string) => {
-    const s = parseSamples(text);
-    return Object.fromEntries(
-      ["sent", "failed", "skipped"].map((
-        o,
-      ) => [o, sample(s, `taskmesh_campaign_mails_total{outcome="${o}"}`)]),
-    );
-  };
   try {
     assert.deepEqual(mails(await scrape()), { sent: 0, failed: 0, skipped: 0 }, "zero series from the start");
     for (const who of ["ada", "bob", "gone", "left"]) await bench.member(`${who}@example.test`);
@@ -69,6 +75,55 @@ Deno.test("a known campaign shows its exact mails sent, failed and skipped on /m
 
     const { ok, output } = await promtoolCheck(text);
     assert.ok(ok, output);
+  } finally {
+    await bench.close();
+  }
+});
+
+Deno.test("skips at hand-over and a cancel's pending rows are counted", async () => {
+  const bench = await startCampaignBench();
+  const { client, auth } = bench;
+  try {
+    for (const who of ["q1", "q2", "q3", "c1", "c2"]) await bench.member(`${who}@example.test`);
+    const { template } = await client.createTemplate({
+      template: { name: "t", subject: "Hi", htmlBody: "<p>Hi</p>" },
+    }, auth);
+    /** A campaign launched for later and paused, then given a (paused) run: its rows wait, pending. */
+    const pausedRun = async (name: string, emails: string[]) => {
+      const { campaign } = await client.createCampaign({
+        campaign: {
+          name,
+          templateId: template!.id,
+          audience: { source: { case: "explicit", value: { emails } } },
+          ratePerSecond: 1000,
+          schedule: { when: { case: "at", value: timestampFromMs(Date.now() + 3_600_000) } },
+        },
+      }, auth);
+      const id = campaign!.id;
+      await client.launchCampaign({ id }, auth);
+      await client.pauseCampaign({ id }, auth);
+      await client.startCampaignRun({ campaignId: id }, auth);
+      return id;
+    };
+    const kept = await pausedRun("kept", ["q1", "q2", "q3", "nobody"].map((w) => `${w}@example.test`));
+    assert.deepEqual(await mailsOf(bench.server.url), { sent: 0, failed: 0, skipped: 1 }, "not a member");
+    await bench.server.db.sql`
+      insert into campaign_suppressions (email_key, reason, created_at)
+      values ('q1@example.test', 'unsubscribed', now())`;
+    await client.resumeCampaign({ id: kept }, auth);
+    // The campaign waits for its own time again afterwards: the run's ledger says when this one is over.
+    await eventually("the resumed run sends its mails", async () => {
+      const stats = (await client.getCampaign({ id: kept }, auth)).campaign!.stats!;
+      return stats.sent === 2n && stats.skipped === 2n && stats.sending === 0n || undefined;
+    });
+    const { deliveries } = await client.listDeliveries({ campaignId: kept }, auth);
+    assert.equal(deliveries.find((d) => d.email === "q1@example.test")!.skipReason, "unsubscribed");
+    assert.deepEqual(await mailsOf(bench.server.url), { sent: 2, failed: 0, skipped: 2 });
+
+    const dropped = await pausedRun("dropped", ["c1@example.test", "c2@example.test"]);
+    await client.cancelCampaign({ id: dropped }, auth);
+    await client.cancelCampaign({ id: dropped }, auth);
+    assert.deepEqual(await mailsOf(bench.server.url), { sent: 2, failed: 0, skipped: 4 }, "cancelled once");
   } finally {
     await bench.close();
   }
