@@ -75,6 +75,9 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       resolve(typeof address === "object" && address ? address.port : 0);
     });
   });
+  // A client killed mid-transaction (a SIGKILLed worker) resets its socket, which smtp-server re-emits
+  // on the server: without a listener the second such reset would be an uncaught error in the test.
+  server.on("error", () => {});
 
   return {
     url: `smtp://127.0.0.1:${port}`,

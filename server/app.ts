@@ -76,7 +76,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
   // Built once for the process, here, and passed to every module that needs them.
   const metrics = createServerMetrics(deps.clock.now());
   const runtimes = composeRuntimes(deps, authMetrics(metrics.registry));
-  observeProcess(metrics.registry, deps, runtimes.tasks);
+  observeProcess(metrics.registry, deps, runtimes.tasks, runtimes.campaigns);
   const descs: DescService[] = modules.flatMap((m) => m.descs);
   // A service still to be built answers Unimplemented to every method: NOT_SERVING, and left out of "".
   const served = (m: (typeof modules)[number]) =>

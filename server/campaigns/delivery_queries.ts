@@ -49,7 +49,7 @@ export async function insertDeliveries(
   who: { userIds: string[] } | { emails: string[] },
   messageDomain: string,
   now: Date,
-): Promise<number> {
+): Promise<{ written: number; skipped: number }> {
   const source = "userIds" in who
     ? db`select u.email as email, lower(u.email) as email_key, u.id::text as user_id
          from users u where u.id::text = any(${who.userIds})`
@@ -67,8 +67,8 @@ export async function insertDeliveries(
       left join campaign_suppressions s on s.email_key = r.email_key
       cross join lateral (select ${skipReasonSql(db)} as reason) why
     on conflict (run_id, email_key) do nothing
-    returning 1`;
-  return rows.length;
+    returning state`;
+  return { written: rows.length, skipped: rows.filter((r) => r.state === "skipped").length };
 }
 
 export interface Candidate extends DeliveryRow {
@@ -88,12 +88,14 @@ export async function selectPending(db: Db, runId: string, limit: number): Promi
     order by d.email_key limit ${limit}`;
 }
 
-export async function skipDeliveries(db: Db, ids: string[], reasons: string[], now: Date): Promise<void> {
-  if (ids.length === 0) return;
-  await db`
+/** Skips claimable rows with their reasons; how many it moved. */
+export async function skipDeliveries(db: Db, ids: string[], reasons: string[], now: Date): Promise<number> {
+  if (ids.length === 0) return 0;
+  const moved = await db`
     update campaign_deliveries d set state = 'skipped', skip_reason = x.reason, updated_at = ${now}
     from unnest(${ids}::uuid[], ${reasons}::text[]) as x (id, reason)
     where d.id = x.id and d.state in ('pending', 'claimed')`;
+  return moved.count;
 }
 
 /**
@@ -199,11 +201,15 @@ export async function countRun(db: Db, runId: string, now: Date): Promise<RunCou
   };
 }
 
-/** Cancel: skips a run's pending rows; claimed ones stay claimed until their mail's task ends. */
-export async function skipPending(db: Db, runId: string, now: Date): Promise<void> {
-  await db`
+/**
+ * Cancel: skips a run's pending rows, and says how many; claimed ones stay claimed until
+ * their mail's task ends.
+ */
+export async function skipPending(db: Db, runId: string, now: Date): Promise<number> {
+  const moved = await db`
     update campaign_deliveries set state = 'skipped', skip_reason = 'cancelled', updated_at = ${now}
     where run_id = ${runId} and state = 'pending'`;
+  return moved.count;
 }
 
 export async function listDeliveries(

@@ -25,6 +25,7 @@ import {
 } from "./delivery_queries.ts";
 import { deliveryTask, type MailSettings } from "./delivery_mail.ts";
 import { outcomeOf } from "./ledger_sync.ts";
+import { type MailEvents, type MailOutcome, mailOutcomeOf } from "./mail_events.ts";
 import type { CampaignRunner } from "./runner.ts";
 import { selectTemplate } from "./template_queries.ts";
 import { type ParsedTemplate, parseTemplate } from "./templates.ts";
@@ -46,6 +47,8 @@ export interface DispatcherDeps {
   runner: CampaignRunner;
   signer: UnsubscribeSigner;
   mail: MailSettings;
+  /** Told of each row a pass moved to sent, failed or skipped, once its transaction committed. */
+  mails: MailEvents;
 }
 
 /**
@@ -133,7 +136,7 @@ export class Dispatcher {
     rows: Candidate[],
     now: number,
   ): Promise<number> {
-    const { sql, tasks, signer, mail, log } = this.deps;
+    const { sql, tasks, signer, mail, log, mails } = this.deps;
     const skips: { id: string; reason: string }[] = [];
     const batch: { row: Candidate; task: NewTask; item?: ContentRow }[] = [];
     for (const row of rows) {
@@ -157,16 +160,29 @@ export class Dispatcher {
       } catch (error) {
         // A template that fails for this recipient (render limit, bad data) fails this delivery only.
         const message = error instanceof Error ? error.message : String(error);
-        await applyOutcome(sql, row.id, { kind: "failed", attempts: 0, error: message }, new Date(now));
+        const failed = await applyOutcome(
+          sql,
+          row.id,
+          { kind: "failed", attempts: 0, error: message },
+          new Date(now),
+        );
+        if (failed) mails.moved("failed", 1);
       }
     }
     // Under the run's row lock, checked to be still sending: a pause or cancel waits for the
     // hand-over to commit, then sees every row it claimed (and cancels their queued mails).
+    let moved: Partial<Record<MailOutcome, number>> = {};
     const handed = await sql.begin(async (tx) => {
+      moved = {};
       const [locked] = await tx<{ state: string }[]>`
         select state from campaign_runs where id = ${run.id} for update`;
       if (locked?.state !== "sending") return false;
-      await skipDeliveries(tx, skips.map((s) => s.id), skips.map((s) => s.reason), new Date(now));
+      moved.skipped = await skipDeliveries(
+        tx,
+        skips.map((s) => s.id),
+        skips.map((s) => s.reason),
+        new Date(now),
+      );
       if (batch.length === 0) return true;
       const result = await tasks.enqueue(batch.map((b) => b.task));
       await claimDeliveries(
@@ -179,11 +195,14 @@ export class Dispatcher {
       for (const [i, task] of result.tasks.entries()) {
         if (!result.duplicates[i]) continue;
         const outcome = outcomeOf(task, undefined);
-        if (outcome) await applyOutcome(tx, batch[i].row.id, outcome, new Date(now));
+        const kind = outcome && (await applyOutcome(tx, batch[i].row.id, outcome, new Date(now))) &&
+          mailOutcomeOf(outcome.kind);
+        if (kind) moved[kind] = (moved[kind] ?? 0) + 1;
       }
       return true;
     });
     if (!handed) return 0;
+    for (const [kind, n] of Object.entries(moved)) mails.moved(kind as MailOutcome, n);
     log.debug("campaign deliveries handed over", {
       run_id: run.id,
       tasks: batch.length,

@@ -15,6 +15,7 @@ import type { TaskRecord, TaskState } from "../tasks/model.ts";
 import type { TasksRuntime } from "../tasks/runtime.ts";
 import { applyOutcome, type Outcome, selectStaleClaims, suppress, touchClaims } from "./delivery_queries.ts";
 import { LABEL_DELIVERY } from "./delivery_mail.ts";
+import { type MailEvents, mailOutcomeOf } from "./mail_events.ts";
 
 /** A claim older than this without news is looked up by the sweep. */
 export const STALE_CLAIM_MS = 30_000;
@@ -50,6 +51,8 @@ export interface LedgerSyncDeps {
   tasks: TasksRuntime;
   /** A delivery of run `runId` finished (`failed` for good or not): the dispatcher may fill the window again. */
   finished: (runId: string, failed: boolean) => void;
+  /** Told of each row an outcome moved (the metrics count them). */
+  mails: MailEvents;
 }
 
 export class LedgerSync {
@@ -83,6 +86,8 @@ export class LedgerSync {
     const { sql, clock } = this.deps;
     const now = new Date(clock.now());
     const row = await applyOutcome(sql, deliveryId, outcome, now);
+    const moved = row && mailOutcomeOf(outcome.kind);
+    if (moved) this.deps.mails.moved(moved, 1);
     if (row && isHardBounce(task)) await suppress(sql, row.email_key, "hard_bounced", now);
     if (row && outcome.kind !== "retrying") this.deps.finished(row.run_id, outcome.kind === "failed");
   }

@@ -23,6 +23,7 @@ import {
 import { insertDeliveries, skipPending } from "./delivery_queries.ts";
 import { limitGroupOf } from "./delivery_mail.ts";
 import type { RecurringPort } from "./recurring.ts";
+import type { MailEvents } from "./mail_events.ts";
 
 const AUDIENCE_PAGE = 5_000;
 
@@ -44,6 +45,8 @@ export interface RunnerDeps {
   messageDomain: string;
   /** Asks the dispatcher to look at sending runs now. */
   wake: () => void;
+  /** Told of the rows a run's start or a cancel skipped, once committed. */
+  mails: MailEvents;
 }
 
 export class CampaignRunner {
@@ -112,7 +115,9 @@ export class CampaignRunner {
   async startRun(campaignId: string, tick: number): Promise<RunRow> {
     const { sql, clock, messageDomain } = this.deps;
     const now = new Date(clock.now());
+    let skipped = 0;
     const { run, created, campaign } = await sql.begin(async (tx) => {
+      skipped = 0;
       const c = await selectCampaign(tx, campaignId, true);
       if (!c) throw notFound(campaignId);
       if (c.state === "draft" || c.state === "cancelled") {
@@ -122,14 +127,18 @@ export class CampaignRunner {
       if (!inserted.created) return { ...inserted, campaign: c };
       const target = { id: inserted.run.id, campaignId };
       if ("explicit" in c.audience) {
-        await insertDeliveries(tx, target, { emails: c.audience.explicit.emails }, messageDomain, now);
+        skipped +=
+          (await insertDeliveries(tx, target, { emails: c.audience.explicit.emails }, messageDomain, now))
+            .skipped;
       } else {
         const { tagIds, includeDescendants } = c.audience.tags;
         let after: string | null = null;
         while (true) {
           const page = await selectAudience(tx, tagIds, includeDescendants, after, AUDIENCE_PAGE);
           const ids = page.user_ids.slice(0, AUDIENCE_PAGE);
-          if (ids.length > 0) await insertDeliveries(tx, target, { userIds: ids }, messageDomain, now);
+          if (ids.length > 0) {
+            skipped += (await insertDeliveries(tx, target, { userIds: ids }, messageDomain, now)).skipped;
+          }
           if (page.user_ids.length <= AUDIENCE_PAGE) break;
           after = ids[ids.length - 1];
         }
@@ -142,6 +151,7 @@ export class CampaignRunner {
       return { ...inserted, campaign: c };
     });
     if (created) {
+      this.deps.mails.moved("skipped", skipped);
       this.deps.log.info("campaign run started", { campaign_id: campaignId, run_id: run.id, tick });
       await this.configureLimits(campaign);
       this.deps.wake();
@@ -231,7 +241,9 @@ export class CampaignRunner {
   async cancel(id: string): Promise<CampaignRow> {
     const { sql, clock } = this.deps;
     const now = new Date(clock.now());
+    let skipped = 0;
     const c = await sql.begin(async (tx) => {
+      skipped = 0;
       const c = await selectCampaign(tx, id, true);
       if (!c) throw notFound(id);
       if (c.state === "cancelled") return c;
@@ -241,9 +253,10 @@ export class CampaignRunner {
       const runs = await tx<{ id: string }[]>`
         update campaign_runs set state = 'cancelled', finished_at = ${now}
         where campaign_id = ${id} and state in ('sending', 'paused') returning id`;
-      for (const run of runs) await skipPending(tx, run.id, now);
+      for (const run of runs) skipped += await skipPending(tx, run.id, now);
       return await setCampaignState(tx, id, "cancelled", { nextRunAt: null }, now);
     });
+    this.deps.mails.moved("skipped", skipped);
     await this.deps.recurring.disarm(id);
     return c;
   }

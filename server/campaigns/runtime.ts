@@ -13,6 +13,7 @@ import type { HandlerDeps } from "./_deps.ts";
 import type { MailSettings } from "./delivery_mail.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { LedgerSync } from "./ledger_sync.ts";
+import { MailEvents, type MailsListener } from "./mail_events.ts";
 import { localRecurring, type RecurringPort } from "./recurring.ts";
 import { CampaignRunner } from "./runner.ts";
 import { selectAutoPaused } from "./campaign_queries.ts";
@@ -46,6 +47,7 @@ export class CampaignsRuntime {
   readonly handlerDeps: HandlerDeps;
   readonly getRoutes: Record<string, HttpRoute>;
   readonly postRoutes: Record<string, HttpRoute>;
+  readonly #mails = new MailEvents();
   #loop?: Loop;
   #lastSweep = 0;
 
@@ -72,6 +74,7 @@ export class CampaignsRuntime {
       recurring: options.recurring ?? localRecurring,
       messageDomain: domainOf(config.mail.from),
       wake,
+      mails: this.#mails,
     });
     this.dispatcher = new Dispatcher({
       sql,
@@ -81,9 +84,10 @@ export class CampaignsRuntime {
       runner: this.runner,
       signer,
       mail: { from: config.mail.from, publicUrl: config.server.publicUrl, ...options.mail },
+      mails: this.#mails,
     });
     this.ticks = new RunTicks(tasks, this.runner, log);
-    this.sync = new LedgerSync({ sql, clock, log, tasks, finished: refill });
+    this.sync = new LedgerSync({ sql, clock, log, tasks, finished: refill, mails: this.#mails });
     this.handlerDeps = {
       sql,
       clock,
@@ -99,6 +103,14 @@ export class CampaignsRuntime {
   }
 
   readonly intervalMs: number;
+
+  /**
+   * Tells `listener` how many ledger rows this instance moved to sent, failed or skipped
+   * (server/campaigns/mail_events.ts); the function returned stops it. The metrics use it.
+   */
+  onMails(listener: MailsListener): () => void {
+    return this.#mails.on(listener);
+  }
 
   /** One dispatcher pass, and the sweep when it is due; tests call it to move without waiting. */
   async tick(): Promise<number> {
