@@ -109,13 +109,15 @@ async function main(): Promise<void> {
   await redis.flushdb();
   redis.disconnect();
   const sink = spawnChild("smtp sink", ["deno", "run", "-A", `${ROOT}bench/campaign/smtp_sink.ts`], {});
+  // Listened for at once: the child does not keep lines, and making the database may take longer.
+  const listening = sinkLine(sink, (l) => l.listening);
   const databaseUrl = await createDatabase(P.adminDatabaseUrl, "taskmesh_campaign_bench");
   const cleanup: (() => Promise<unknown>)[] = [
     () => stopChild(sink, 2000),
     () => dropDatabase(P.adminDatabaseUrl, databaseUrl),
   ];
   try {
-    const sinkPort = await sinkLine(sink, (l) => l.listening);
+    const sinkPort = await listening;
     const port = freePort();
     const url = `http://127.0.0.1:${port}`;
     const server = await startServer({
