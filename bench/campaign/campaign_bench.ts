@@ -13,6 +13,7 @@
  * (200) · --smtp-pool (nodemailer keeps SMTP connections open: SMTP_URL ?pool=true) ·
  * --heartbeat-ms=N (the server's TASKMESH_WORKER_HEARTBEAT_MS; leases live twice that) ·
  * --server-max-heap-mb=N (V8's max-old-space-size for the server: is its growth garbage not yet collected?) ·
+ * --server-cpu-prof=DIR, --worker-cpu-prof=DIR (that process runs under --cpu-prof) ·
  * --quick (10,000 recipients, nothing written) · --no-write.
  * Env: BENCH_ADMIN_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; a
  * database is made for the run and dropped after it), BENCH_TASKMESH_REDIS_URL (default
@@ -48,10 +49,14 @@ const P = {
   smtpPool: hasFlag(Deno.args, "smtp-pool"),
   heartbeatMs: flagValue(Deno.args, "heartbeat-ms"),
   serverMaxHeapMb: flagValue(Deno.args, "server-max-heap-mb"),
+  serverCpuProf: flagValue(Deno.args, "server-cpu-prof"),
+  workerCpuProf: flagValue(Deno.args, "worker-cpu-prof"),
   write: !QUICK && !hasFlag(Deno.args, "no-write"),
   adminDatabaseUrl: Deno.env.get("BENCH_ADMIN_DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres",
   redisUrl: Deno.env.get("BENCH_TASKMESH_REDIS_URL") ?? "redis://127.0.0.1:6379/13",
 };
+/** `deno run` flags writing a V8 CPU profile into `dir` on exit (bench/queue/cpuprofile_summary.ts reads it). */
+const cpuProf = (dir: string | undefined) => dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
 const FROM = "taskmesh bench <bench@mail.example.test>";
 
 /** Waits for the sink's line that `pick` accepts. */
@@ -128,6 +133,7 @@ async function main(): Promise<void> {
         "run",
         "-A",
         ...(P.serverMaxHeapMb ? [`--v8-flags=--max-old-space-size=${P.serverMaxHeapMb}`] : []),
+        ...cpuProf(P.serverCpuProf),
         `${ROOT}server/main.ts`,
       ],
       env: {
@@ -163,6 +169,7 @@ async function main(): Promise<void> {
       "deno",
       "run",
       "-A",
+      ...cpuProf(P.workerCpuProf),
       `${ROOT}worker/main.ts`,
       `--url=${url}`,
       "--queues=emails",
