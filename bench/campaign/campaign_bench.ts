@@ -10,7 +10,7 @@
  *
  * Flags: --recipients=N (100000) · --rate=R mails/s (1000, the contract's maximum) ·
  * --campaign-concurrency=N sends in flight (500, the maximum) · --worker-concurrency=N
- * (200) · --smtp-pool (nodemailer keeps SMTP connections open: SMTP_URL ?pool=true) ·
+ * (200) · --no-smtp-pool (a connection per mail, SMTP_URL ?pool=false; by default the worker pools) ·
  * --heartbeat-ms=N (the server's TASKMESH_WORKER_HEARTBEAT_MS; leases live twice that) ·
  * --server-max-heap-mb=N (V8's max-old-space-size for the server: is its growth garbage not yet collected?) ·
  * --server-cpu-prof=DIR, --worker-cpu-prof=DIR (that process runs under --cpu-prof) ·
@@ -46,7 +46,7 @@ const P = {
   rate: num("rate", 1000),
   campaignConcurrency: num("campaign-concurrency", 500),
   workerConcurrency: num("worker-concurrency", 200),
-  smtpPool: hasFlag(Deno.args, "smtp-pool"),
+  smtpPool: !hasFlag(Deno.args, "no-smtp-pool"),
   heartbeatMs: flagValue(Deno.args, "heartbeat-ms"),
   serverMaxHeapMb: flagValue(Deno.args, "server-max-heap-mb"),
   serverCpuProf: flagValue(Deno.args, "server-cpu-prof"),
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     cleanup.unshift(() => sql.end());
     const keys = await credentials(sql, transport);
 
-    const smtpUrl = `smtp://127.0.0.1:${sinkPort}${P.smtpPool ? "?pool=true&maxConnections=50" : ""}`;
+    const smtpUrl = `smtp://127.0.0.1:${sinkPort}${P.smtpPool ? "" : "?pool=false"}`;
     const worker = spawnChild("taskmesh worker", [
       "deno",
       "run",
