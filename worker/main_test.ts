@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseFlags } from "./_flags.ts";
+import { pooledSmtpUrl } from "./main.ts";
 import { assign, startScriptedServer, welcome } from "./_scripted_server.ts";
 
 const root = new URL("../", import.meta.url);
@@ -248,4 +249,21 @@ Deno.test("the worker process drains on SIGTERM and stops at once on a second si
   } finally {
     await server.close();
   }
+});
+
+Deno.test("the worker pools SMTP connections unless SMTP_URL says pool= itself", () => {
+  assert.equal(pooledSmtpUrl(undefined, 10), undefined);
+  const pooled = new URL(pooledSmtpUrl("smtp://user:pw@mail.example.test:2525", 200)!);
+  assert.equal(pooled.searchParams.get("pool"), "true");
+  assert.equal(pooled.searchParams.get("maxConnections"), "50");
+  assert.equal(pooled.username, "user");
+  assert.equal(pooled.port, "2525");
+  assert.equal(
+    new URL(pooledSmtpUrl("smtp://mail.example.test", 4)!).searchParams.get("maxConnections"),
+    "4",
+  );
+  assert.equal(
+    pooledSmtpUrl("smtp://mail.example.test?pool=false", 4),
+    "smtp://mail.example.test?pool=false",
+  );
 });

@@ -52,7 +52,9 @@ with other work${
   }, Deno ${r.deno}. One campaign to ${f0(r.recipients)} verified members of a tag: the server process
 (\`server/main.ts\` on Postgres and Redis) resolves the audience, writes the ledger and fans out \`email.send\`
 tasks on the \`emails\` queue; one worker process (\`worker/main.ts\`, concurrency ${p.workerConcurrency}) sends
-them over SMTP${p.smtpPool ? " (pooled connections)" : " (a connection per mail, nodemailer's default)"} to a
+them over SMTP${
+    p.smtpPool ? " (pooled connections, the worker's default)" : " (a connection per mail: --no-smtp-pool)"
+  } to a
 loopback sink in a third process (npm smtp-server, \`bench/campaign/smtp_sink.ts\`). The campaign asks for
 ${p.rate} mails/s (the contract's maximum) and ${p.campaignConcurrency} sends in flight. Worker heartbeat:
 ${p.heartbeatMs ? `${p.heartbeatMs} ms` : "the default, 1000 ms"} (a lease lives two heartbeats).

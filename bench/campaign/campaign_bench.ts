@@ -10,9 +10,10 @@
  *
  * Flags: --recipients=N (100000) · --rate=R mails/s (1000, the contract's maximum) ·
  * --campaign-concurrency=N sends in flight (500, the maximum) · --worker-concurrency=N
- * (200) · --smtp-pool (nodemailer keeps SMTP connections open: SMTP_URL ?pool=true) ·
+ * (200) · --no-smtp-pool (a connection per mail, SMTP_URL ?pool=false; by default the worker pools) ·
  * --heartbeat-ms=N (the server's TASKMESH_WORKER_HEARTBEAT_MS; leases live twice that) ·
  * --server-max-heap-mb=N (V8's max-old-space-size for the server: is its growth garbage not yet collected?) ·
+ * --server-cpu-prof=DIR, --worker-cpu-prof=DIR (that process runs under --cpu-prof) ·
  * --quick (10,000 recipients, nothing written) · --no-write.
  * Env: BENCH_ADMIN_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; a
  * database is made for the run and dropped after it), BENCH_TASKMESH_REDIS_URL (default
@@ -45,13 +46,17 @@ const P = {
   rate: num("rate", 1000),
   campaignConcurrency: num("campaign-concurrency", 500),
   workerConcurrency: num("worker-concurrency", 200),
-  smtpPool: hasFlag(Deno.args, "smtp-pool"),
+  smtpPool: !hasFlag(Deno.args, "no-smtp-pool"),
   heartbeatMs: flagValue(Deno.args, "heartbeat-ms"),
   serverMaxHeapMb: flagValue(Deno.args, "server-max-heap-mb"),
+  serverCpuProf: flagValue(Deno.args, "server-cpu-prof"),
+  workerCpuProf: flagValue(Deno.args, "worker-cpu-prof"),
   write: !QUICK && !hasFlag(Deno.args, "no-write"),
   adminDatabaseUrl: Deno.env.get("BENCH_ADMIN_DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres",
   redisUrl: Deno.env.get("BENCH_TASKMESH_REDIS_URL") ?? "redis://127.0.0.1:6379/13",
 };
+/** `deno run` flags writing a V8 CPU profile into `dir` on exit (bench/queue/cpuprofile_summary.ts reads it). */
+const cpuProf = (dir: string | undefined) => dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
 const FROM = "taskmesh bench <bench@mail.example.test>";
 
 /** Waits for the sink's line that `pick` accepts. */
@@ -109,13 +114,15 @@ async function main(): Promise<void> {
   await redis.flushdb();
   redis.disconnect();
   const sink = spawnChild("smtp sink", ["deno", "run", "-A", `${ROOT}bench/campaign/smtp_sink.ts`], {});
+  // Listened for at once: the child does not keep lines, and making the database may take longer.
+  const listening = sinkLine(sink, (l) => l.listening);
   const databaseUrl = await createDatabase(P.adminDatabaseUrl, "taskmesh_campaign_bench");
   const cleanup: (() => Promise<unknown>)[] = [
     () => stopChild(sink, 2000),
     () => dropDatabase(P.adminDatabaseUrl, databaseUrl),
   ];
   try {
-    const sinkPort = await sinkLine(sink, (l) => l.listening);
+    const sinkPort = await listening;
     const port = freePort();
     const url = `http://127.0.0.1:${port}`;
     const server = await startServer({
@@ -126,6 +133,7 @@ async function main(): Promise<void> {
         "run",
         "-A",
         ...(P.serverMaxHeapMb ? [`--v8-flags=--max-old-space-size=${P.serverMaxHeapMb}`] : []),
+        ...cpuProf(P.serverCpuProf),
         `${ROOT}server/main.ts`,
       ],
       env: {
@@ -156,11 +164,12 @@ async function main(): Promise<void> {
     cleanup.unshift(() => sql.end());
     const keys = await credentials(sql, transport);
 
-    const smtpUrl = `smtp://127.0.0.1:${sinkPort}${P.smtpPool ? "?pool=true&maxConnections=50" : ""}`;
+    const smtpUrl = `smtp://127.0.0.1:${sinkPort}${P.smtpPool ? "" : "?pool=false"}`;
     const worker = spawnChild("taskmesh worker", [
       "deno",
       "run",
       "-A",
+      ...cpuProf(P.workerCpuProf),
       `${ROOT}worker/main.ts`,
       `--url=${url}`,
       "--queues=emails",

@@ -21,8 +21,8 @@ interface Profile {
 }
 
 function short(url: string): string {
-  const at = url.indexOf("/work/main/");
-  if (at >= 0) return url.slice(at + "/work/main/".length);
+  const at = url.search(/\/work\/(main|wt\/[^/]+)\//);
+  if (at >= 0) return url.slice(at).replace(/^\/work\/(main|wt\/[^/]+)\//, "");
   const npm = url.match(/node_modules\/\.deno\/([^/]+)\/node_modules\/(.+)$/);
   if (npm) return `npm:${npm[2]}`;
   return url.replace(/^ext:/, "ext:") || "(native)";

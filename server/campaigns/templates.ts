@@ -7,7 +7,7 @@
  * from the rendered HTML.
  */
 import { Liquid, type Template as LiquidTemplate } from "liquidjs";
-import { convert } from "html-to-text";
+import { compile } from "html-to-text";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /** Characters a template may hold before it is parsed. */
@@ -97,9 +97,15 @@ function renderOne(liquid: Liquid, field: string, parsed: LiquidTemplate[], vars
   }
 }
 
+/**
+ * The HTML-to-text converter, compiled once: `convert` compiles its options (selector
+ * decision tree) on every call, which was a sixth of the server's CPU in a campaign.
+ */
+const htmlToText = compile({ wordwrap: 78, selectors: [{ selector: "img", format: "skip" }] });
+
 /** Text for mail clients without HTML, made from the rendered HTML. */
 export function textFromHtml(markup: string): string {
-  return convert(markup, { wordwrap: 78, selectors: [{ selector: "img", format: "skip" }] }).trim();
+  return htmlToText(markup).trim();
 }
 
 /** Renders a parsed template; a render limit or runtime error is FAILED_PRECONDITION. */
