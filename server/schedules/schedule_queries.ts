@@ -242,15 +242,8 @@ export async function claimSchedules(db: Db, claims: Claim[]): Promise<void> {
     where s.id = a.id`;
 }
 
-export interface FireInsert {
-  scheduleId: string;
-  tickAt: number;
-  manual: boolean;
-  firedAt: number;
-  taskId: string | null;
-  outcome: FireOutcome;
-  message: string;
-}
+/** A fire as recorded: its task's state is joined in when fires are read. */
+export type FireInsert = Omit<Fire, "taskState">;
 
 /** Records fires; a tick already recorded (by another instance, before a crash) is kept as it was. */
 export async function insertFires(db: Db, fires: FireInsert[]): Promise<void> {

@@ -20,6 +20,7 @@ import { type EmailMessage, hasAddress, type MailConfig, MailSendError, sendEmai
 import { PermanentError } from "../errors.ts";
 import type { Handler } from "../handler.ts";
 import { json } from "../payload.ts";
+import { badPayload, payloadHeaders } from "./_payload_fields.ts";
 
 export interface EmailSendOptions {
   /** Where mail goes: SMTP when `smtpUrl` is set, otherwise the outbox folder. */
@@ -28,11 +29,7 @@ export interface EmailSendOptions {
 
 /** SMTP's own limit for a header line; longer values are a bug upstream. */
 const MAX_HEADER_CHARS = 998;
-const MAX_HEADERS = 32;
-
-function bad(message: string): PermanentError {
-  return new PermanentError(`payload.${message}`, { code: "bad_payload" });
-}
+const bad = badPayload;
 
 function notAString(field: string, required: boolean): PermanentError {
   return bad(`${field} must be a string${required ? "" : " when given"}`);
@@ -73,23 +70,7 @@ export function emailPayload(value: unknown): EmailMessage {
   if (from !== undefined && !hasAddress(from)) {
     throw bad(`from must contain an email address, e.g. "taskmesh <no-reply@example.com>"`);
   }
-  let headers: Record<string, string> | undefined;
-  if (p.headers !== undefined) {
-    if (typeof p.headers !== "object" || p.headers === null || Array.isArray(p.headers)) {
-      throw bad("headers must be an object of header names to strings");
-    }
-    const entries = Object.entries(p.headers);
-    if (entries.length > MAX_HEADERS) {
-      throw bad(`headers holds ${entries.length} headers: at most ${MAX_HEADERS}`);
-    }
-    headers = {};
-    for (const [name, v] of entries) {
-      if (!/^[A-Za-z0-9-]{1,76}$/.test(name)) {
-        throw bad(`headers: "${name.slice(0, 80)}" is not a header name`);
-      }
-      headers[name] = headerValue(v, `headers.${name}`);
-    }
-  }
+  const headers = payloadHeaders(p.headers, headerValue);
   return {
     to,
     subject,

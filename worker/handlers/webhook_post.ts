@@ -12,15 +12,13 @@
 import { PermanentError } from "../errors.ts";
 import type { Handler } from "../handler.ts";
 import { json } from "../payload.ts";
+import { badPayload, payloadHeaders } from "./_payload_fields.ts";
 
 const MAX_URL_CHARS = 2048;
-const MAX_HEADERS = 32;
 /** How much of the receiver's answer is kept in an error message. */
 const ANSWER_CHARS = 200;
 
-function bad(message: string): PermanentError {
-  return new PermanentError(`payload.${message}`, { code: "bad_payload" });
-}
+const bad = badPayload;
 
 interface WebhookCall {
   url: string;
@@ -47,23 +45,10 @@ export function webhookPayload(value: unknown): WebhookCall {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw bad("url must be http:// or https://");
   if (!("body" in p)) throw bad("body is required: the JSON value to POST");
-  const headers: Record<string, string> = {};
-  if (p.headers !== undefined) {
-    if (typeof p.headers !== "object" || p.headers === null || Array.isArray(p.headers)) {
-      throw bad("headers must be an object of header names to strings");
-    }
-    const entries = Object.entries(p.headers);
-    if (entries.length > MAX_HEADERS) {
-      throw bad(`headers holds ${entries.length} headers: at most ${MAX_HEADERS}`);
-    }
-    for (const [name, v] of entries) {
-      if (!/^[A-Za-z0-9-]{1,76}$/.test(name)) {
-        throw bad(`headers: "${name.slice(0, 80)}" is not a header name`);
-      }
-      if (typeof v !== "string" || /[\r\n]/.test(v)) throw bad(`headers.${name} must be a one-line string`);
-      headers[name] = v;
-    }
-  }
+  const headers = payloadHeaders(p.headers, (v, field) => {
+    if (typeof v !== "string" || /[\r\n]/.test(v)) throw bad(`${field} must be a one-line string`);
+    return v;
+  }) ?? {};
   return { url: url.href, body: p.body, headers };
 }
 
