@@ -91,6 +91,19 @@ Deno.test("AlertService validates, pages and guards its rules", {
       await auth.setRole({ userId: row.id, role: Role.VIEWER }, as);
       const viewer = bearer((await auth.login({ email, password })).tokens!.accessToken);
       assert.ok((await alerts.listAlertRules({}, viewer)).rules.length > 0);
+      // A webhook URL's path may be its receiver's secret: only admins see it whole.
+      const secretUrl = "https://hooks.example.com/services/T0/B0/s3cr3t-token";
+      const { rule: hooked } = await alerts.createAlertRule(
+        { rule: { ...base, emailTo: "", webhookUrl: secretUrl } },
+        as,
+      );
+      const shown = (rules: { id: string; webhookUrl: string }[]) =>
+        rules.find((r) => r.id === hooked!.id)!.webhookUrl;
+      assert.equal(
+        shown((await alerts.listAlertRules({ pageSize: 100 }, viewer)).rules),
+        "https://hooks.example.com/…",
+      );
+      assert.equal(shown((await alerts.listAlertRules({ pageSize: 100 }, as)).rules), secretUrl);
       assert.deepEqual((await alerts.listFiringAlerts({}, viewer)).alerts, []);
       await assert.rejects(
         alerts.createAlertRule({ rule: base }, viewer),

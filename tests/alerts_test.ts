@@ -205,6 +205,17 @@ Deno.test(
       assert.deepEqual(await evaluate(), []);
       const sent = await tasks.listTasks({ labels: { source: "alerts" }, pageSize: 100 }, ops);
       assert.equal(sent.tasks.length, 10, "five firings and five resolutions, no duplicate");
+      // The webhook URL may carry the receiver's secret: its calls are sealed, so no reader of
+      // tasks sees it, though the receiver got every call.
+      const host = new URL(hook.url).host;
+      const calls = sent.tasks.filter((t) => t.spec?.type === "webhook.post");
+      assert.equal(calls.length, 4, "two rules by webhook, each firing and resolved");
+      for (const t of calls) {
+        assert.ok(
+          !new TextDecoder().decode(t.spec!.payload).includes(host),
+          "the webhook URL is not in the payload",
+        );
+      }
 
       // Past the silence window, the same condition is notified again.
       clock.advance(HOUR);

@@ -7,6 +7,7 @@
  */
 import type { NewTask } from "../tasks/model.ts";
 import { MAIL_QUEUE, MAIL_TASK_TYPE, mailBody } from "../tasks/auth_mail.ts";
+import { sealedReference } from "../tasks/sealed_payloads.ts";
 import type { AlertRule } from "./model.ts";
 
 /** Where webhook calls queue; the workers of `deno task start` serve it. */
@@ -18,6 +19,8 @@ const MAX_ATTEMPTS = 8;
 // 2 s, 4 s, 8 s… capped at 5 min: a receiver that is down for half an hour still gets it.
 const BACKOFF = { initialMs: 2_000, maxMs: 300_000, multiplier: 2 };
 const TIMEOUT_MS = 30_000;
+/** A sealed webhook call outlives its eight attempts (under an hour of backoff) by far. */
+const SEAL_MS = 24 * 3600_000;
 
 export type AlertStatus = "firing" | "resolved";
 
@@ -66,7 +69,14 @@ export function webhookBody(n: Notification) {
 /** The task that delivers `n` to its rule's address, mail sent as `from`. */
 export function notificationTask(n: Notification, from: string): NewTask {
   if (n.rule.webhookUrl) {
-    return task(n, WEBHOOK_QUEUE, WEBHOOK_TASK_TYPE, { url: n.rule.webhookUrl, body: webhookBody(n) });
+    // The URL may carry the receiver's secret, and every reader of tasks sees their payloads:
+    // the call is sealed like a mail with a token, and opened only in its worker's Assign.
+    const id = crypto.randomUUID();
+    const call = enc.encode(JSON.stringify({ url: n.rule.webhookUrl, body: webhookBody(n) }));
+    return {
+      ...task(n, WEBHOOK_QUEUE, WEBHOOK_TASK_TYPE, sealedReference(id)),
+      sealed: { id, body: call, expiresAt: n.at + SEAL_MS },
+    };
   }
   const word = n.status === "firing" ? "FIRING" : "RESOLVED";
   const text = [

@@ -17,6 +17,7 @@ import type { Sql } from "../db/postgres.ts";
 import type { Clock } from "../clock.ts";
 import { decodePageToken, pageOf, pageSize } from "../kit/paging.ts";
 import { uuid } from "../kit/validate.ts";
+import { type Caller, callerOf } from "../auth/caller.ts";
 import { deleteRule, insertRule, selectFiring, selectRules } from "./alert_queries.ts";
 import type { AlertRule, FiringAlert } from "./model.ts";
 import { KIND_NAMES, MAX_RULES, toAlertRule } from "./_validate.ts";
@@ -24,6 +25,16 @@ import { KIND_NAMES, MAX_RULES, toAlertRule } from "./_validate.ts";
 const KIND_NUMBERS = new Map(
   Object.entries(KIND_NAMES).filter(([, name]) => name).map(([n, name]) => [name!, Number(n) as ProtoKind]),
 );
+
+/**
+ * A webhook URL often carries its receiver's secret (a token in the path or query), and
+ * rules are listed to viewers and `tasks:read` keys: only admins, who set it, see it whole;
+ * everyone else sees where it points (its origin).
+ */
+export function shownWebhookUrl(url: string, caller: Caller): string {
+  if (url === "" || (caller.kind === "user" && caller.role === "admin")) return url;
+  return `${new URL(url).origin}/…`;
+}
 
 export function ruleToProto(r: AlertRule): ProtoRule {
   return create(AlertRuleSchema, {
@@ -73,7 +84,7 @@ export function registerAlertService(router: ConnectRouter, deps: { sql: Sql; cl
       }
       return {};
     },
-    async listAlertRules(req) {
+    async listAlertRules(req, ctx) {
       const size = pageSize(req.pageSize);
       const query = { list: "alert_rules" };
       const after = decodePageToken(req.pageToken, query, ["int", "uuid"]);
@@ -83,7 +94,9 @@ export function registerAlertService(router: ConnectRouter, deps: { sql: Sql; cl
         size + 1,
       );
       const { page, nextPageToken } = pageOf(rows, size, query, (r) => [r.createdAt, r.id]);
-      return { rules: page.map(ruleToProto), nextPageToken };
+      const caller = callerOf(ctx);
+      const rules = page.map((r) => ruleToProto({ ...r, webhookUrl: shownWebhookUrl(r.webhookUrl, caller) }));
+      return { rules, nextPageToken };
     },
     async listFiringAlerts(req) {
       const size = pageSize(req.pageSize);

@@ -34,6 +34,12 @@ export function webhookPayload(value: unknown): WebhookCall {
     });
   }
   const p = value as Record<string, unknown>;
+  if (typeof p.$sealed === "string") {
+    // The server opens a sealed call in the Assign; one still sealed has expired.
+    throw new PermanentError("payload is a sealed call the server could no longer open: it expired", {
+      code: "sealed_expired",
+    });
+  }
   if (typeof p.url !== "string" || p.url.length > MAX_URL_CHARS) {
     throw bad(`url must be a string of at most ${MAX_URL_CHARS} characters`);
   }
