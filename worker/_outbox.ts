@@ -50,6 +50,14 @@ export class Outbox<T> implements AsyncIterable<T> {
     return true;
   }
 
+  /**
+   * The item queued under `key` that the consumer has not taken yet, or undefined. The
+   * caller may still change it in place (e.g. add to a batch): it is read when taken.
+   */
+  pending(key: string): T | undefined {
+    return this.#keyed.get(key)?.item;
+  }
+
   /** No more pushes; the consumer still receives what is queued, then the iteration ends. */
   close(): void {
     this.#closed = true;

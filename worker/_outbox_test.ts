@@ -24,6 +24,18 @@ Deno.test("Outbox", async (t) => {
     assert.deepEqual(await Array.fromAsync(outbox), ["hello", "beat 2", "progress 90"]);
   });
 
+  await t.step(
+    "pending(key) is the queued message until the reader takes it, and may be changed in place",
+    async () => {
+      const outbox = new Outbox<{ ids: string[] }>(4);
+      const reader = outbox[Symbol.asyncIterator]();
+      outbox.push({ ids: ["a"] }, "results:1");
+      outbox.pending("results:1")!.ids.push("b");
+      assert.deepEqual((await reader.next()).value, { ids: ["a", "b"] });
+      assert.equal(outbox.pending("results:1"), undefined);
+    },
+  );
+
   await t.step("a key is free again once its message has been taken", async () => {
     const outbox = new Outbox<string>(4);
     const reader = outbox[Symbol.asyncIterator]();

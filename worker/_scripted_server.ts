@@ -11,6 +11,7 @@ import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
+  type AssignSchema,
   type ConnectRequest,
   type ConnectResponse,
   ConnectResponseSchema,
@@ -163,14 +164,15 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
   };
 }
 
-/** A Welcome as the server sends it. */
-export function welcome(heartbeatMs = 1000, leaseTtlMs = 2000): ResponseMessage {
+/** A Welcome as the server sends it; `batches` as a server that takes and sends batched messages. */
+export function welcome(heartbeatMs = 1000, leaseTtlMs = 2000, batches = false): ResponseMessage {
   return {
     case: "welcome",
     value: {
       heartbeatInterval: durationFromMs(heartbeatMs),
       leaseTtl: durationFromMs(leaseTtlMs),
       serverId: "scripted",
+      batches,
     },
   };
 }
@@ -186,18 +188,20 @@ export interface AssignInit {
   deadline?: number;
 }
 
-/** An Assign for a task whose payload is `payload` as JSON. */
-export function assign(init: AssignInit): ResponseMessage {
+/** An Assign's fields for a task whose payload is `payload` as JSON (an AssignBatch holds these). */
+export function assignValue(init: AssignInit): MessageInitShape<typeof AssignSchema> {
   const payload = init.payload === undefined
     ? new Uint8Array()
     : new TextEncoder().encode(JSON.stringify(init.payload));
   return {
-    case: "assign",
-    value: {
-      task: { id: init.taskId, spec: { queue: init.queue ?? "default", type: init.type, payload } },
-      attempt: init.attempt ?? 1,
-      leaseId: init.leaseId ?? `lease-${init.taskId}`,
-      deadline: init.deadline === undefined ? undefined : timestampFromMs(init.deadline),
-    },
+    task: { id: init.taskId, spec: { queue: init.queue ?? "default", type: init.type, payload } },
+    attempt: init.attempt ?? 1,
+    leaseId: init.leaseId ?? `lease-${init.taskId}`,
+    deadline: init.deadline === undefined ? undefined : timestampFromMs(init.deadline),
   };
+}
+
+/** An Assign for a task whose payload is `payload` as JSON. */
+export function assign(init: AssignInit): ResponseMessage {
+  return { case: "assign", value: assignValue(init) };
 }

@@ -16,6 +16,7 @@ import {
   type ConnectResponse,
   type HelloSchema,
   type ResultAck,
+  ResultSchema,
   type Welcome,
   type WorkerService,
 } from "../gen/taskmesh/tasks/v1/worker_pb.ts";
@@ -30,6 +31,8 @@ import { type Outcome, TaskRun } from "./_task_run.ts";
 const DEFAULT_HEARTBEAT_MS = 1000;
 /** A floor so a misconfigured server cannot make the worker spin. */
 const MIN_HEARTBEAT_MS = 10;
+/** Output and error bytes past which a ResultBatch is cut, well under a server's 4 MiB message limit. */
+const RESULT_BATCH_BYTES = 1024 * 1024;
 
 export interface SessionOptions {
   client: Client<typeof WorkerService>;
@@ -43,6 +46,8 @@ export interface SessionOptions {
   /** How long the server may take to end the stream once the last result is sent. */
   closeGraceMs: number;
   onWelcome(welcome: Welcome): void;
+  /** Ask for batched messages in the Hello (default true). */
+  batches?: boolean;
   /** The server sent Drain. */
   onDrain(): void;
 }
@@ -51,6 +56,7 @@ export interface SessionOptions {
 export type SessionEnd = "drained" | "ended" | "stopped";
 
 type Request = MessageInitShape<typeof ConnectRequestSchema>["message"];
+type ResultInit = MessageInitShape<typeof ResultSchema>;
 
 function abortReasonOf(wire: string): AbortReason {
   return wire === "lease_lost" || wire === "timeout" ? wire : "cancelled";
@@ -70,6 +76,12 @@ export class Session {
   #stopped = false;
   #failure: unknown;
   #heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  /** The server takes ResultBatch (its Welcome said so). */
+  #batches = false;
+  /** The outbox key of the ResultBatch still being filled, and the bytes it carries. */
+  #resultsKey = "";
+  #resultsSeq = 0;
+  #resultsBytes = 0;
 
   constructor(options: SessionOptions) {
     this.#o = options;
@@ -88,7 +100,8 @@ export class Session {
 
   async run(): Promise<SessionEnd> {
     const { client, apiKey, hello } = this.#o;
-    this.#send({ case: "hello", value: hello });
+    // Batches are asked for; the Welcome says whether this server sends and takes them.
+    this.#send({ case: "hello", value: { ...hello, batches: this.#o.batches ?? true } });
     const responses = client.connect(this.#outbox, {
       signal: this.#stream.signal,
       headers: { authorization: `Bearer ${apiKey}` },
@@ -160,6 +173,10 @@ export class Session {
         return this.#welcome(m.value);
       case "assign":
         return this.#assign(m.value);
+      case "batch":
+        for (const ack of m.value.resultAcks) this.#ack(ack);
+        for (const assign of m.value.assigns) this.#assign(assign);
+        return;
       case "cancel":
         return this.#cancel(m.value);
       case "drain":
@@ -177,6 +194,7 @@ export class Session {
   #welcome(welcome: Welcome): void {
     if (this.#welcomed) return this.#o.log.warn("ignoring a second Welcome on the same stream");
     this.#welcomed = true;
+    this.#batches = welcome.batches;
     const interval = welcome.heartbeatInterval ? durationMs(welcome.heartbeatInterval) : 0;
     this.#heartbeatMs = interval > 0 ? Math.max(MIN_HEARTBEAT_MS, interval) : DEFAULT_HEARTBEAT_MS;
     const leaseTtlMs = welcome.leaseTtl ? durationMs(welcome.leaseTtl) : 0;
@@ -223,10 +241,7 @@ export class Session {
     }
     const refuse = (message: string, code: string) => {
       log.warn("refusing an assignment", { task_id: task.id, code });
-      this.#send({
-        case: "result",
-        value: { taskId: task.id, leaseId, outcome: error(message, code, true) },
-      });
+      this.#sendResult({ taskId: task.id, leaseId, outcome: error(message, code, true) });
     };
     if (this.#running.has(leaseId)) return log.debug("ignoring a repeated Assign", { task_id: task.id });
     // A drain the worker started (SIGTERM) is told to the server with Drain, but an Assign may already be on
@@ -280,7 +295,7 @@ export class Session {
         code: outcome.value.code,
         retryable: outcome.value.retryable,
       });}
-    this.#send({ case: "result", value: { taskId, leaseId, outcome } });
+    this.#sendResult({ taskId, leaseId, outcome });
     this.#maybeClose();
   }
 
@@ -317,6 +332,31 @@ export class Session {
       this.#o.log.warn("the server did not end the stream after the drain: closing it");
       this.#stream.abort();
     }, () => {});
+  }
+
+  /**
+   * Queues a Result. With batches, results that finish before the transport takes the
+   * pending ResultBatch join it: no timer, so a lone result goes as soon as it would alone,
+   * and results that end in the same turn (or while the stream is busy) share one message.
+   */
+  #sendResult(result: ResultInit): void {
+    if (!this.#batches) return this.#send({ case: "result", value: result });
+    const outcome = result.outcome;
+    const bytes = outcome?.case === "output"
+      ? outcome.value.length
+      : (outcome?.value?.message?.length ?? 0) + (outcome?.value?.stack?.length ?? 0) + 128;
+    const pending = this.#outbox.pending(this.#resultsKey)?.message;
+    if (
+      pending?.case === "results" && pending.value.results.length < this.#o.concurrency &&
+      this.#resultsBytes + bytes <= RESULT_BATCH_BYTES
+    ) {
+      pending.value.results.push(create(ResultSchema, result));
+      this.#resultsBytes += bytes;
+      return;
+    }
+    this.#resultsKey = `results:${++this.#resultsSeq}`;
+    this.#resultsBytes = bytes;
+    this.#send({ case: "results", value: { results: [result] } }, this.#resultsKey);
   }
 
   #send(message: Request, key?: string): void {

@@ -41,6 +41,11 @@ export interface WorkerOptions {
   drainTimeoutMs?: number;
   /** How long an aborted handler may take to stop before its result is given up on (default 5 s). */
   abortGraceMs?: number;
+  /**
+   * Ask the server for batched stream messages (default true): several Assigns, Results or
+   * ResultAcks in one message when they come together. false speaks one message per item.
+   */
+  batches?: boolean;
 }
 
 export type WorkerState =
@@ -149,6 +154,7 @@ export function createWorker(options: WorkerOptions): Worker {
         log,
         abortGraceMs,
         closeGraceMs: abortGraceMs,
+        batches: options.batches ?? true,
         onWelcome: () => {
           failures = 0;
           if (!draining) state = "connected";

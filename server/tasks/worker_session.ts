@@ -14,6 +14,7 @@ import {
   type Heartbeat,
   type Hello,
   type Result,
+  type ResultAckSchema,
 } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
 import { Channel } from "./_channel.ts";
 import { taskToProto } from "./_convert.ts";
@@ -25,6 +26,9 @@ import { idleWait } from "./queue_limits.ts";
 import { attemptTimedOut } from "./_attempt_outcome.ts";
 import { boundedError } from "./error_bounds.ts";
 import { type Held, StartRecorder } from "./_start_recorder.ts";
+import { checkResultBatch, responseMessages } from "./_stream_batches.ts";
+
+type AckInit = MessageInitShape<typeof ResultAckSchema>;
 
 /** Grace after an attempt's deadline before the server takes the task back itself. */
 const DEADLINE_GRACE_MS = 5000;
@@ -55,6 +59,10 @@ export class WorkerSession {
   #finisher?: Promise<void>;
   /** Set when a queue or group limit kept the last claim short (see idleWait). */
   #limitedFor?: number;
+  /** The dispatcher waits for a slot: every one of the worker's slots is busy. */
+  #waitingForSlot = false;
+  /** Acks held back for a worker that takes batches, to ride with the next message (ResponseBatch). */
+  #acks: AckInit[] = [];
 
   constructor(readonly runtime: TasksRuntime, readonly hello: Hello, readonly serverId: string) {
     this.connectedAt = runtime.clock.now();
@@ -75,6 +83,35 @@ export class WorkerSession {
 
   get id(): string {
     return this.hello.workerId;
+  }
+
+  /** The worker's Hello asked for batched messages (AssignBatch, ResultAckBatch). */
+  get batches(): boolean {
+    return this.hello.batches;
+  }
+
+  /**
+   * Answers Results. A worker that takes batches gets them in the next message the session
+   * sends while every slot is busy or a claim is out (a claim's Assigns, typically): at
+   * concurrency 1 that makes one message of each ack and the next Assign. Otherwise, and
+   * for a worker without batches, they go at once.
+   */
+  #sendAcks(acks: AckInit[]): void {
+    if (acks.length === 0) return;
+    if (!this.batches) {
+      for (const value of acks) this.send({ case: "resultAck", value });
+      return;
+    }
+    this.#acks.push(...acks);
+    if (!(this.#waitingForSlot || this.#claiming) || this.draining) this.#flushAcks();
+  }
+
+  /** Sends the acks held back, now. */
+  #flushAcks(): void {
+    if (this.#acks.length === 0) return;
+    const acks = this.#acks;
+    this.#acks = [];
+    for (const message of responseMessages(acks, [], true, this.hello.concurrency)) this.send(message);
   }
 
   /** What the worker registry and ListWorkers show of this stream now. */
@@ -99,6 +136,8 @@ export class WorkerSession {
   send(message: MessageInitShape<typeof ConnectResponseSchema>["message"]): void {
     // A closed stream has nobody left to tell; what matters was already written to Postgres.
     if (this.out.closed) return;
+    // Acks held back go first: whatever the session says next, the worker has its answers by then.
+    this.#flushAcks();
     if (!this.out.push(create(ConnectResponseSchema, { message }))) {
       this.runtime.log.warn("worker is not reading its stream: closing it", { worker_id: this.id });
       this.out.close();
@@ -127,13 +166,17 @@ export class WorkerSession {
     if (tell) {
       this.send({ case: "drain", value: { deadline: timestampFromMs(this.runtime.clock.now() + graceMs) } });
     }
+    this.#flushAcks();
     this.#freeSlot();
   }
 
   #freeSlot() {
     this.#nudge?.();
     // While a claim is in flight the dispatcher closes the stream itself once it is back.
-    if (this.draining && this.held.size === 0 && !this.#claiming) this.out.close();
+    if (this.draining && this.held.size === 0 && !this.#claiming) {
+      this.#flushAcks();
+      this.out.close();
+    }
   }
 
   /** Hands out tasks while the worker has free slots; waits for work or a freed slot otherwise. */
@@ -146,10 +189,12 @@ export class WorkerSession {
       const free = Math.min(this.hello.concurrency - running, 2 * this.hello.concurrency - this.held.size);
       if (free <= 0 || this.#suspended) {
         let onAbort!: () => void;
+        this.#waitingForSlot = true;
         await new Promise<void>((resolve) => {
           this.#nudge = onAbort = resolve;
           signal.addEventListener("abort", onAbort, { once: true });
         });
+        this.#waitingForSlot = false;
         signal.removeEventListener("abort", onAbort);
         this.#nudge = undefined;
         continue;
@@ -163,9 +208,12 @@ export class WorkerSession {
         this.#claiming = false;
       }
       if (leases === 0) {
+        // Nothing to assign: acks held for the claim go alone.
+        this.#flushAcks();
         await runtime.waitForWork(queues, idleWait(runtime.config.tickMs, this.#limitedFor), signal);
       }
     }
+    this.#flushAcks();
     if (this.draining && this.held.size === 0) this.out.close();
   }
 
@@ -181,10 +229,14 @@ export class WorkerSession {
       types: this.hello.taskTypes,
       onLimited: (ms: number) => this.#limitedFor = Math.min(this.#limitedFor ?? ms, ms),
     }, gone);
-    if (started.length === 0) return claimed;
+    if (started.length === 0) {
+      this.#flushAcks();
+      return claimed;
+    }
     // Only the Assign carries a sealed payload opened; the events below keep the reference.
     const opened = new Map((await runtime.openPayloads(started.map((s) => s.task))).map((t) => [t.id, t]));
     const unassigned = [];
+    const assigns = [];
     for (const { task, leaseId } of started) {
       if (gone()) {
         unassigned.push({ taskId: task.id, leaseId });
@@ -199,17 +251,20 @@ export class WorkerSession {
         startedAt: now,
         assignedAt: performance.now(),
       });
-      this.send({
-        case: "assign",
-        value: {
-          task: taskToProto(opened.get(task.id) ?? task),
-          attempt: task.attemptNumber,
-          leaseId,
-          deadline: timestampFromMs(deadline),
-          traceparent: task.traceparent ?? "",
-        },
+      assigns.push({
+        task: taskToProto(opened.get(task.id) ?? task),
+        attempt: task.attemptNumber,
+        leaseId,
+        deadline: timestampFromMs(deadline),
+        traceparent: task.traceparent ?? "",
       });
       runtime.taskStarted(task);
+    }
+    // The acks held back ride with the Assigns.
+    const acks = this.#acks;
+    this.#acks = [];
+    for (const message of responseMessages(acks, assigns, this.batches, this.hello.concurrency)) {
+      this.send(message);
     }
     // Never sent to the worker: no attempt counts.
     if (unassigned.length > 0) await runtime.giveBack(unassigned);
@@ -231,8 +286,18 @@ export class WorkerSession {
         const percent = Math.min(100, Math.max(0, p.percent));
         return await this.runtime.progress(p.taskId, p.leaseId, percent, p.message.slice(0, 200));
       }
-      case "result":
-        return this.#result(message.value);
+      case "result": {
+        const refused: AckInit[] = [];
+        this.#result(message.value, refused);
+        return this.#sendAcks(refused);
+      }
+      case "results": {
+        const { results } = message.value;
+        checkResultBatch(results.length, this.hello.concurrency);
+        const refused: AckInit[] = [];
+        for (const result of results) this.#result(result, refused);
+        return this.#sendAcks(refused);
+      }
       case "drain":
         return this.drain(0, false);
       case "hello":
@@ -279,6 +344,8 @@ export class WorkerSession {
         this.#freeSlot();
       }
     }
+    // An ack is held back at most until the worker's next heartbeat.
+    this.#flushAcks();
     // Beating again: whatever it lost while silent, it may take work again.
     this.#suspended = false;
     this.#nudge?.();
@@ -286,14 +353,13 @@ export class WorkerSession {
 
   /**
    * Takes a Result for the finisher; the reader goes straight on to the next message,
-   * and results that arrive while a batch is being recorded make up the next one.
+   * and results that arrive while a batch is being recorded make up the next one. The
+   * answer to a result refused here goes into `refused`, for the caller to send.
    */
-  #result(result: Result): void {
-    const refuse = (reason: string) =>
-      this.send({
-        case: "resultAck",
-        value: { taskId: result.taskId, leaseId: result.leaseId, accepted: false, reason },
-      });
+  #result(result: Result, refused: AckInit[]): void {
+    const refuse = (reason: string) => {
+      refused.push({ taskId: result.taskId, leaseId: result.leaseId, accepted: false, reason });
+    };
     const held = this.held.get(result.taskId);
     if (!held || held.leaseId !== result.leaseId || held.finishing) {
       return refuse("lease expired or unknown: the task was given back to its queue or to another worker");
@@ -367,7 +433,7 @@ export class WorkerSession {
 
   async #finishBatch(batch: ResultToRecord[]): Promise<void> {
     await this.runtime.finish(batch, this.id, (tasks) => {
-      batch.forEach(({ taskId, leaseId }, i) => {
+      const acks = batch.map(({ taskId, leaseId }, i): AckInit => {
         const held = this.held.get(taskId);
         if (held?.leaseId === leaseId) {
           this.held.delete(taskId);
@@ -375,8 +441,9 @@ export class WorkerSession {
         }
         const accepted = tasks[i] !== null;
         const reason = accepted ? "" : "lease expired: the task was given to another worker";
-        this.send({ case: "resultAck", value: { taskId, leaseId, accepted, reason } });
+        return { taskId, leaseId, accepted, reason };
       });
+      this.#sendAcks(acks);
       // After the acks: freeing the last slot of a draining worker closes its stream.
       this.#freeSlot();
     });

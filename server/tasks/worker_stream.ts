@@ -63,6 +63,8 @@ export async function* runWorkerSession(
       heartbeatInterval: durationFromMs(runtime.config.heartbeatMs),
       leaseTtl: durationFromMs(runtime.config.leaseTtlMs),
       serverId,
+      // This server takes ResultBatch from any worker; it sends batches only to one that asked.
+      batches: hello.batches,
     },
   });
   const stop = new AbortController();

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file taskmesh/tasks/v1/worker.proto.
  */
 export const file_taskmesh_tasks_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Ch50YXNrbWVzaC90YXNrcy92MS93b3JrZXIucHJvdG8SEXRhc2ttZXNoLnRhc2tzLnYxIskBCgVIZWxsbxIRCgl3b3JrZXJfaWQYASABKAkSDgoGcXVldWVzGAIgAygJEhMKC2NvbmN1cnJlbmN5GAMgASgFEjQKBmxhYmVscxgEIAMoCzIkLnRhc2ttZXNoLnRhc2tzLnYxLkhlbGxvLkxhYmVsc0VudHJ5Eg8KB3ZlcnNpb24YBSABKAkSEgoKdGFza190eXBlcxgGIAMoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkcKCUhlYXJ0YmVhdBIsCgZsZWFzZXMYASADKAsyHC50YXNrbWVzaC50YXNrcy52MS5IZWxkTGVhc2USDAoEbG9hZBgCIAEoASIuCglIZWxkTGVhc2USDwoHdGFza19pZBgBIAEoCRIQCghsZWFzZV9pZBgCIAEoCSJVCg5Qcm9ncmVzc1VwZGF0ZRIPCgd0YXNrX2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEg8KB3BlcmNlbnQYAyABKAESDwoHbWVzc2FnZRgEIAEoCSJ3CgZSZXN1bHQSDwoHdGFza19pZBgBIAEoCRIQCghsZWFzZV9pZBgCIAEoCRIQCgZvdXRwdXQYAyABKAxIABItCgVlcnJvchgEIAEoCzIcLnRhc2ttZXNoLnRhc2tzLnYxLlRhc2tFcnJvckgAQgkKB291dGNvbWUiiAIKDkNvbm5lY3RSZXF1ZXN0EikKBWhlbGxvGAEgASgLMhgudGFza21lc2gudGFza3MudjEuSGVsbG9IABIxCgloZWFydGJlYXQYAiABKAsyHC50YXNrbWVzaC50YXNrcy52MS5IZWFydGJlYXRIABI1Cghwcm9ncmVzcxgDIAEoCzIhLnRhc2ttZXNoLnRhc2tzLnYxLlByb2dyZXNzVXBkYXRlSAASKwoGcmVzdWx0GAQgASgLMhkudGFza21lc2gudGFza3MudjEuUmVzdWx0SAASKQoFZHJhaW4YBSABKAsyGC50YXNrbWVzaC50YXNrcy52MS5EcmFpbkgAQgkKB21lc3NhZ2UigQEKB1dlbGNvbWUSNQoSaGVhcnRiZWF0X2ludGVydmFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCWxlYXNlX3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCglzZXJ2ZXJfaWQYAyABKAkilQEKBkFzc2lnbhIlCgR0YXNrGAEgASgLMhcudGFza21lc2gudGFza3MudjEuVGFzaxIPCgdhdHRlbXB0GAIgASgFEhAKCGxlYXNlX2lkGAMgASgJEiwKCGRlYWRsaW5lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgt0cmFjZXBhcmVudBgFIAEoCSI7CgZDYW5jZWwSDwoHdGFza19pZBgBIAEoCRIQCghsZWFzZV9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiNQoFRHJhaW4SLAoIZGVhZGxpbmUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlAKCVJlc3VsdEFjaxIPCgd0YXNrX2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEhAKCGFjY2VwdGVkGAMgASgIEg4KBnJlYXNvbhgEIAEoCSKEAgoPQ29ubmVjdFJlc3BvbnNlEi0KB3dlbGNvbWUYASABKAsyGi50YXNrbWVzaC50YXNrcy52MS5XZWxjb21lSAASKwoGYXNzaWduGAIgASgLMhkudGFza21lc2gudGFza3MudjEuQXNzaWduSAASKwoGY2FuY2VsGAMgASgLMhkudGFza21lc2gudGFza3MudjEuQ2FuY2VsSAASKQoFZHJhaW4YBCABKAsyGC50YXNrbWVzaC50YXNrcy52MS5EcmFpbkgAEjIKCnJlc3VsdF9hY2sYBSABKAsyHC50YXNrbWVzaC50YXNrcy52MS5SZXN1bHRBY2tIAEIJCgdtZXNzYWdlIowDCgpXb3JrZXJJbmZvEgoKAmlkGAEgASgJEg4KBnF1ZXVlcxgCIAMoCRITCgtjb25jdXJyZW5jeRgDIAEoBRIXCg9hY3RpdmVfdGFza19pZHMYBCADKAkSNwoTbGFzdF9oZWFydGJlYXRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgGIAEoCRItCgVzdGF0ZRgHIAEoDjIeLnRhc2ttZXNoLnRhc2tzLnYxLldvcmtlclN0YXRlEjkKBmxhYmVscxgIIAMoCzIpLnRhc2ttZXNoLnRhc2tzLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSDAoEbG9hZBgJIAEoARIwCgxjb25uZWN0X3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXNlcnZlcl9pZBgLIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkoKEkxpc3RXb3JrZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRINCgVxdWV1ZRgDIAEoCSJeChNMaXN0V29ya2Vyc1Jlc3BvbnNlEi4KB3dvcmtlcnMYASADKAsyHS50YXNrbWVzaC50YXNrcy52MS5Xb3JrZXJJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJKChJEcmFpbldvcmtlclJlcXVlc3QSCgoCaWQYASABKAkSKAoFZ3JhY2UYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iRAoTRHJhaW5Xb3JrZXJSZXNwb25zZRItCgZ3b3JrZXIYASABKAsyHS50YXNrbWVzaC50YXNrcy52MS5Xb3JrZXJJbmZvIlEKE1dhdGNoV29ya2Vyc1JlcXVlc3QSKwoIaW50ZXJ2YWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDQoFcXVldWUYAiABKAkiRgoUV2F0Y2hXb3JrZXJzUmVzcG9uc2USLgoHd29ya2VycxgBIAMoCzIdLnRhc2ttZXNoLnRhc2tzLnYxLldvcmtlckluZm8qjwEKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhcKE1dPUktFUl9TVEFURV9BQ1RJVkUQARIZChVXT1JLRVJfU1RBVEVfRFJBSU5JTkcQAhIXChNXT1JLRVJfU1RBVEVfU0lMRU5UEAMSFQoRV09SS0VSX1NUQVRFX0dPTkUQBDKTAwoNV29ya2VyU2VydmljZRJUCgdDb25uZWN0EiEudGFza21lc2gudGFza3MudjEuQ29ubmVjdFJlcXVlc3QaIi50YXNrbWVzaC50YXNrcy52MS5Db25uZWN0UmVzcG9uc2UoATABEmEKC0xpc3RXb3JrZXJzEiUudGFza21lc2gudGFza3MudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiYudGFza21lc2gudGFza3MudjEuTGlzdFdvcmtlcnNSZXNwb25zZSIDkAIBEmEKC0RyYWluV29ya2VyEiUudGFza21lc2gudGFza3MudjEuRHJhaW5Xb3JrZXJSZXF1ZXN0GiYudGFza21lc2gudGFza3MudjEuRHJhaW5Xb3JrZXJSZXNwb25zZSIDkAICEmYKDFdhdGNoV29ya2VycxImLnRhc2ttZXNoLnRhc2tzLnYxLldhdGNoV29ya2Vyc1JlcXVlc3QaJy50YXNrbWVzaC50YXNrcy52MS5XYXRjaFdvcmtlcnNSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_taskmesh_tasks_v1_tasks]);
+  fileDesc("Ch50YXNrbWVzaC90YXNrcy92MS93b3JrZXIucHJvdG8SEXRhc2ttZXNoLnRhc2tzLnYxItoBCgVIZWxsbxIRCgl3b3JrZXJfaWQYASABKAkSDgoGcXVldWVzGAIgAygJEhMKC2NvbmN1cnJlbmN5GAMgASgFEjQKBmxhYmVscxgEIAMoCzIkLnRhc2ttZXNoLnRhc2tzLnYxLkhlbGxvLkxhYmVsc0VudHJ5Eg8KB3ZlcnNpb24YBSABKAkSEgoKdGFza190eXBlcxgGIAMoCRIPCgdiYXRjaGVzGAcgASgIGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRwoJSGVhcnRiZWF0EiwKBmxlYXNlcxgBIAMoCzIcLnRhc2ttZXNoLnRhc2tzLnYxLkhlbGRMZWFzZRIMCgRsb2FkGAIgASgBIi4KCUhlbGRMZWFzZRIPCgd0YXNrX2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJIlUKDlByb2dyZXNzVXBkYXRlEg8KB3Rhc2tfaWQYASABKAkSEAoIbGVhc2VfaWQYAiABKAkSDwoHcGVyY2VudBgDIAEoARIPCgdtZXNzYWdlGAQgASgJIncKBlJlc3VsdBIPCgd0YXNrX2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEhAKBm91dHB1dBgDIAEoDEgAEi0KBWVycm9yGAQgASgLMhwudGFza21lc2gudGFza3MudjEuVGFza0Vycm9ySABCCQoHb3V0Y29tZSK7AgoOQ29ubmVjdFJlcXVlc3QSKQoFaGVsbG8YASABKAsyGC50YXNrbWVzaC50YXNrcy52MS5IZWxsb0gAEjEKCWhlYXJ0YmVhdBgCIAEoCzIcLnRhc2ttZXNoLnRhc2tzLnYxLkhlYXJ0YmVhdEgAEjUKCHByb2dyZXNzGAMgASgLMiEudGFza21lc2gudGFza3MudjEuUHJvZ3Jlc3NVcGRhdGVIABIrCgZyZXN1bHQYBCABKAsyGS50YXNrbWVzaC50YXNrcy52MS5SZXN1bHRIABIpCgVkcmFpbhgFIAEoCzIYLnRhc2ttZXNoLnRhc2tzLnYxLkRyYWluSAASMQoHcmVzdWx0cxgGIAEoCzIeLnRhc2ttZXNoLnRhc2tzLnYxLlJlc3VsdEJhdGNoSABCCQoHbWVzc2FnZSI5CgtSZXN1bHRCYXRjaBIqCgdyZXN1bHRzGAEgAygLMhkudGFza21lc2gudGFza3MudjEuUmVzdWx0IpIBCgdXZWxjb21lEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCglsZWFzZV90dGwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJc2VydmVyX2lkGAMgASgJEg8KB2JhdGNoZXMYBCABKAgilQEKBkFzc2lnbhIlCgR0YXNrGAEgASgLMhcudGFza21lc2gudGFza3MudjEuVGFzaxIPCgdhdHRlbXB0GAIgASgFEhAKCGxlYXNlX2lkGAMgASgJEiwKCGRlYWRsaW5lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgt0cmFjZXBhcmVudBgFIAEoCSI7CgZDYW5jZWwSDwoHdGFza19pZBgBIAEoCRIQCghsZWFzZV9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiNQoFRHJhaW4SLAoIZGVhZGxpbmUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlAKCVJlc3VsdEFjaxIPCgd0YXNrX2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEhAKCGFjY2VwdGVkGAMgASgIEg4KBnJlYXNvbhgEIAEoCSK3AgoPQ29ubmVjdFJlc3BvbnNlEi0KB3dlbGNvbWUYASABKAsyGi50YXNrbWVzaC50YXNrcy52MS5XZWxjb21lSAASKwoGYXNzaWduGAIgASgLMhkudGFza21lc2gudGFza3MudjEuQXNzaWduSAASKwoGY2FuY2VsGAMgASgLMhkudGFza21lc2gudGFza3MudjEuQ2FuY2VsSAASKQoFZHJhaW4YBCABKAsyGC50YXNrbWVzaC50YXNrcy52MS5EcmFpbkgAEjIKCnJlc3VsdF9hY2sYBSABKAsyHC50YXNrbWVzaC50YXNrcy52MS5SZXN1bHRBY2tIABIxCgViYXRjaBgGIAEoCzIgLnRhc2ttZXNoLnRhc2tzLnYxLlJlc3BvbnNlQmF0Y2hIAEIJCgdtZXNzYWdlIm4KDVJlc3BvbnNlQmF0Y2gSMQoLcmVzdWx0X2Fja3MYASADKAsyHC50YXNrbWVzaC50YXNrcy52MS5SZXN1bHRBY2sSKgoHYXNzaWducxgCIAMoCzIZLnRhc2ttZXNoLnRhc2tzLnYxLkFzc2lnbiKMAwoKV29ya2VySW5mbxIKCgJpZBgBIAEoCRIOCgZxdWV1ZXMYAiADKAkSEwoLY29uY3VycmVuY3kYAyABKAUSFwoPYWN0aXZlX3Rhc2tfaWRzGAQgAygJEjcKE2xhc3RfaGVhcnRiZWF0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YBiABKAkSLQoFc3RhdGUYByABKA4yHi50YXNrbWVzaC50YXNrcy52MS5Xb3JrZXJTdGF0ZRI5CgZsYWJlbHMYCCADKAsyKS50YXNrbWVzaC50YXNrcy52MS5Xb3JrZXJJbmZvLkxhYmVsc0VudHJ5EgwKBGxvYWQYCSABKAESMAoMY29ubmVjdF90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglzZXJ2ZXJfaWQYCyABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKChJMaXN0V29ya2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDQoFcXVldWUYAyABKAkiXgoTTGlzdFdvcmtlcnNSZXNwb25zZRIuCgd3b3JrZXJzGAEgAygLMh0udGFza21lc2gudGFza3MudjEuV29ya2VySW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSgoSRHJhaW5Xb3JrZXJSZXF1ZXN0EgoKAmlkGAEgASgJEigKBWdyYWNlGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkQKE0RyYWluV29ya2VyUmVzcG9uc2USLQoGd29ya2VyGAEgASgLMh0udGFza21lc2gudGFza3MudjEuV29ya2VySW5mbyJRChNXYXRjaFdvcmtlcnNSZXF1ZXN0EisKCGludGVydmFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBXF1ZXVlGAIgASgJIkYKFFdhdGNoV29ya2Vyc1Jlc3BvbnNlEi4KB3dvcmtlcnMYASADKAsyHS50YXNrbWVzaC50YXNrcy52MS5Xb3JrZXJJbmZvKo8BCgtXb3JrZXJTdGF0ZRIcChhXT1JLRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIXChNXT1JLRVJfU1RBVEVfQUNUSVZFEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX1NJTEVOVBADEhUKEVdPUktFUl9TVEFURV9HT05FEAQykwMKDVdvcmtlclNlcnZpY2USVAoHQ29ubmVjdBIhLnRhc2ttZXNoLnRhc2tzLnYxLkNvbm5lY3RSZXF1ZXN0GiIudGFza21lc2gudGFza3MudjEuQ29ubmVjdFJlc3BvbnNlKAEwARJhCgtMaXN0V29ya2VycxIlLnRhc2ttZXNoLnRhc2tzLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBomLnRhc2ttZXNoLnRhc2tzLnYxLkxpc3RXb3JrZXJzUmVzcG9uc2UiA5ACARJhCgtEcmFpbldvcmtlchIlLnRhc2ttZXNoLnRhc2tzLnYxLkRyYWluV29ya2VyUmVxdWVzdBomLnRhc2ttZXNoLnRhc2tzLnYxLkRyYWluV29ya2VyUmVzcG9uc2UiA5ACAhJmCgxXYXRjaFdvcmtlcnMSJi50YXNrbWVzaC50YXNrcy52MS5XYXRjaFdvcmtlcnNSZXF1ZXN0GicudGFza21lc2gudGFza3MudjEuV2F0Y2hXb3JrZXJzUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_taskmesh_tasks_v1_tasks]);
 
 /**
  * Hello opens a session; it must be the first message.
@@ -64,6 +64,16 @@ export type Hello = Message<"taskmesh.tasks.v1.Hello"> & {
    * @generated from field: repeated string task_types = 6;
    */
   taskTypes: string[];
+
+  /**
+   * The worker accepts ResponseBatch (ConnectResponse.batch) besides single messages, and
+   * ResultAcks held back to ride with the server's next message. The server says in
+   * Welcome.batches whether it does so and accepts ResultBatch; false keeps the
+   * one-message-per-item protocol.
+   *
+   * @generated from field: bool batches = 7;
+   */
+  batches: boolean;
 };
 
 /**
@@ -274,6 +284,14 @@ export type ConnectRequest = Message<"taskmesh.tasks.v1.ConnectRequest"> & {
      */
     value: Drain;
     case: "drain";
+  } | {
+    /**
+     * Several ends of attempts at once; only to a server whose Welcome set `batches`.
+     *
+     * @generated from field: taskmesh.tasks.v1.ResultBatch results = 6;
+     */
+    value: ResultBatch;
+    case: "results";
   } | { case: undefined; value?: undefined };
 };
 
@@ -283,6 +301,29 @@ export type ConnectRequest = Message<"taskmesh.tasks.v1.ConnectRequest"> & {
  */
 export const ConnectRequestSchema: GenMessage<ConnectRequest> = /*@__PURE__*/
   messageDesc(file_taskmesh_tasks_v1_worker, 5);
+
+/**
+ * ResultBatch carries several Results in one message, handled as if each had come alone,
+ * in order. 1 to Hello.concurrency results (and never more than 1000); more, or none,
+ * ends the stream with INVALID_ARGUMENT.
+ *
+ * @generated from message taskmesh.tasks.v1.ResultBatch
+ */
+export type ResultBatch = Message<"taskmesh.tasks.v1.ResultBatch"> & {
+  /**
+   * The results, in the order they would have been sent one by one.
+   *
+   * @generated from field: repeated taskmesh.tasks.v1.Result results = 1;
+   */
+  results: Result[];
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.ResultBatch.
+ * Use `create(ResultBatchSchema)` to create a new message.
+ */
+export const ResultBatchSchema: GenMessage<ResultBatch> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_worker, 6);
 
 /**
  * Welcome accepts a Hello.
@@ -310,6 +351,15 @@ export type Welcome = Message<"taskmesh.tasks.v1.Welcome"> & {
    * @generated from field: string server_id = 3;
    */
   serverId: string;
+
+  /**
+   * The server accepts ResultBatch on this stream, and, since the Hello set `batches`,
+   * may send ResponseBatch. False from a server that predates batches, or when the Hello
+   * did not ask: then send and expect single messages only.
+   *
+   * @generated from field: bool batches = 4;
+   */
+  batches: boolean;
 };
 
 /**
@@ -317,7 +367,7 @@ export type Welcome = Message<"taskmesh.tasks.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 6);
+  messageDesc(file_taskmesh_tasks_v1_worker, 7);
 
 /**
  * Assign hands one task to the worker.
@@ -369,7 +419,7 @@ export type Assign = Message<"taskmesh.tasks.v1.Assign"> & {
  * Use `create(AssignSchema)` to create a new message.
  */
 export const AssignSchema: GenMessage<Assign> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 7);
+  messageDesc(file_taskmesh_tasks_v1_worker, 8);
 
 /**
  * Cancel tells the worker to abort a task.
@@ -404,7 +454,7 @@ export type Cancel = Message<"taskmesh.tasks.v1.Cancel"> & {
  * Use `create(CancelSchema)` to create a new message.
  */
 export const CancelSchema: GenMessage<Cancel> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 8);
+  messageDesc(file_taskmesh_tasks_v1_worker, 9);
 
 /**
  * Drain tells the worker to finish, take nothing new, and close.
@@ -425,7 +475,7 @@ export type Drain = Message<"taskmesh.tasks.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 9);
+  messageDesc(file_taskmesh_tasks_v1_worker, 10);
 
 /**
  * ResultAck answers a Result.
@@ -467,7 +517,7 @@ export type ResultAck = Message<"taskmesh.tasks.v1.ResultAck"> & {
  * Use `create(ResultAckSchema)` to create a new message.
  */
 export const ResultAckSchema: GenMessage<ResultAck> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 10);
+  messageDesc(file_taskmesh_tasks_v1_worker, 11);
 
 /**
  * ConnectResponse is one server → worker message.
@@ -520,6 +570,15 @@ export type ConnectResponse = Message<"taskmesh.tasks.v1.ConnectResponse"> & {
      */
     value: ResultAck;
     case: "resultAck";
+  } | {
+    /**
+     * Answers to Results and tasks to run, together; only to a worker whose Hello set
+     * `batches`.
+     *
+     * @generated from field: taskmesh.tasks.v1.ResponseBatch batch = 6;
+     */
+    value: ResponseBatch;
+    case: "batch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -528,7 +587,41 @@ export type ConnectResponse = Message<"taskmesh.tasks.v1.ConnectResponse"> & {
  * Use `create(ConnectResponseSchema)` to create a new message.
  */
 export const ConnectResponseSchema: GenMessage<ConnectResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 11);
+  messageDesc(file_taskmesh_tasks_v1_worker, 12);
+
+/**
+ * ResponseBatch carries several ResultAcks and Assigns in one message, each under the
+ * same rules as alone (credits included). Read the acks first, then the assigns. Each
+ * list holds at most Hello.concurrency items, and the assigns' payloads stay under about
+ * 1 MiB together unless a single Assign is larger.
+ *
+ * @generated from message taskmesh.tasks.v1.ResponseBatch
+ */
+export type ResponseBatch = Message<"taskmesh.tasks.v1.ResponseBatch"> & {
+  /**
+   * Answers to Results, in the order they were recorded. While every slot of the worker
+   * is busy, the server may hold an ack back until its next message to this worker (an
+   * Assign, a Cancel, a Drain) or, at the latest, until it reads the worker's next
+   * Heartbeat; it sends every ack before it ends the stream after a drain.
+   *
+   * @generated from field: repeated taskmesh.tasks.v1.ResultAck result_acks = 1;
+   */
+  resultAcks: ResultAck[];
+
+  /**
+   * Tasks to run, in the order they would have been sent one by one.
+   *
+   * @generated from field: repeated taskmesh.tasks.v1.Assign assigns = 2;
+   */
+  assigns: Assign[];
+};
+
+/**
+ * Describes the message taskmesh.tasks.v1.ResponseBatch.
+ * Use `create(ResponseBatchSchema)` to create a new message.
+ */
+export const ResponseBatchSchema: GenMessage<ResponseBatch> = /*@__PURE__*/
+  messageDesc(file_taskmesh_tasks_v1_worker, 13);
 
 /**
  * WorkerInfo describes a worker.
@@ -619,7 +712,7 @@ export type WorkerInfo = Message<"taskmesh.tasks.v1.WorkerInfo"> & {
  * Use `create(WorkerInfoSchema)` to create a new message.
  */
 export const WorkerInfoSchema: GenMessage<WorkerInfo> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 12);
+  messageDesc(file_taskmesh_tasks_v1_worker, 14);
 
 /**
  * ListWorkersRequest pages workers.
@@ -654,7 +747,7 @@ export type ListWorkersRequest = Message<"taskmesh.tasks.v1.ListWorkersRequest">
  * Use `create(ListWorkersRequestSchema)` to create a new message.
  */
 export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 13);
+  messageDesc(file_taskmesh_tasks_v1_worker, 15);
 
 /**
  * ListWorkersResponse is one page of workers.
@@ -682,7 +775,7 @@ export type ListWorkersResponse = Message<"taskmesh.tasks.v1.ListWorkersResponse
  * Use `create(ListWorkersResponseSchema)` to create a new message.
  */
 export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 14);
+  messageDesc(file_taskmesh_tasks_v1_worker, 16);
 
 /**
  * DrainWorkerRequest drains a worker.
@@ -710,7 +803,7 @@ export type DrainWorkerRequest = Message<"taskmesh.tasks.v1.DrainWorkerRequest">
  * Use `create(DrainWorkerRequestSchema)` to create a new message.
  */
 export const DrainWorkerRequestSchema: GenMessage<DrainWorkerRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 15);
+  messageDesc(file_taskmesh_tasks_v1_worker, 17);
 
 /**
  * DrainWorkerResponse returns the worker.
@@ -731,7 +824,7 @@ export type DrainWorkerResponse = Message<"taskmesh.tasks.v1.DrainWorkerResponse
  * Use `create(DrainWorkerResponseSchema)` to create a new message.
  */
 export const DrainWorkerResponseSchema: GenMessage<DrainWorkerResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 16);
+  messageDesc(file_taskmesh_tasks_v1_worker, 18);
 
 /**
  * WatchWorkersRequest opens the live worker stream.
@@ -760,7 +853,7 @@ export type WatchWorkersRequest = Message<"taskmesh.tasks.v1.WatchWorkersRequest
  * Use `create(WatchWorkersRequestSchema)` to create a new message.
  */
 export const WatchWorkersRequestSchema: GenMessage<WatchWorkersRequest> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 17);
+  messageDesc(file_taskmesh_tasks_v1_worker, 19);
 
 /**
  * WatchWorkersResponse is a snapshot of every connected worker, by id.
@@ -781,7 +874,7 @@ export type WatchWorkersResponse = Message<"taskmesh.tasks.v1.WatchWorkersRespon
  * Use `create(WatchWorkersResponseSchema)` to create a new message.
  */
 export const WatchWorkersResponseSchema: GenMessage<WatchWorkersResponse> = /*@__PURE__*/
-  messageDesc(file_taskmesh_tasks_v1_worker, 18);
+  messageDesc(file_taskmesh_tasks_v1_worker, 20);
 
 /**
  * WorkerState is a worker's condition as the server sees it.
@@ -847,6 +940,11 @@ export const WorkerStateSchema: GenEnum<WorkerState> = /*@__PURE__*/
  *     server answers every Result with ResultAck.
  *  6. Cancel tells the worker to abort a task; Drain tells it to finish what it holds,
  *     take nothing new and close.
+ *  7. Batches, only when both sides agree (Hello.batches, then Welcome.batches): the
+ *     worker may send several Results in one ResultBatch, and the server may send
+ *     Assigns and ResultAcks together in one ResponseBatch (an ack may then wait for the
+ *     server's next message). A worker that does not set Hello.batches gets one Assign
+ *     and one ResultAck per message, each ack as soon as its result is recorded.
  *
  * @generated from service taskmesh.tasks.v1.WorkerService
  */

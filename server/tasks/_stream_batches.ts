@@ -1,0 +1,85 @@
+/**
+ * Batched messages on a worker's stream (worker.proto, Hello.batches): how the server packs
+ * Assigns and ResultAcks into as few messages as a worker that opted in accepts, and the
+ * bounds a ResultBatch must keep. A worker that did not opt in gets one message per item,
+ * exactly as before batches existed.
+ */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  AssignSchema,
+  ConnectResponseSchema,
+  ResultAckSchema,
+} from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
+import { invalid } from "./_spec.ts";
+
+type ResponseMessage = MessageInitShape<typeof ConnectResponseSchema>["message"];
+type AssignInit = MessageInitShape<typeof AssignSchema>;
+type AckInit = MessageInitShape<typeof ResultAckSchema>;
+
+/** Most items in one batch, whatever the concurrency (Hello.concurrency's own bound). */
+export const MAX_BATCH = 1000;
+/**
+ * Payload bytes past which an AssignBatch is cut: a batch stays well under the 4 MiB a gRPC
+ * peer accepts by default, whatever the payloads (one larger Assign still goes, alone).
+ */
+export const BATCH_BYTES = 1024 * 1024;
+/** What an Assign costs besides its payload, roughly: ids, spec fields, timestamps. */
+const ASSIGN_OVERHEAD_BYTES = 256;
+
+/**
+ * Acks and Assigns as messages. Without batches: one message each, the acks first. With
+ * batches: as few ResponseBatch messages as the bounds allow (each list at most `most`
+ * items, the payloads about BATCH_BYTES), acks in the first; a lone item goes as itself.
+ */
+export function responseMessages(
+  acks: ReadonlyArray<AckInit>,
+  assigns: ReadonlyArray<AssignInit>,
+  batches: boolean,
+  most: number,
+): ResponseMessage[] {
+  if (!batches || acks.length + assigns.length === 1) {
+    return [
+      ...acks.map((value): ResponseMessage => ({ case: "resultAck", value })),
+      ...assigns.map((value): ResponseMessage => ({ case: "assign", value })),
+    ];
+  }
+  const limit = Math.min(most, MAX_BATCH);
+  const out: ResponseMessage[] = [];
+  let chunk: { resultAcks: AckInit[]; assigns: AssignInit[] } = { resultAcks: [], assigns: [] };
+  let bytes = 0;
+  const flush = () => {
+    const { resultAcks, assigns } = chunk;
+    if (resultAcks.length + assigns.length === 1) {
+      out.push(
+        resultAcks.length
+          ? { case: "resultAck", value: resultAcks[0] }
+          : { case: "assign", value: assigns[0] },
+      );
+    } else if (resultAcks.length + assigns.length > 1) out.push({ case: "batch", value: chunk });
+    chunk = { resultAcks: [], assigns: [] };
+    bytes = 0;
+  };
+  for (const ack of acks) {
+    if (chunk.resultAcks.length >= limit) flush();
+    chunk.resultAcks.push(ack);
+  }
+  for (const assign of assigns) {
+    const size = (assign.task?.spec?.payload?.length ?? 0) + ASSIGN_OVERHEAD_BYTES;
+    if (chunk.assigns.length > 0 && (chunk.assigns.length >= limit || bytes + size > BATCH_BYTES)) flush();
+    chunk.assigns.push(assign);
+    bytes += size;
+  }
+  flush();
+  return out;
+}
+
+/** A ResultBatch holds 1 to `concurrency` results (never more than MAX_BATCH). */
+export function checkResultBatch(count: number, concurrency: number): void {
+  const most = Math.min(concurrency, MAX_BATCH);
+  if (count < 1 || count > most) {
+    throw invalid(
+      "results.results",
+      `holds ${count} results: send 1 to ${most} (the Hello's concurrency) in one ResultBatch`,
+    );
+  }
+}
