@@ -91,6 +91,9 @@ export function outcomeOfError(error: unknown): Outcome {
   return failure(String(error), "handler_error", true);
 }
 
+/** Why an attempt's own timers stop: it ended. Nobody sees it; sleeps it ends are ignored. */
+const ATTEMPT_OVER = new Error("the attempt is over");
+
 export class TaskRun {
   readonly #controller = new AbortController();
   #finished = false;
@@ -128,7 +131,8 @@ export class TaskRun {
       );
     } finally {
       this.#finished = true;
-      timers.abort();
+      // A ready reason: abort() without one builds a DOMException and its stack, per task.
+      timers.abort(ATTEMPT_OVER);
     }
   }
 
