@@ -82,6 +82,7 @@ import {
   toAttemptRecord,
   toTaskRecord,
 } from "./task_queries.ts";
+import { beginPipelined } from "./_pipelined_tx.ts";
 
 /** The window of processedPerSecond and failedPerSecond. */
 export const RATE_WINDOW_MS = 60_000;
@@ -352,12 +353,12 @@ export function createTaskStore(sql: Sql): PgTaskStore {
 
     async finishMany(results, now, random) {
       const fenced = results.filter((r) => TASK_ID.test(r.taskId));
-      const done = await sql.begin(async (tx) => {
+      const failures = fenced.filter((r) => !r.result.ok);
+      const body = async (tx: Db) => {
         const ended = new Map<string, TaskRecord>();
         const runnable: BrokerTask[] = [];
         // Failures lock their rows one by one after the successes: all first, in id order, so the
         // transaction never holds one and waits for another that an enqueue has share-locked.
-        const failures = fenced.filter((r) => !r.result.ok);
         if (failures.length > 0) {
           await lockTasks(tx, fenced.map((r) => r.taskId));
           // A failure whose start was never recorded gets it first (fenced by its version), then ends as any.
@@ -389,7 +390,9 @@ export function createTaskStore(sql: Sql): PgTaskStore {
         const released = await settleDependents(tx, withDependents.sort(), now);
         runnable.push(...released.map(brokerTask));
         return { ended, runnable };
-      });
+      };
+      // Successes alone: the change and the edges' read go out with BEGIN, in one write.
+      const done = failures.length === 0 ? await beginPipelined(sql, body) : await sql.begin(body);
       return {
         tasks: results.map((r) => done.ended.get(r.taskId) ?? null),
         runnable: done.runnable,
