@@ -83,3 +83,41 @@ export function checkResultBatch(count: number, concurrency: number): void {
     );
   }
 }
+
+/**
+ * A session's ResultAcks on their way out. Without batches each goes at once, alone; with
+ * batches, those the session chooses to hold (while the worker's slots are all busy) wait
+ * for its next message, and a claim's Assigns carry them (ResponseBatch).
+ */
+export class HeldAcks {
+  #acks: AckInit[] = [];
+
+  constructor(
+    readonly send: (message: ResponseMessage) => void,
+    readonly batches: boolean,
+    readonly most: number,
+  ) {}
+
+  /** Sends `acks` now, or, with batches and `hold`, keeps them for the next message. */
+  add(acks: AckInit[], hold: boolean): void {
+    if (acks.length === 0) return;
+    if (!this.batches) {
+      for (const value of acks) this.send({ case: "resultAck", value });
+      return;
+    }
+    this.#acks.push(...acks);
+    if (!hold) this.flush();
+  }
+
+  /** Sends the acks held, now. */
+  flush(): void {
+    if (this.#acks.length > 0) this.withAssigns([]);
+  }
+
+  /** Sends `assigns` and the acks held, in as few messages as the bounds allow. */
+  withAssigns(assigns: ReadonlyArray<AssignInit>): void {
+    const acks = this.#acks;
+    this.#acks = [];
+    for (const message of responseMessages(acks, assigns, this.batches, this.most)) this.send(message);
+  }
+}

@@ -26,7 +26,7 @@ import { idleWait } from "./queue_limits.ts";
 import { attemptTimedOut } from "./_attempt_outcome.ts";
 import { boundedError } from "./error_bounds.ts";
 import { type Held, StartRecorder } from "./_start_recorder.ts";
-import { checkResultBatch, responseMessages } from "./_stream_batches.ts";
+import { checkResultBatch, HeldAcks } from "./_stream_batches.ts";
 
 type AckInit = MessageInitShape<typeof ResultAckSchema>;
 
@@ -61,14 +61,15 @@ export class WorkerSession {
   #limitedFor?: number;
   /** The dispatcher waits for a slot: every one of the worker's slots is busy. */
   #waitingForSlot = false;
-  /** Acks held back for a worker that takes batches, to ride with the next message (ResponseBatch). */
-  #acks: AckInit[] = [];
+  /** Acks on their way out; for a worker that takes batches, held back to ride with the next message. */
+  readonly #acks: HeldAcks;
 
   constructor(readonly runtime: TasksRuntime, readonly hello: Hello, readonly serverId: string) {
     this.connectedAt = runtime.clock.now();
     this.lastHeartbeat = this.connectedAt;
     // Every outgoing message answers a credit, a held lease or a result: this bounds them all.
     this.out = new Channel(hello.concurrency * 3 + 16);
+    this.#acks = new HeldAcks((message) => this.send(message), hello.batches, hello.concurrency);
     this.#starts = new StartRecorder(this.held, {
       record: (starts) => runtime.recordStarts(starts, this.id),
       lost: (taskId, leaseId) => this.leaseLost(taskId, leaseId, "cancelled"),
@@ -91,27 +92,17 @@ export class WorkerSession {
   }
 
   /**
-   * Answers Results. A worker that takes batches gets them in the next message the session
+   * Answers Results. A worker that takes batches gets them with the next message the session
    * sends while every slot is busy or a claim is out (a claim's Assigns, typically): at
-   * concurrency 1 that makes one message of each ack and the next Assign. Otherwise, and
-   * for a worker without batches, they go at once.
+   * concurrency 1 that makes one message of each ack and the next Assign.
    */
   #sendAcks(acks: AckInit[]): void {
-    if (acks.length === 0) return;
-    if (!this.batches) {
-      for (const value of acks) this.send({ case: "resultAck", value });
-      return;
-    }
-    this.#acks.push(...acks);
-    if (!(this.#waitingForSlot || this.#claiming) || this.draining) this.#flushAcks();
+    this.#acks.add(acks, (this.#waitingForSlot || this.#claiming) && !this.draining);
   }
 
   /** Sends the acks held back, now. */
   #flushAcks(): void {
-    if (this.#acks.length === 0) return;
-    const acks = this.#acks;
-    this.#acks = [];
-    for (const message of responseMessages(acks, [], true, this.hello.concurrency)) this.send(message);
+    this.#acks.flush();
   }
 
   /** What the worker registry and ListWorkers show of this stream now. */
@@ -261,11 +252,7 @@ export class WorkerSession {
       runtime.taskStarted(task);
     }
     // The acks held back ride with the Assigns.
-    const acks = this.#acks;
-    this.#acks = [];
-    for (const message of responseMessages(acks, assigns, this.batches, this.hello.concurrency)) {
-      this.send(message);
-    }
+    this.#acks.withAssigns(assigns);
     // Never sent to the worker: no attempt counts.
     if (unassigned.length > 0) await runtime.giveBack(unassigned);
     this.#starts.schedule();
