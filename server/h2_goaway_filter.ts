@@ -18,6 +18,7 @@ import type net from "node:net";
 const PREFACE_LENGTH = 24;
 const FRAME_HEADER_LENGTH = 9;
 const GOAWAY = 0x7;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * A byte-stream filter for the client → server direction of one HTTP/2 connection. Feed it
@@ -28,7 +29,7 @@ const GOAWAY = 0x7;
 export class GoawayFilter {
   #prefaceLeft = PREFACE_LENGTH;
   /** The start of a frame header that the previous chunk ended in. */
-  #held: Buffer = Buffer.alloc(0);
+  #held: Buffer = EMPTY;
   /** Payload bytes of the current frame still to come. */
   #payloadLeft = 0;
   /** Whether the current frame's payload is being dropped. */
@@ -37,7 +38,8 @@ export class GoawayFilter {
   dropped = 0;
 
   feed(chunk: Buffer): Buffer {
-    const parts: Buffer[] = [];
+    // Made only when something is cut or held: the common chunk allocates nothing.
+    let parts: Buffer[] | undefined;
     let changed = this.#held.length > 0;
     let segment = 0; // start of the run of bytes being kept
     let i = 0;
@@ -51,14 +53,14 @@ export class GoawayFilter {
         this.#payloadLeft -= n;
         if (this.#dropping) {
           changed = true;
-          parts.push(chunk.subarray(segment, i));
+          (parts ??= []).push(chunk.subarray(segment, i));
           segment = i + n;
         }
         i += n;
       } else {
         const need = FRAME_HEADER_LENGTH - this.#held.length;
         if (chunk.length - i < need) {
-          parts.push(chunk.subarray(segment, i));
+          (parts ??= []).push(chunk.subarray(segment, i));
           this.#held = Buffer.concat([this.#held, chunk.subarray(i)]);
           changed = true;
           i = segment = chunk.length;
@@ -74,17 +76,17 @@ export class GoawayFilter {
         if (this.#dropping) {
           this.dropped++;
           changed = true;
-          parts.push(chunk.subarray(segment, i));
+          (parts ??= []).push(chunk.subarray(segment, i));
           segment = i + need;
         } else if (this.#held.length > 0) {
-          parts.push(this.#held);
+          (parts ??= []).push(this.#held);
         }
-        this.#held = Buffer.alloc(0);
+        if (this.#held.length > 0) this.#held = EMPTY;
         i += need;
       }
     }
     if (!changed) return chunk;
-    parts.push(chunk.subarray(segment));
+    (parts ??= []).push(chunk.subarray(segment));
     return Buffer.concat(parts.filter((p) => p.length > 0));
   }
 }
@@ -99,9 +101,11 @@ export class GoawayFilter {
 export function filterClientGoaway(socket: net.Socket): GoawayFilter {
   const filter = new GoawayFilter();
   const emit = socket.emit as (this: net.Socket, event: string | symbol, ...args: unknown[]) => boolean;
-  socket.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== "data") return emit.call(this, event, ...args);
-    const bytes = filter.feed(args[0] as Buffer);
+  // Every event of the socket comes through here: `arguments` passes the others on without
+  // copying them into an array first.
+  socket.emit = function (this: net.Socket, event: string | symbol, chunk?: unknown): boolean {
+    if (event !== "data") return emit.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
+    const bytes = filter.feed(chunk as Buffer);
     return bytes.length === 0 ? true : emit.call(this, "data", bytes);
   } as typeof socket.emit;
   return filter;

@@ -18,6 +18,8 @@ export const nodeResponseKey = createContextKey<NodeResponse | undefined>(undefi
 
 export function createStreamHeadersInterceptor(): Interceptor {
   return (next) => async (req) => {
+    // A unary call has nothing to send early: pass it on without holding it.
+    if (!req.stream) return next(req);
     const res = await next(req);
     const node = req.contextValues.get(nodeResponseKey);
     if (!res.stream || !node || node.headersSent) return res;

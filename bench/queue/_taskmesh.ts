@@ -4,7 +4,7 @@
  * process (`worker/main.ts`) with its built-in `noop` and `sleep` handlers.
  */
 import { createClient, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
 import { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
@@ -38,6 +38,11 @@ export interface TaskmeshOptions {
   cpuProfDir?: string;
   /** The same for every worker process. */
   workerCpuProfDir?: string;
+  /**
+   * The protocol of the bench's enqueue client (default grpc). Both go over one HTTP/2
+   * connection in binary; the server answers both on its one port. Workers use gRPC.
+   */
+  clientProtocol?: "grpc" | "connect";
 }
 
 const bearer = (token: string): Interceptor => (next) => (req) => {
@@ -145,7 +150,15 @@ interface Running extends TaskmeshOptions {
 
 function taskmeshSystem(r: Running): QueueSystem & { databaseUrl: string } {
   const transport = createGrpcTransport({ baseUrl: r.url, interceptors: [bearer(r.clientKey)] });
-  const tasks = createClient(TaskService, transport);
+  const enqueueTransport = r.clientProtocol === "connect"
+    ? createConnectTransport({
+      baseUrl: r.url,
+      httpVersion: "2",
+      useBinaryFormat: true,
+      interceptors: [bearer(r.clientKey)],
+    })
+    : transport;
+  const tasks = createClient(TaskService, enqueueTransport);
   const workers = createClient(WorkerService, transport);
   const spec = (queue: string, type = "noop", payload: Uint8Array = EMPTY_JSON) => ({ queue, type, payload });
   const serverAlive = () => {

@@ -15,6 +15,8 @@
  *   --systems=taskmesh,bullmq,bullmq-aof,graphile-worker,pg-boss --phases=throughput,latency,requeue
  *   --server-cpu-prof=DIR, --worker-cpu-prof=DIR (taskmesh's server or worker processes run
  *   under --cpu-prof and write their profiles there) --no-write
+ *   --taskmesh-client=grpc|connect (the protocol of taskmesh's enqueue client, gRPC by default;
+ *   both binary over one HTTP/2 connection)
  *   --quick: a smoke run in about two minutes (2,000 tasks, 50 latency samples, 10 s limits,
  *   no requeue phase, nothing written); any flag given beside it still wins.
  * Env: BENCH_ADMIN_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; the
@@ -52,6 +54,11 @@ function listFlag(name: string, fallback: string[], quick = fallback): string[] 
     .filter(Boolean);
 }
 
+function clientProtocol(value: string): "grpc" | "connect" {
+  if (value !== "grpc" && value !== "connect") throw new Error("--taskmesh-client takes grpc or connect");
+  return value;
+}
+
 function readParameters() {
   const concurrencies = listFlag("concurrency", ["100", "10", "1"]).map(Number);
   if (concurrencies.some((c) => !Number.isInteger(c) || c < 1 || c > 1000)) {
@@ -78,6 +85,7 @@ function readParameters() {
     // taskmesh first: every ratio is taskmesh / a peer.
     systems: SYSTEMS.filter((s) => systems.includes(s)),
     phases: listFlag("phases", ["throughput", "latency", "requeue"], ["throughput", "latency"]),
+    taskmeshClient: clientProtocol(flagValue(Deno.args, "taskmesh-client") ?? "grpc"),
     cpuProf: flagValue(Deno.args, "server-cpu-prof"),
     workerCpuProf: flagValue(Deno.args, "worker-cpu-prof"),
     write: !hasFlag(Deno.args, "no-write") && !QUICK,
@@ -145,6 +153,7 @@ async function startSystems(
         logLevel: "warn",
         cpuProfDir: p.cpuProf,
         workerCpuProfDir: p.workerCpuProf,
+        clientProtocol: p.taskmeshClient,
       }),
     );
   }

@@ -11,7 +11,7 @@ import { grantableScopes } from "../authz/scopes.ts";
 import type { VerifiedKeyCache } from "./api_key_cache.ts";
 import type { Caller } from "./caller.ts";
 import { findApiKeyBySecretHash, touchApiKey } from "./api_key_queries.ts";
-import { randomToken, sha256 } from "./secrets.ts";
+import { randomToken, sha256, sha256Sync } from "./secrets.ts";
 
 export const API_KEY_PREFIX = "tmk_";
 /** How much of the secret lists show: the prefix and four characters, too few to matter. */
@@ -47,7 +47,7 @@ export function createApiKeyAuthenticator(
   return async (secret) => {
     // A well-formed secret has a fixed length; anything else is not worth a query.
     if (!looksLikeApiKey(secret) || secret.length !== API_KEY_PREFIX.length + 43) return undefined;
-    const hash = await sha256(secret);
+    const hash = sha256Sync(secret);
     const cacheKey = cache ? String.fromCharCode(...hash) : "";
     const warm = cache?.get(cacheKey, clock.now());
     if (warm) {

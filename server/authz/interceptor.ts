@@ -73,11 +73,10 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
   };
 
   return (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
     const rule = lookup(req.service.typeName, req.method.name);
     if (!rule) {
       log.error("call refused: the method has no authorization rule; add one to server/authz/table.ts", {
-        method,
+        method: `${req.service.typeName}/${req.method.name}`,
       });
       throw new ConnectError(
         "this method is not open to any caller: it has no authorization rule",

@@ -7,7 +7,13 @@
  * burst of enqueues) is never mistaken for a database that is gone; a probe that does not
  * answer in time has its connection dropped and a new one opened the next time.
  */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type Interceptor,
+  type StreamResponse,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import type { Clock } from "../clock.ts";
 import { connectPostgres, type Sql } from "../db/postgres.ts";
 import type { Logger } from "../log.ts";
@@ -172,37 +178,46 @@ export class DependencyMonitor {
    * call never waits on a database that went silent.
    */
   interceptor(): Interceptor {
-    return (next) => async (req) => {
+    return (next) => (req) => {
       // Nothing probed (embedded mode): nothing to wait for.
       const needs = this.#probes.length === 0 ? [] : SERVICE_DEPENDENCIES[req.service.typeName] ?? [];
       if (needs.length === 0) return next(req);
       const refused = this.#unavailable(needs);
-      if (refused) throw refused;
+      if (refused) return Promise.reject(refused);
       if (req.stream) return next(req);
-      const stop = new AbortController();
-      const ended = new Promise<never>((_, reject) => {
+      // One promise and two registrations per call, both undone the moment it settles: this
+      // runs on every unary call, so no AbortController (whose abort() builds a DOMException).
+      const signal = req.signal;
+      return new Promise<UnaryResponse | StreamResponse>((resolve, reject) => {
+        let settled = false;
+        const settle = (error: unknown, res?: UnaryResponse | StreamResponse) => {
+          if (settled) return;
+          settled = true;
+          this.#watchers.delete(check);
+          signal.removeEventListener("abort", onAbort);
+          if (res) resolve(res);
+          else reject(error);
+        };
         const check = () => {
           const error = this.#unavailable(needs);
-          if (error) reject(error);
+          if (error) settle(error);
         };
         const onAbort = () => {
-          const reason = req.signal.reason;
-          reject(
+          const reason = signal.reason;
+          settle(
             reason instanceof ConnectError
               ? reason
               : new ConnectError("the call was cancelled", Code.Canceled),
           );
         };
-        req.signal.addEventListener("abort", onAbort, { signal: stop.signal });
         this.#watchers.add(check);
-        stop.signal.addEventListener("abort", () => this.#watchers.delete(check));
+        signal.addEventListener("abort", onAbort);
+        try {
+          next(req).then((res) => settle(undefined, res), (error) => settle(error));
+        } catch (error) {
+          settle(error);
+        }
       });
-      ended.catch(() => {});
-      try {
-        return await Promise.race([next(req), ended]);
-      } finally {
-        stop.abort();
-      }
     };
   }
 }

@@ -8,11 +8,29 @@
 type Labels = Record<string, string>;
 
 function labelKey(labels: Labels): string {
-  return Object.keys(labels).sort().map((k) => `${k}="${escapeLabel(labels[k])}"`).join(",");
+  const names = Object.keys(labels);
+  if (names.length === 0) return "";
+  if (names.length > 1) names.sort();
+  let key = "";
+  for (const name of names) key += `${key === "" ? "" : ","}${name}="${escapeLabel(labels[name])}"`;
+  return key;
 }
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabel(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+/** One series of a counter, its key built once: for a hot path that counts the same labels again and again. */
+export interface CounterSeries {
+  inc(by?: number): void;
+}
+
+/** One series of a histogram, its key built once. */
+export interface HistogramSeriesHandle {
+  observe(value: number): void;
 }
 
 function braces(key: string, extra?: string): string {
@@ -27,6 +45,13 @@ export class Counter {
   inc(labels: Labels = {}, by = 1): void {
     const key = labelKey(labels);
     this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+  }
+
+  /** The series of these labels; it appears in the scrape at its first inc, as with `inc`. */
+  series(labels: Labels = {}): CounterSeries {
+    const key = labelKey(labels);
+    const values = this.#values;
+    return { inc: (by = 1) => void values.set(key, (values.get(key) ?? 0) + by) };
   }
 
   get(labels: Labels = {}): number {
@@ -72,12 +97,26 @@ export class Histogram {
   constructor(readonly name: string, readonly help: string, readonly bounds: readonly number[]) {}
 
   observe(value: number, labels: Labels = {}): void {
+    this.#add(labelKey(labels), value);
+  }
+
+  /** The series of these labels; it appears in the scrape at its first observation, as with `observe`. */
+  series(labels: Labels = {}): HistogramSeriesHandle {
     const key = labelKey(labels);
+    return { observe: (value) => this.#add(key, value) };
+  }
+
+  #add(key: string, value: number): void {
     let series = this.#series.get(key);
     if (!series) this.#series.set(key, series = { buckets: this.bounds.map(() => 0), sum: 0, count: 0 });
     // Buckets are stored non-cumulative and summed at render time: observe stays O(buckets) at worst.
-    const i = this.bounds.findIndex((b) => value <= b);
-    if (i >= 0) series.buckets[i]++;
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]) {
+        series.buckets[i]++;
+        break;
+      }
+    }
     series.sum += value;
     series.count++;
   }

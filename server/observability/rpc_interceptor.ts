@@ -8,14 +8,28 @@ import { isDatabaseUnavailable } from "../db/postgres.ts";
 import { isRedisUnavailable } from "../redis/connection.ts";
 import type { Logger } from "../log.ts";
 import { requestIdKey } from "../request_context.ts";
-import type { ServerMetrics } from "./metrics.ts";
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { CounterSeries, HistogramSeriesHandle, ServerMetrics } from "./metrics.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const CODE_NAMES = new Map<Code, string>();
 
 function codeName(error: unknown): string {
   if (error === undefined) return "ok";
   const code = error instanceof ConnectError ? error.code : Code.Internal;
-  return Code[code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
+  let name = CODE_NAMES.get(code);
+  if (name === undefined) {
+    name = (Code[code] ?? "unknown").replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
+    CODE_NAMES.set(code, name);
+  }
+  return name;
+}
+
+/** What one method's calls count into, by status code: worked out at its first call with that code. */
+interface MethodSeries {
+  name: string;
+  byCode: Map<string, { total: CounterSeries; seconds: HistogramSeriesHandle }>;
 }
 
 /**
@@ -42,12 +56,25 @@ export function createRpcInterceptor(
   const { log, metrics } = options;
   const now = options.now ?? (() => performance.now());
   let inFlight = 0;
+  const methods = new WeakMap<DescMethod, MethodSeries>();
+  const seriesOf = (desc: DescMethod, code: string) => {
+    let m = methods.get(desc);
+    if (!m) methods.set(desc, m = { name: `${desc.parent.typeName}/${desc.name}`, byCode: new Map() });
+    let series = m.byCode.get(code);
+    if (!series) {
+      const labels = { method: m.name, code };
+      m.byCode.set(
+        code,
+        series = { total: metrics.rpcTotal.series(labels), seconds: metrics.rpcSeconds.series(labels) },
+      );
+    }
+    return series;
+  };
   return (next) => async (req) => {
     // A caller-supplied id ties our lines to theirs; anything odd is replaced, never echoed.
     const given = req.header.get("x-request-id");
     const requestId = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
     req.contextValues.set(requestIdKey, requestId);
-    const method = `${req.service.typeName}/${req.method.name}`;
     const started = now();
     metrics.rpcInFlight.set(++inFlight);
 
@@ -56,10 +83,11 @@ export function createRpcInterceptor(
       metrics.rpcInFlight.set(--inFlight);
       const code = codeName(error);
       const seconds = (now() - started) / 1000;
-      metrics.rpcTotal.inc({ method, code });
-      metrics.rpcSeconds.observe(seconds, { method, code });
+      const series = seriesOf(req.method, code);
+      series.total.inc();
+      series.seconds.observe(seconds);
       const fields: Record<string, unknown> = {
-        method,
+        method: methods.get(req.method)!.name,
         code,
         duration_ms: Math.round(seconds * 1e6) / 1e3,
         request_id: requestId,
