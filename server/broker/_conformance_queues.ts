@@ -54,6 +54,27 @@ export const queueSteps: ConformanceStep[] = [
     },
   },
   {
+    name: "a task named twice in one add takes its last entry, and held leases are skipped in a mixed batch",
+    async run({ broker }) {
+      const t1 = task("q", 5, 1);
+      const t2 = task("q", 5, 2);
+      // Ready then delayed in one call: delayed wins, and nothing is left in ready.
+      await broker.add([t1, { ...t1, runAt: T0 + 5_000 }, t2], T0);
+      assert.deepEqual(await broker.counts("q"), { ready: 1, delayed: 1, leased: 0 });
+      // Delayed then ready: ready wins, and nothing is left in delayed to be promoted twice.
+      await broker.add([{ ...t1, runAt: T0 + 5_000 }, { ...t1, priority: 9 }], T0);
+      assert.deepEqual(await broker.counts("q"), { ready: 2, delayed: 0, leased: 0 });
+      const [lease] = await broker.claim(claimReq(["q"], 1));
+      assert.equal(lease.taskId, t1.id, "the last entry's priority counts");
+      // The leased task is left in flight while the others of the call move.
+      const t3 = task("q", 5, 3, T0 + 5_000);
+      await broker.add([t2, t1, t3], T0);
+      assert.deepEqual(await broker.counts("q"), { ready: 1, delayed: 1, leased: 1 });
+      assert.equal(await broker.promote(T0 + 10_000, 10), 1);
+      assert.deepEqual(ids(await broker.claim(claimReq(["q"], 5))), ids([t2, t3]));
+    },
+  },
+  {
     name: "delayed tasks become claimable only when promoted at their time, keeping their priority",
     async run({ broker }) {
       const late = task("q", 9, 1, T0 + 1_000);

@@ -183,3 +183,25 @@ Deno.test("pg task store: a plain enqueue is one statement, with no transaction 
     await db.drop();
   }
 });
+
+Deno.test("pg task store: every enqueued task's queue has its row, with no foreign key to check it", async () => {
+  const db = await createTestDatabase();
+  try {
+    const store = createTaskStore(db.sql);
+    // New queues in one batch, in a transaction (unknown queues) and then as one plain statement.
+    await store.enqueue([newTask({ queue: "qa" }), newTask({ queue: "qb" }), newTask({ queue: "qa" })], T0);
+    await store.enqueue([newTask({ queue: "qa" }), newTask({ queue: "qb" })], T0);
+    await store.enqueue([newTask({ queue: "qc", idempotencyKey: "k1" })], T0);
+    // A second store knows no queue yet: it inserts the rows again, which changes nothing.
+    await createTaskStore(db.sql).enqueue([newTask({ queue: "qc" }), newTask({ queue: "qd" })], T0);
+    const orphans = await db.sql<{ queue: string }[]>`
+      select distinct t.queue from tasks t where not exists (select 1 from queues q where q.name = t.queue)`;
+    assert.deepEqual(orphans.map((o) => o.queue), [], "no task names a queue without a row");
+    const queues = await db.sql<{ name: string }[]>`select name from queues order by name`;
+    assert.deepEqual(queues.map((q) => q.name), ["qa", "qb", "qc", "qd"]);
+    const [{ count }] = await db.sql<{ count: number }[]>`select count(*)::int as count from tasks`;
+    assert.equal(count, 8);
+  } finally {
+    await db.drop();
+  }
+});
