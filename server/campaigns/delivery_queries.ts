@@ -147,6 +147,21 @@ export async function applyOutcome(db: Db, id: string, outcome: Outcome, now: Da
   return row as DeliveryRow | undefined;
 }
 
+/**
+ * Moves many deliveries to sent at once (their tasks succeeded; each with its attempts and
+ * time): one statement for a batch instead of one a mail. Guarded as applyOutcome is; the
+ * rows it moved.
+ */
+export async function applySent(db: Db, sent: { id: string; attempts: number; at: Date }[]) {
+  if (sent.length === 0) return [];
+  return await db<{ id: string; run_id: string }[]>`
+    update campaign_deliveries d set state = 'sent', sent_at = x.at, attempts = x.attempts, updated_at = x.at
+    from unnest(${sent.map((s) => s.id)}::uuid[], ${sent.map((s) => s.attempts)}::int[],
+      ${sent.map((s) => s.at.toISOString())}::timestamptz[]) as x (id, attempts, at)
+    where d.id = x.id and d.state in ('pending', 'claimed')
+    returning d.id, d.run_id`;
+}
+
 /** Claimed rows not updated since `before`: their task events may have been missed. */
 export async function selectStaleClaims(db: Db, before: Date, limit: number) {
   return await db<{ id: string; task_id: string }[]>`
