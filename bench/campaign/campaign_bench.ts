@@ -14,6 +14,7 @@
  * --heartbeat-ms=N (the server's TASKMESH_WORKER_HEARTBEAT_MS; leases live twice that) ·
  * --server-max-heap-mb=N (V8's max-old-space-size for the server: is its growth garbage not yet collected?) ·
  * --server-v8-flags=F (more V8 flags for the server, comma-separated, e.g. --trace-gc) ·
+ * --worker-v8-flags=F (the same for the worker) ·
  * --server-log=PATH (keep the server's stdout and stderr there; by default they go with the run) ·
  * --server-cpu-prof=DIR, --worker-cpu-prof=DIR (that process runs under --cpu-prof) ·
  * --quick (10,000 recipients, nothing written) · --no-write.
@@ -53,6 +54,7 @@ const P = {
   serverMaxHeapMb: flagValue(Deno.args, "server-max-heap-mb"),
   serverV8Flags: flagValue(Deno.args, "server-v8-flags"),
   serverLog: flagValue(Deno.args, "server-log"),
+  workerV8Flags: flagValue(Deno.args, "worker-v8-flags"),
   serverCpuProf: flagValue(Deno.args, "server-cpu-prof"),
   workerCpuProf: flagValue(Deno.args, "worker-cpu-prof"),
   write: !QUICK && !hasFlag(Deno.args, "no-write"),
@@ -182,6 +184,7 @@ async function main(): Promise<void> {
       "deno",
       "run",
       "-A",
+      ...(P.workerV8Flags ? [`--v8-flags=${P.workerV8Flags}`] : []),
       ...cpuProf(P.workerCpuProf),
       `${ROOT}worker/main.ts`,
       `--url=${url}`,
