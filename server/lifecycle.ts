@@ -120,19 +120,27 @@ export class Lifecycle {
   }
 }
 
-/** Passes a stream through until the signal aborts, then ends it cleanly (status OK). */
-async function* endOnSignal<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+/**
+ * Passes a stream through until the signal aborts, then ends it cleanly (status OK).
+ *
+ * Each step waits on a promise of its own that the abort listener settles: racing every
+ * `it.next()` against one long-lived "aborted" promise would leave a reaction on it per
+ * message, and each reaction holds that message, for as long as the stream lives (a
+ * worker's stream: every task it was ever assigned).
+ */
+export async function* endOnSignal<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
-  let onAbort!: () => void;
-  const aborted = new Promise<"aborted">((resolve) => {
-    onAbort = () => resolve("aborted");
-    if (signal.aborted) resolve("aborted");
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
+  let wake: ((step: "aborted") => void) | undefined;
+  const onAbort = () => wake?.("aborted");
+  signal.addEventListener("abort", onAbort, { once: true });
   let finished = false;
   try {
-    while (true) {
-      const step = await Promise.race([it.next(), aborted]);
+    while (!signal.aborted) {
+      const step = await new Promise<IteratorResult<T> | "aborted">((resolve, reject) => {
+        wake = resolve;
+        it.next().then(resolve, reject);
+      });
+      wake = undefined;
       if (step === "aborted") return;
       if (step.done) {
         finished = true;

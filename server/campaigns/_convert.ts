@@ -248,8 +248,11 @@ export function contentFrom(field: string, c: ContentSelection | undefined): Con
   return { enabled: c?.enabled ?? false, tagIds: tagIdList(`${field}.tag_ids`, c?.tagIds ?? [], 100) };
 }
 
+/** Most mails a second a campaign may ask for: well above what one instance sends, still bounded. */
+export const MAX_RATE_PER_SECOND = 10_000;
+
 export function rateFrom(field: string, v: number): number {
-  return v === 0 ? 10 : boundedNumber(field, v, 0.01, 1000);
+  return v === 0 ? 10 : boundedNumber(field, v, 0.01, MAX_RATE_PER_SECOND);
 }
 
 export function concurrencyFrom(field: string, v: number): number {

@@ -39,24 +39,26 @@ function skipReasonSql(db: Db) {
 }
 
 /**
- * Writes the rows of members `userIds` (a tag audience page) or of addresses `emails`
- * (an explicit list) for a run; a row already there is left alone. Message-IDs derive
+ * Writes the rows of the members an `audience` query selects (a tag audience, whole, in
+ * SQL: nothing of it passes through the server) or of addresses `emails` (an explicit
+ * list) for a run; a row already there is left alone. Message-IDs derive
  * from run and address, so every attempt of a delivery carries the same one.
  */
 export async function insertDeliveries(
   db: Db,
   run: { id: string; campaignId: string },
-  who: { userIds: string[] } | { emails: string[] },
+  who: { audience: postgres.PendingQuery<postgres.Row[]> } | { emails: string[] },
   messageDomain: string,
   now: Date,
 ): Promise<{ written: number; skipped: number }> {
-  const source = "userIds" in who
+  const source = "audience" in who
     ? db`select u.email as email, lower(u.email) as email_key, u.id::text as user_id
-         from users u where u.id::text = any(${who.userIds})`
+         from (${who.audience}) a join users u on u.id::text = a.user_id`
     : db`select e as email, lower(e) as email_key, (select id::text from users where lower(email) = lower(e)) as user_id
          from unnest(${who.emails}::text[]) e`;
-  const rows = await db`
-    with r as (${source})
+  // Counted in SQL: a big audience's rows do not come back to this process.
+  const [counts] = await db<{ written: number; skipped: number }[]>`
+    with r as (${source}), written as (
     insert into campaign_deliveries
       (id, run_id, campaign_id, email, email_key, user_id, state, skip_reason, message_id, updated_at)
     select gen_random_uuid(), ${run.id}, ${run.campaignId}, r.email, r.email_key, r.user_id,
@@ -67,8 +69,9 @@ export async function insertDeliveries(
       left join campaign_suppressions s on s.email_key = r.email_key
       cross join lateral (select ${skipReasonSql(db)} as reason) why
     on conflict (run_id, email_key) do nothing
-    returning state`;
-  return { written: rows.length, skipped: rows.filter((r) => r.state === "skipped").length };
+    returning state)
+    select count(*)::int as written, (count(*) filter (where state = 'skipped'))::int as skipped from written`;
+  return counts;
 }
 
 export interface Candidate extends DeliveryRow {
@@ -145,6 +148,21 @@ export async function applyOutcome(db: Db, id: string, outcome: Outcome, now: Da
       update campaign_deliveries set state = 'skipped', skip_reason = 'cancelled', updated_at = ${now}
       where id = ${id} and state in ('pending', 'claimed') returning *`;
   return row as DeliveryRow | undefined;
+}
+
+/**
+ * Moves many deliveries to sent at once (their tasks succeeded; each with its attempts and
+ * time): one statement for a batch instead of one a mail. Guarded as applyOutcome is; the
+ * rows it moved.
+ */
+export async function applySent(db: Db, sent: { id: string; attempts: number; at: Date }[]) {
+  if (sent.length === 0) return [];
+  return await db<{ id: string; run_id: string }[]>`
+    update campaign_deliveries d set state = 'sent', sent_at = x.at, attempts = x.attempts, updated_at = x.at
+    from unnest(${sent.map((s) => s.id)}::uuid[], ${sent.map((s) => s.attempts)}::int[],
+      ${sent.map((s) => s.at.toISOString())}::timestamptz[]) as x (id, attempts, at)
+    where d.id = x.id and d.state in ('pending', 'claimed')
+    returning d.id, d.run_id`;
 }
 
 /** Claimed rows not updated since `before`: their task events may have been missed. */

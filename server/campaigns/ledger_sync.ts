@@ -6,14 +6,23 @@
  * error. The event comes after the engine's commit, so a server that dies in between
  * misses it: the sweep reads the tasks of deliveries claimed for a while through the
  * engine (TasksRuntime.get) and applies what it finds. Every update is guarded by the
- * state it leaves, so an event applied twice changes nothing.
+ * state it leaves, so an event applied twice changes nothing. Sent rows, one per mail of
+ * a big campaign, are written in batches (SentBatcher): one statement for what arrived
+ * while the last one ran, not a round trip a mail.
  */
 import type { Clock } from "../clock.ts";
 import type { Sql } from "../db/postgres.ts";
 import type { Logger } from "../log.ts";
 import type { TaskRecord, TaskState } from "../tasks/model.ts";
 import type { TasksRuntime } from "../tasks/runtime.ts";
-import { applyOutcome, type Outcome, selectStaleClaims, suppress, touchClaims } from "./delivery_queries.ts";
+import {
+  applyOutcome,
+  applySent,
+  type Outcome,
+  selectStaleClaims,
+  suppress,
+  touchClaims,
+} from "./delivery_queries.ts";
 import { LABEL_DELIVERY } from "./delivery_mail.ts";
 import { type MailEvents, mailOutcomeOf } from "./mail_events.ts";
 
@@ -55,10 +64,73 @@ export interface LedgerSyncDeps {
   mails: MailEvents;
 }
 
+/** Most sent rows one statement moves. */
+export const SENT_BATCH = 1000;
+
+interface SentEntry {
+  id: string;
+  attempts: number;
+  at: Date;
+  done: (runId: string | undefined) => void;
+  fail: (error: unknown) => void;
+}
+
+/**
+ * Writes sent outcomes a batch at a time: the first waits for nobody, and what arrives
+ * while a statement runs goes in the next one, so a quiet ledger adds no delay and a
+ * busy one takes one round trip for up to SENT_BATCH mails. Each caller learns whether
+ * its row moved (the run it belongs to) once the statement that wrote it committed.
+ */
+export class SentBatcher {
+  #queue = new Map<string, SentEntry>();
+  /** Entries for a row already queued: they moved nothing (the first one tells). */
+  #repeats: SentEntry[] = [];
+  #flushing?: Promise<void>;
+  constructor(readonly sql: Sql) {}
+
+  /** Queues a sent outcome; the run of the row if this call moved it, else undefined. */
+  add(id: string, attempts: number, at: Date): Promise<string | undefined> {
+    return new Promise((done, fail) => {
+      const entry = { id, attempts, at, done, fail };
+      if (this.#queue.has(id)) this.#repeats.push(entry);
+      else this.#queue.set(id, entry);
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  /** Waits until everything queued so far is written. */
+  async idle(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.size > 0) {
+        const batch = [...this.#queue.values()].slice(0, SENT_BATCH);
+        for (const entry of batch) this.#queue.delete(entry.id);
+        const repeats = this.#repeats;
+        this.#repeats = [];
+        try {
+          const moved = new Map((await applySent(this.sql, batch)).map((r) => [r.id, r.run_id]));
+          for (const entry of batch) entry.done(moved.get(entry.id));
+          for (const entry of repeats) entry.done(undefined);
+        } catch (error) {
+          for (const entry of [...batch, ...repeats]) entry.fail(error);
+        }
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+}
+
 export class LedgerSync {
   #off?: () => void;
   readonly #pending = new Set<Promise<void>>();
-  constructor(readonly deps: LedgerSyncDeps) {}
+  readonly #sent: SentBatcher;
+  constructor(readonly deps: LedgerSyncDeps) {
+    this.#sent = new SentBatcher(deps.sql);
+  }
 
   start(): void {
     this.#off = this.deps.tasks.onTask((task, previous) => {
@@ -78,6 +150,7 @@ export class LedgerSync {
   async stop(): Promise<void> {
     this.#off?.();
     await Promise.all([...this.#pending]);
+    await this.#sent.idle();
   }
 
   async apply(deliveryId: string, task: TaskRecord, previous: TaskState | undefined): Promise<void> {
@@ -85,6 +158,13 @@ export class LedgerSync {
     if (!outcome) return;
     const { sql, clock } = this.deps;
     const now = new Date(clock.now());
+    if (outcome.kind === "sent") {
+      const runId = await this.#sent.add(deliveryId, outcome.attempts, now);
+      if (runId === undefined) return;
+      this.deps.mails.moved("sent", 1);
+      this.deps.finished(runId, false);
+      return;
+    }
     const row = await applyOutcome(sql, deliveryId, outcome, now);
     const moved = row && mailOutcomeOf(outcome.kind);
     if (moved) this.deps.mails.moved(moved, 1);

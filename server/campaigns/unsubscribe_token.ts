@@ -5,6 +5,7 @@
  * inside the signed part; a refusal (bad signature, expired, malformed) is one answer
  * whatever the address, so it tells nothing about who is a member.
  */
+import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
 import type { Sql } from "../db/postgres.ts";
 
@@ -13,10 +14,6 @@ export const TOKEN_TTL_MS = 180 * 24 * 3600_000;
 const MAX_TOKEN_CHARS = 1024;
 
 const encoder = new TextEncoder();
-
-function b64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
 
 function fromB64url(text: string): Uint8Array {
   const s = text.replace(/-/g, "+").replace(/_/g, "/");
@@ -66,9 +63,12 @@ export function createUnsubscribeSigner(sql: Sql): UnsubscribeSigner {
     });
   return {
     async sign(email, now) {
-      const body = b64url(encoder.encode(JSON.stringify({ e: email.toLowerCase(), x: now + TOKEN_TTL_MS })));
-      const sig = new Uint8Array(createHmac("sha256", (await keyOf()).raw).update(body).digest());
-      return `${body}.${b64url(sig)}`;
+      // Encoded by node:buffer and node:crypto directly: signing runs once a mail.
+      const body = Buffer.from(JSON.stringify({ e: email.toLowerCase(), x: now + TOKEN_TTL_MS })).toString(
+        "base64url",
+      );
+      const sig = createHmac("sha256", (await keyOf()).raw).update(body).digest("base64url");
+      return `${body}.${sig}`;
     },
     async verify(token, now) {
       if (token.length > MAX_TOKEN_CHARS || !/^[\w-]+\.[\w-]+$/.test(token)) return undefined;

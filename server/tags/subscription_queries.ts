@@ -69,18 +69,13 @@ export interface AudiencePage {
 }
 
 /**
- * The distinct subscribers of the tags, counted and paged by user id, in one statement.
- * With `widen`, the scope also takes the tags' descendants and their ancestors (whose
- * subscriptions cover these tags), as ResolveAudienceRequest.include_descendants says.
+ * The tags an audience draws from: `tagIds`, and with `widen` also their descendants and
+ * their ancestors (whose subscriptions cover these tags), as
+ * ResolveAudienceRequest.include_descendants says. A `with` list's first entries, ending
+ * in `scope (id)` and a comma.
  */
-export async function selectAudience(
-  db: Db,
-  tagIds: string[],
-  widen: boolean,
-  afterUserId: string | null,
-  limit: number,
-): Promise<AudiencePage> {
-  const scope = widen
+function audienceScope(db: Db, tagIds: string[], widen: boolean) {
+  return widen
     ? db`
       with recursive down (id) as (
         select id from tags where id = any(${tagIds}::uuid[])
@@ -92,6 +87,33 @@ export async function selectAudience(
         select p.parent_id from up join tags p on p.id = up.id where p.parent_id is not null
       ), scope (id) as (select id from down union select id from up),`
     : db`with scope (id) as (select id from tags where id = any(${tagIds}::uuid[])),`;
+}
+
+/**
+ * The audience as a query of its own (`select user_id`, distinct), for a statement that
+ * uses it whole in SQL (a campaign run's ledger) instead of paging it through the server.
+ */
+export function audienceQuery(db: Db, tagIds: string[], widen: boolean) {
+  return db`
+    ${audienceScope(db, tagIds, widen)}
+    audience (user_id) as (
+      select distinct s.user_id from tag_subscriptions s where s.tag_id in (select id from scope)
+    )
+    select user_id from audience`;
+}
+
+/**
+ * The distinct subscribers of the tags, counted and paged by user id, in one statement
+ * (audienceScope says which tags count).
+ */
+export async function selectAudience(
+  db: Db,
+  tagIds: string[],
+  widen: boolean,
+  afterUserId: string | null,
+  limit: number,
+): Promise<AudiencePage> {
+  const scope = audienceScope(db, tagIds, widen);
   const [row] = await db<AudiencePage[]>`
     ${scope}
     audience (user_id) as (

@@ -777,7 +777,7 @@ export type Campaign = Message<"taskmesh.campaigns.v1.Campaign"> & {
   schedule?: SendSchedule | undefined;
 
   /**
-   * Most emails per second (default 10, max 1000).
+   * Most emails per second (default 10, max 10000).
    *
    * @generated from field: double rate_per_second = 6;
    */
@@ -953,7 +953,7 @@ export type UpdateCampaignRequest = Message<"taskmesh.campaigns.v1.UpdateCampaig
   schedule?: SendSchedule | undefined;
 
   /**
-   * New rate, when set.
+   * New rate, when set (at most 10000).
    *
    * @generated from field: optional double rate_per_second = 6;
    */
