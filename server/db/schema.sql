@@ -528,6 +528,7 @@ create table tasks (
   constraint tasks_max_attempts_check CHECK (max_attempts >= 1),
   constraint tasks_pkey PRIMARY KEY (id),
   constraint tasks_priority_check CHECK (priority >= 0 AND priority <= 9),
+  constraint tasks_queue_fkey FOREIGN KEY (queue) REFERENCES queues(name),
   constraint tasks_state_check CHECK (state = ANY (ARRAY['waiting'::text, 'scheduled'::text, 'queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'dead'::text, 'cancelled'::text])),
   constraint tasks_timeout_ms_check CHECK (timeout_ms > 0),
   constraint tasks_traceparent_check CHECK (traceparent IS NULL OR length(traceparent) <= 128)

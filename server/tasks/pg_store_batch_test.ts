@@ -184,7 +184,7 @@ Deno.test("pg task store: a plain enqueue is one statement, with no transaction 
   }
 });
 
-Deno.test("pg task store: every enqueued task's queue has its row, with no foreign key to check it", async () => {
+Deno.test("pg task store: every enqueued task's queue has its row, whichever path inserted it", async () => {
   const db = await createTestDatabase();
   try {
     const store = createTaskStore(db.sql);
