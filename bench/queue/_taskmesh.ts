@@ -195,7 +195,8 @@ function taskmeshSystem(r: Running): QueueSystem & { databaseUrl: string } {
         Math.ceil(n / batch),
         1,
         stopAt,
-        (i) => tasks.enqueueBatch({ tasks: Array.from({ length: size(i) }, () => spec(queue)) }),
+        (i) =>
+          tasks.enqueueBatch({ tasks: Array.from({ length: size(i) }, () => spec(queue)), idsOnly: true }),
         size,
       );
     },

@@ -105,6 +105,7 @@ function taskServiceImpl(
         toNewTasks(req.tasks, rt.clock.now(), await defaults.forTypes(req.tasks.map((t) => t.type)))
           .map((t) => ({ ...t, traceparent })),
       );
+      if (req.idsOnly) return { ids: tasks.map((t) => t.id), duplicates };
       return { tasks: tasks.map((t) => taskToProto(t)), duplicates };
     },
     async getTask(req) {
