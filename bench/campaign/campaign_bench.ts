@@ -15,6 +15,7 @@
  * --server-max-heap-mb=N (V8's max-old-space-size for the server: is its growth garbage not yet collected?) ·
  * --server-v8-flags=F (more V8 flags for the server, comma-separated, e.g. --trace-gc) ·
  * --worker-v8-flags=F (the same for the worker) ·
+ * --worker-log=PATH (the same for the worker's) ·
  * --server-log=PATH (keep the server's stdout and stderr there; by default they go with the run) ·
  * --server-cpu-prof=DIR, --worker-cpu-prof=DIR (that process runs under --cpu-prof) ·
  * --quick (10,000 recipients, nothing written) · --no-write.
@@ -55,6 +56,7 @@ const P = {
   serverV8Flags: flagValue(Deno.args, "server-v8-flags"),
   serverLog: flagValue(Deno.args, "server-log"),
   workerV8Flags: flagValue(Deno.args, "worker-v8-flags"),
+  workerLog: flagValue(Deno.args, "worker-log"),
   serverCpuProf: flagValue(Deno.args, "server-cpu-prof"),
   workerCpuProf: flagValue(Deno.args, "worker-cpu-prof"),
   write: !QUICK && !hasFlag(Deno.args, "no-write"),
@@ -194,6 +196,12 @@ async function main(): Promise<void> {
       "--log-level=warn",
     ], { TASKMESH_API_KEY: keys.workerKey, SMTP_URL: smtpUrl, TASKMESH_MAIL_FROM: FROM });
     cleanup.unshift(() => stopChild(worker, 10_000));
+    if (P.workerLog) {
+      const log = await Deno.open(P.workerLog, { write: true, create: true, truncate: true });
+      const encoder = new TextEncoder();
+      worker.onLine((line) => log.writeSync(encoder.encode(line + "\n")));
+      cleanup.push(async () => log.close());
+    }
     const workers = createClient(WorkerService, transport);
     await waitUntilReady(server, async () => {
       if (worker.exitCode !== undefined) throw new Error(`the worker exited:\n${worker.tail()}`);

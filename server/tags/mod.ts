@@ -17,4 +17,4 @@ export {
 } from "./suggestion_feed.ts";
 export { type CatalogueEntry, readCatalogue, seedCatalogue, type SeedResult } from "./seed.ts";
 export { type RefoldResult, refoldTagNames } from "./refold.ts";
-export { audienceQuery, type AudiencePage, selectAudience } from "./subscription_queries.ts";
+export { type AudiencePage, audienceQuery, selectAudience } from "./subscription_queries.ts";
