@@ -153,7 +153,7 @@ export async function startApp(deps: Deps, options: AppOptions = {}): Promise<Ap
 
   const handler = (req: NodeRequest, res: NodeResponse) => {
     const getHeaders = rpcGetHeaders(req);
-    if (getHeaders) for (const [name, value] of Object.entries(getHeaders)) res.setHeader(name, value);
+    if (getHeaders) { for (const [name, value] of Object.entries(getHeaders)) res.setHeader(name, value); }
     const cors = corsHeaders(config.server.corsOrigins, req);
     if (cors) {
       for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
