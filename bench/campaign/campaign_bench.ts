@@ -200,7 +200,7 @@ async function main(): Promise<void> {
       const log = await Deno.open(P.workerLog, { write: true, create: true, truncate: true });
       const encoder = new TextEncoder();
       worker.onLine((line) => log.writeSync(encoder.encode(line + "\n")));
-      cleanup.push(async () => log.close());
+      cleanup.push(() => Promise.resolve(log.close()));
     }
     const workers = createClient(WorkerService, transport);
     await waitUntilReady(server, async () => {
