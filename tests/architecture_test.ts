@@ -108,8 +108,8 @@ const RULES: { folder: string; rule: string; minFiles: number; allowed: (t: Targ
 ];
 
 /**
- * The task engine: the only files that may import the store (pg_store.ts and its query
- * files), the broker and the worker registry (server/broker/). The engine is runtime.ts
+ * The task engine: the only files that may import the store (pg_store.ts, its query
+ * files and _pipelined_tx.ts), the broker and the worker registry (server/broker/). The engine is runtime.ts
  * and its loops; setup.ts builds it; model.ts is the store's seam and queue_limits.ts the
  * rebuild's limits. Tests (and bench/) may reach past it; nothing else in server/ may.
  */
@@ -130,7 +130,7 @@ const ENGINE_FILES = [
 
 /** The store's own files: the engine's too, and only the engine's. */
 const isStoreModule = (path: string) =>
-  /^server\/tasks\/(pg_store|_pg_enqueue|[a-z_]+_queries)\.ts$/.test(path);
+  /^server\/tasks\/(pg_store|_pg_enqueue|_pipelined_tx|[a-z_]+_queries)\.ts$/.test(path);
 
 const isTestFile = (path: string) => /(_test|_testing)\.ts$/.test(path);
 
