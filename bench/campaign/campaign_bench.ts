@@ -27,7 +27,6 @@
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
-import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
 import { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
 import { CampaignService, CampaignState } from "../../gen/taskmesh/campaigns/v1/campaigns_pb.ts";
 import { TagService, TagType } from "../../gen/taskmesh/tags/v1/tags_pb.ts";
@@ -36,7 +35,13 @@ import { createAdmin } from "../../server/auth/first_admin.ts";
 import { systemClock } from "../../server/clock.ts";
 import { connectPostgres, type Sql } from "../../server/db/postgres.ts";
 import { flagValue, hasFlag } from "../rpc/_flags.ts";
-import { freePort, startServer, stopServer, waitUntilReady } from "../rpc/_server_process.ts";
+import {
+  freePort,
+  startServer,
+  stopServer,
+  waitUntilReady,
+  waitUntilServing,
+} from "../rpc/_server_process.ts";
 import { spawnChild, stopChild } from "../queue/_child.ts";
 import { createDatabase, dropDatabase } from "../queue/_taskmesh.ts";
 import { watchProc } from "./_proc.ts";
@@ -168,15 +173,7 @@ async function main(): Promise<void> {
     });
     cleanup.unshift(() => stopServer(server));
     const transport = createGrpcTransport({ baseUrl: url });
-    const health = createClient(Health, transport);
-    await waitUntilReady(server, async () => {
-      try {
-        return (await health.check({}, { timeoutMs: 1000 })).status ===
-          HealthCheckResponse_ServingStatus.SERVING;
-      } catch {
-        return false;
-      }
-    }, 90_000);
+    await waitUntilServing(server, transport);
     const sql = connectPostgres(databaseUrl, { max: 2 });
     cleanup.unshift(() => sql.end());
     const keys = await credentials(sql, transport);

@@ -6,7 +6,6 @@
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
-import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
 import { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
 import { TaskService } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { WorkerService, WorkerState } from "../../gen/taskmesh/tasks/v1/worker_pb.ts";
@@ -19,7 +18,7 @@ import {
   type ServerProcess,
   startServer,
   stopServer,
-  waitUntilReady,
+  waitUntilServing,
 } from "../rpc/_server_process.ts";
 import { type Child, spawnChild, stopChild } from "./_child.ts";
 import { inFlight, poll, pollUntil, type QueueSystem, type Window, type WorkerSpec } from "./_system.ts";
@@ -99,15 +98,7 @@ export async function startTaskmesh(
       },
       logFile: `${options.tmp}/taskmesh-server.log`,
     });
-    const health = createClient(Health, createGrpcTransport({ baseUrl: url }));
-    await waitUntilReady(server, async () => {
-      try {
-        return (await health.check({}, { timeoutMs: 1000 })).status ===
-          HealthCheckResponse_ServingStatus.SERVING;
-      } catch {
-        return false;
-      }
-    }, 90_000);
+    await waitUntilServing(server, createGrpcTransport({ baseUrl: url }));
     sql = connectPostgres(databaseUrl, { max: 2 });
     redis = new Redis(options.redisUrl, { lazyConnect: true });
     await redis.connect();

@@ -1,4 +1,6 @@
 /** Starting a server under test, waiting until it answers, and stopping it. */
+import { createClient, type Transport } from "@connectrpc/connect";
+import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
 
 export interface ServerProcess {
   name: string;
@@ -100,6 +102,23 @@ export async function waitUntilReady(
       server.logFile,
     )}`,
   );
+}
+
+/** Waits until the server's grpc.health.v1 Health/Check answers SERVING over `transport`. */
+export function waitUntilServing(
+  server: ServerProcess,
+  transport: Transport,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const health = createClient(Health, transport);
+  return waitUntilReady(server, async () => {
+    try {
+      return (await health.check({}, { timeoutMs: 1000 })).status ===
+        HealthCheckResponse_ServingStatus.SERVING;
+    } catch {
+      return false;
+    }
+  }, timeoutMs);
 }
 
 /** SIGTERM, then SIGKILL if the process is still there after `graceMs`. */

@@ -19,7 +19,7 @@
 import { createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
-import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
+import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
 import { AuthService } from "../../gen/taskmesh/auth/v1/auth_pb.ts";
 import { TaskService } from "../../gen/taskmesh/tasks/v1/tasks_pb.ts";
 import { createAdmin } from "../../server/auth/first_admin.ts";
@@ -28,7 +28,7 @@ import { connectPostgres } from "../../server/db/postgres.ts";
 import { createDatabase, dropDatabase } from "../queue/_taskmesh.ts";
 import { inFlight } from "../queue/_system.ts";
 import { flagValue } from "./_flags.ts";
-import { freePort, startServer, stopServer, waitUntilReady } from "./_server_process.ts";
+import { freePort, startServer, stopServer, waitUntilServing } from "./_server_process.ts";
 
 const HERE = new URL("../../", import.meta.url).pathname;
 const PHASES = ["health-grpc", "health-connect", "enqueue-grpc", "enqueue-connect"] as const;
@@ -92,15 +92,7 @@ async function main() {
   });
   const sql = connectPostgres(databaseUrl, { max: 1 });
   try {
-    const health = createClient(Health, createGrpcTransport({ baseUrl: url }));
-    await waitUntilReady(server, async () => {
-      try {
-        return (await health.check({}, { timeoutMs: 1000 })).status ===
-          HealthCheckResponse_ServingStatus.SERVING;
-      } catch {
-        return false;
-      }
-    }, 90_000);
+    await waitUntilServing(server, createGrpcTransport({ baseUrl: url }));
     const email = `unary-${crypto.randomUUID().slice(0, 8)}@example.com`;
     const password = "correct horse battery staple";
     await createAdmin({ sql, clock: systemClock }, { email, password });
