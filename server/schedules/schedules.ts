@@ -81,8 +81,11 @@ export class Schedules {
     }
     const id = crypto.randomUUID();
     await q.insertSchedule(this.sql, id, def, firstTick(def, now), now).catch((e) => uniqueName(e, def.name));
+    // Read before waking the scheduler: the answer is the schedule as created, its first tick
+    // included, not what a fire that the kick may start at once has made of it.
+    const created = await this.get(id);
     this.scheduler.kick();
-    return await this.get(id);
+    return created;
   }
 
   /** Replaces the definition; the next tick is computed anew from now, paused state and fires stay. */
@@ -92,8 +95,9 @@ export class Schedules {
     const found = await q.updateDefinition(this.sql, id, def, firstTick(def, now), now)
       .catch((e) => uniqueName(e, def.name));
     if (!found) throw notFound(id);
+    const updated = await this.get(id);
     this.scheduler.kick();
-    return await this.get(id);
+    return updated;
   }
 
   async pause(id: string, note: string): Promise<ScheduleRecord> {
@@ -104,8 +108,9 @@ export class Schedules {
   /** Resumes; ticks missed while paused follow the catch-up policy. */
   async resume(id: string): Promise<ScheduleRecord> {
     if (!await q.setPaused(this.sql, id, false, "", this.#now)) throw notFound(id);
+    const resumed = await this.get(id);
     this.scheduler.kick();
-    return await this.get(id);
+    return resumed;
   }
 
   /** Deletes a schedule and its fire history; tasks it fired are unaffected. */
