@@ -86,11 +86,6 @@ export class WorkerSession {
     return this.hello.workerId;
   }
 
-  /** The worker's Hello asked for batched messages (AssignBatch, ResultAckBatch). */
-  get batches(): boolean {
-    return this.hello.batches;
-  }
-
   /**
    * Answers Results. A worker that takes batches gets them with the next message the session
    * sends while every slot is busy or a claim is out (a claim's Assigns, typically): at
@@ -98,11 +93,6 @@ export class WorkerSession {
    */
   #sendAcks(acks: AckInit[]): void {
     this.#acks.add(acks, (this.#waitingForSlot || this.#claiming) && !this.draining);
-  }
-
-  /** Sends the acks held back, now. */
-  #flushAcks(): void {
-    this.#acks.flush();
   }
 
   /** What the worker registry and ListWorkers show of this stream now. */
@@ -128,7 +118,7 @@ export class WorkerSession {
     // A closed stream has nobody left to tell; what matters was already written to Postgres.
     if (this.out.closed) return;
     // Acks held back go first: whatever the session says next, the worker has its answers by then.
-    this.#flushAcks();
+    this.#acks.flush();
     if (!this.out.push(create(ConnectResponseSchema, { message }))) {
       this.runtime.log.warn("worker is not reading its stream: closing it", { worker_id: this.id });
       this.out.close();
@@ -157,7 +147,7 @@ export class WorkerSession {
     if (tell) {
       this.send({ case: "drain", value: { deadline: timestampFromMs(this.runtime.clock.now() + graceMs) } });
     }
-    this.#flushAcks();
+    this.#acks.flush();
     this.#freeSlot();
   }
 
@@ -165,7 +155,7 @@ export class WorkerSession {
     this.#nudge?.();
     // While a claim is in flight the dispatcher closes the stream itself once it is back.
     if (this.draining && this.held.size === 0 && !this.#claiming) {
-      this.#flushAcks();
+      this.#acks.flush();
       this.out.close();
     }
   }
@@ -200,11 +190,11 @@ export class WorkerSession {
       }
       if (leases === 0) {
         // Nothing to assign: acks held for the claim go alone.
-        this.#flushAcks();
+        this.#acks.flush();
         await runtime.waitForWork(queues, idleWait(runtime.config.tickMs, this.#limitedFor), signal);
       }
     }
-    this.#flushAcks();
+    this.#acks.flush();
     if (this.draining && this.held.size === 0) this.out.close();
   }
 
@@ -221,7 +211,7 @@ export class WorkerSession {
       onLimited: (ms: number) => this.#limitedFor = Math.min(this.#limitedFor ?? ms, ms),
     }, gone);
     if (started.length === 0) {
-      this.#flushAcks();
+      this.#acks.flush();
       return claimed;
     }
     // Only the Assign carries a sealed payload opened; the events below keep the reference.
@@ -332,7 +322,7 @@ export class WorkerSession {
       }
     }
     // An ack is held back at most until the worker's next heartbeat.
-    this.#flushAcks();
+    this.#acks.flush();
     // Beating again: whatever it lost while silent, it may take work again.
     this.#suspended = false;
     this.#nudge?.();
