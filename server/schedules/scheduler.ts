@@ -46,6 +46,10 @@ export class Scheduler {
   #wake?: AbortController;
   #done?: Promise<void>;
   #prunedAt = 0;
+  /** Set by kick(), cleared as an iteration begins. */
+  #kicked = false;
+  /** The time the last claim looked for due schedules (the injected clock's). */
+  #claimedAt = 0;
 
   constructor(
     readonly sql: Sql,
@@ -64,6 +68,8 @@ export class Scheduler {
     signal?.addEventListener("abort", () => stop.abort(), { once: true });
     this.#done = (async () => {
       while (!stop.signal.aborted) {
+        // A kick from here on is for this iteration or the sleep after it, never lost in between.
+        this.#kicked = false;
         const started = this.clock.now();
         let wakeAt = started + this.pollMs;
         let idle = false;
@@ -71,8 +77,10 @@ export class Scheduler {
           const fired = await this.runOnce();
           const nextDue = await selectNextDue(this.sql);
           if (nextDue !== null) wakeAt = Math.min(wakeAt, nextDue);
-          // Due but fired nothing: another instance holds those schedules right now.
-          idle = fired === 0 && nextDue !== null && nextDue <= this.clock.now();
+          // Due when the claim looked, yet fired nothing: another instance holds those schedules
+          // right now. Due only since (the clock moved during the iteration) is not that: the wait
+          // below is then not positive and the next iteration claims it at once.
+          idle = fired === 0 && nextDue !== null && nextDue <= this.#claimedAt;
         } catch (error) {
           if (stop.signal.aborted) break;
           this.#log.error("scheduler iteration failed; retrying after the poll interval", { error });
@@ -80,7 +88,7 @@ export class Scheduler {
         }
         // Reckoned from the clock right before sleeping: time that passed during the iteration counts.
         const wait = idle ? MIN_SLEEP_MS : wakeAt - this.clock.now();
-        if (wait <= 0) continue;
+        if (wait <= 0 || this.#kicked) continue;
         this.#wake = new AbortController();
         await this.clock.sleep(wait, AbortSignal.any([stop.signal, this.#wake.signal])).catch(() => {});
       }
@@ -93,8 +101,13 @@ export class Scheduler {
     this.#done = undefined;
   }
 
-  /** Runs an iteration now (a schedule made or resumed here may be due at once). */
+  /**
+   * Runs an iteration now (a schedule made or resumed here may be due at once). A kick while
+   * an iteration runs makes the loop go round again instead of sleeping: that iteration may
+   * have read the schedules before the change that kicked it.
+   */
   kick(): void {
+    this.#kicked = true;
     this.#wake?.abort();
   }
 
@@ -102,7 +115,9 @@ export class Scheduler {
   async runOnce(): Promise<number> {
     let total = 0;
     for (;;) {
-      const jobs = await this.claim(this.clock.now());
+      const now = this.clock.now();
+      this.#claimedAt = now;
+      const jobs = await this.claim(now);
       if (jobs.length === 0) break;
       await recordFires(this.sql, await fireJobs(this.rt, this.defaults, jobs), this.clock.now());
       total += jobs.length;
