@@ -33,6 +33,19 @@ const f1 = (n: number) => n.toFixed(1);
 const f0 = (n: number) => Math.round(n).toLocaleString("en-US");
 const verdict = (ok: boolean) => (ok ? "**met**" : "**missed**");
 
+/** The V8 flags each process ran with, as the report says them. */
+function v8Flags(p: Record<string, unknown>): string {
+  const of = (product: unknown, extra: unknown) =>
+    [p.v8Defaults ? "" : product, extra].filter((f) => typeof f === "string" && f !== "").join(",") ||
+    "V8's defaults";
+  const server = of(p.serverProductV8Flags, p.serverV8Flags);
+  const worker = of(p.workerProductV8Flags, p.workerV8Flags);
+  const tick = (f: string) => f === "V8's defaults" ? f : `\`${f}\``;
+  return server === worker
+    ? `${tick(server)} for both${p.v8Defaults ? "" : " (deno.json's server and worker tasks, as deployed)"}`
+    : `server ${tick(server)}, worker ${tick(worker)}`;
+}
+
 export function reportMarkdown(r: CampaignFigures): string {
   const p = r.parameters;
   const growth = Math.max(r.server.rssGrowthMb, r.worker.rssGrowthMb);
@@ -57,7 +70,9 @@ them over SMTP${
   } to a
 loopback sink in a third process (npm smtp-server, \`bench/campaign/smtp_sink.ts\`). The campaign asks for
 ${p.rate} mails/s (the contract allows up to 10,000; above the 1,000 target, so the machine sets the pace) and ${p.campaignConcurrency} sends in flight. Worker heartbeat:
-${p.heartbeatMs ? `${p.heartbeatMs} ms` : "the default, 1000 ms"} (a lease lives two heartbeats).
+${p.heartbeatMs ? `${p.heartbeatMs} ms` : "the default, 1000 ms"} (a lease lives two heartbeats). V8 flags: ${
+    v8Flags(p)
+  }.
 
 | figure | value | target |
 | --- | --- | --- |

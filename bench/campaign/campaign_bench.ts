@@ -13,7 +13,9 @@
  * (200) · --no-smtp-pool (a connection per mail, SMTP_URL ?pool=false; by default the worker pools) ·
  * --heartbeat-ms=N (the server's TASKMESH_WORKER_HEARTBEAT_MS; leases live twice that) ·
  * --server-max-heap-mb=N (V8's max-old-space-size for the server: is its growth garbage not yet collected?) ·
- * --server-v8-flags=F (more V8 flags for the server, comma-separated, e.g. --trace-gc) ·
+ * The server and the worker run with the V8 flags of deno.json's `server` and `worker` tasks, as deployed ·
+ * --v8-defaults (without them: V8's own heap settings) ·
+ * --server-v8-flags=F (more V8 flags for the server, comma-separated, after the product's, e.g. --trace-gc) ·
  * --worker-v8-flags=F (the same for the worker) ·
  * --worker-log=PATH (the same for the worker's) ·
  * --server-log=PATH (keep the server's stdout and stderr there; by default they go with the run) ·
@@ -44,6 +46,7 @@ import {
 } from "../rpc/_server_process.ts";
 import { spawnChild, stopChild } from "../queue/_child.ts";
 import { createDatabase, dropDatabase } from "../queue/_taskmesh.ts";
+import { productV8Flags, v8FlagArgs } from "../_launch_flags.ts";
 import { watchProc } from "./_proc.ts";
 import { type CampaignFigures, writeReport } from "./_report.ts";
 
@@ -61,6 +64,10 @@ const P = {
   serverV8Flags: flagValue(Deno.args, "server-v8-flags"),
   serverLog: flagValue(Deno.args, "server-log"),
   workerV8Flags: flagValue(Deno.args, "worker-v8-flags"),
+  /** V8's own settings instead of the product's launch flags (deno.json's server and worker tasks). */
+  v8Defaults: hasFlag(Deno.args, "v8-defaults"),
+  serverProductV8Flags: productV8Flags("server"),
+  workerProductV8Flags: productV8Flags("worker"),
   workerLog: flagValue(Deno.args, "worker-log"),
   serverCpuProf: flagValue(Deno.args, "server-cpu-prof"),
   workerCpuProf: flagValue(Deno.args, "worker-cpu-prof"),
@@ -145,16 +152,11 @@ async function main(): Promise<void> {
         "deno",
         "run",
         "-A",
-        ...(P.serverMaxHeapMb || P.serverV8Flags
-          ? [
-            `--v8-flags=${
-              [P.serverMaxHeapMb && `--max-old-space-size=${P.serverMaxHeapMb}`, P.serverV8Flags].filter(
-                Boolean,
-              )
-                .join(",")
-            }`,
-          ]
-          : []),
+        ...v8FlagArgs(
+          "server",
+          [P.serverMaxHeapMb && `--max-old-space-size=${P.serverMaxHeapMb}`, P.serverV8Flags],
+          P.v8Defaults,
+        ),
         ...cpuProf(P.serverCpuProf),
         `${ROOT}server/main.ts`,
       ],
@@ -183,7 +185,7 @@ async function main(): Promise<void> {
       "deno",
       "run",
       "-A",
-      ...(P.workerV8Flags ? [`--v8-flags=${P.workerV8Flags}`] : []),
+      ...v8FlagArgs("worker", [P.workerV8Flags], P.v8Defaults),
       ...cpuProf(P.workerCpuProf),
       `${ROOT}worker/main.ts`,
       `--url=${url}`,

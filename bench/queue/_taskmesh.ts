@@ -3,6 +3,7 @@
  * the run and dropped after it, a Redis database index of its own, and the real worker
  * process (`worker/main.ts`) with its built-in `noop` and `sleep` handlers.
  */
+import { v8FlagArgs } from "../_launch_flags.ts";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
@@ -87,7 +88,8 @@ export async function startTaskmesh(
     server = await startServer({
       name: "taskmesh server",
       port,
-      command: ["deno", "run", "-A", ...profile, `${ROOT}server/main.ts`],
+      // Launched as deployed: with the V8 flags of deno.json's server task.
+      command: ["deno", "run", "-A", ...v8FlagArgs("server", []), ...profile, `${ROOT}server/main.ts`],
       env: {
         DATABASE_URL: databaseUrl,
         REDIS_URL: options.redisUrl,
@@ -201,6 +203,7 @@ function taskmeshSystem(r: Running): QueueSystem & { databaseUrl: string } {
         "deno",
         "run",
         "-A",
+        ...v8FlagArgs("worker", []),
         ...profile,
         `${ROOT}worker/main.ts`,
         `--url=${r.url}`,
