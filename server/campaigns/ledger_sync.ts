@@ -76,9 +76,10 @@ interface SentEntry {
 }
 
 /**
- * Writes sent outcomes a batch at a time: the first waits for nobody, and what arrives
- * while a statement runs goes in the next one, so a quiet ledger adds no delay and a
- * busy one takes one round trip for up to SENT_BATCH mails. Each caller learns whether
+ * Writes sent outcomes a batch at a time: the first waits for nothing but the outcomes told
+ * with it (the same synchronous turn), and what arrives while a statement runs goes in the
+ * next one, so a quiet ledger adds no delay and a busy one takes one round trip for up to
+ * SENT_BATCH mails. Each caller learns whether
  * its row moved (the run it belongs to) once the statement that wrote it committed.
  */
 export class SentBatcher {
@@ -94,7 +95,9 @@ export class SentBatcher {
       const entry = { id, attempts, at, done, fail };
       if (this.#queue.has(id)) this.#repeats.push(entry);
       else this.#queue.set(id, entry);
-      this.#flushing ??= this.#flush();
+      // A microtask later, not now: the engine tells a finished batch's tasks in one synchronous
+      // loop, so they all go in the first statement rather than the first mail alone, then the rest.
+      this.#flushing ??= Promise.resolve().then(() => this.#flush());
     });
   }
 

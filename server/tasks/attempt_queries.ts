@@ -3,7 +3,7 @@
  * progress, and ends (succeeded, retried, dead or cancelled) with its attempt row in the
  * same statement. Changes of a running task are fenced by its lease id.
  */
-import { Buffer } from "node:buffer";
+import { base64Of } from "../db/base64.ts";
 import type { AttemptOutcome, TaskError, TaskState } from "./model.ts";
 import type { AttemptRow, Db, TaskRow } from "./task_queries.ts";
 
@@ -160,8 +160,8 @@ export async function markTasksSucceeded(db: Db, done: readonly Success[], now: 
   const versions = done.map((d) => d.version ?? null);
   const workers = done.map((d) => d.workerId ?? null);
   const startedAt = done.map((d) => new Date(Math.min(d.startedAt ?? now, now)).toISOString());
-  // Hex text rather than a bytea[] parameter, which the driver does not serialise.
-  const outputs = done.map((d) => Buffer.from(d.output).toString("hex"));
+  // Base64 text rather than a bytea[] parameter, which the driver does not serialise (base64.ts).
+  const outputs = done.map((d) => base64Of(d.output));
   return await db<TaskRow[]>`
     with done as (
       select * from unnest(${ids}::uuid[], ${leaseIds}::text[], ${outputs}::text[], ${versions}::text[],
@@ -177,7 +177,7 @@ export async function markTasksSucceeded(db: Db, done: readonly Success[], now: 
     )
   }
     ), changed as (
-      update tasks t set state = 'succeeded', output = decode(d.output, 'hex'), lease_id = null,
+      update tasks t set state = 'succeeded', output = decode(d.output, 'base64'), lease_id = null,
         worker_id = null, finished_at = ${at}, updated_at = ${at},
         attempt_count = t.attempt_count + (l.previous_state <> 'running')::int,
         attempt_number = t.attempt_number + (l.previous_state <> 'running')::int

@@ -24,10 +24,14 @@ export async function claimIdempotencyKeys(
   ttlMs: number,
 ): Promise<KeyClaim[]> {
   if (claims.length === 0) return [];
-  const expiresAt = new Date(now + ttlMs);
-  const rows = claims.map((c) => ({ queue: c.queue, key: c.key, task_id: c.taskId, expires_at: expiresAt }));
+  // Column arrays (unnest) rather than a VALUES row per claim: four parameters whatever the
+  // batch's size, so one prepared statement serves every batch, and a far smaller Bind.
   const won = await db<{ queue: string; key: string; task_id: string }[]>`
-    insert into task_idempotency_keys ${db(rows)}
+    insert into task_idempotency_keys (queue, key, task_id, expires_at)
+    select c.queue, c.key, c.task_id, ${new Date(now + ttlMs)}
+    from unnest(${claims.map((c) => c.queue)}::text[], ${claims.map((c) => c.key)}::text[],
+      ${claims.map((c) => c.taskId)}::uuid[]) with ordinality as c (queue, key, task_id, n)
+    order by c.n
     on conflict (queue, key) do update set task_id = excluded.task_id, expires_at = excluded.expires_at
       where task_idempotency_keys.expires_at <= ${new Date(now)}
     returning queue, key, task_id`;

@@ -8,7 +8,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { BrokerTask } from "../broker/broker.ts";
 import type { Sql } from "../db/postgres.ts";
 import { enqueueTasks } from "./_pg_enqueue.ts";
-import { insertSealedPayloads } from "./sealed_payloads.ts";
+import { insertSealedPayloads, openSealedPayloads, SealedCache } from "./sealed_payloads.ts";
 import {
   selectAllLimits,
   selectGroups,
@@ -101,6 +101,8 @@ export interface PgTaskStore extends TaskStore {
     reason: string,
     now: number,
   ): Promise<{ task: TaskRecord; runningLease: string | null; runnable: BrokerTask[] }>;
+  /** The tasks as their Assign carries them: sealed payloads opened (sealed_payloads.ts). */
+  openPayloads(tasks: TaskRecord[], now: number): Promise<TaskRecord[]>;
 }
 
 /** Pages through live rows by seq, as the broker needs them. */
@@ -232,6 +234,8 @@ export function createTaskStore(sql: Sql): PgTaskStore {
   const knownQueues = new Set<string>();
   // Tasks enqueued here that no claim has read yet: their Assign needs no read (_claim_cache.ts).
   const claimCache = new ClaimCache();
+  // The secrets of those tasks, so their Assign reads none back either (sealed_payloads.ts).
+  const sealedCache = new SealedCache();
 
   /** Dead letters to requeue or purge, locked; any named id that is not one is refused by name. */
   async function lockDeadLetters(tx: Db, queue: string, ids: string[], all: boolean): Promise<TaskRow[]> {
@@ -272,9 +276,13 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       result.tasks.forEach((t, i) => {
         const version = result.versions.get(t.id);
         if (!result.duplicates[i] && version !== undefined) claimCache.put(t, version);
+        const sealed = tasks[i].sealed;
+        if (!result.duplicates[i] && sealed) sealedCache.put(t.id, sealed);
       });
       return { tasks: result.tasks, duplicates: result.duplicates };
     },
+
+    openPayloads: (tasks, now) => openSealedPayloads(sql, tasks, now, sealedCache),
 
     async get(id) {
       if (!TASK_ID.test(id)) return null;
@@ -425,6 +433,7 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       const notFound = () => new ConnectError(`task ${taskId} does not exist`, Code.NotFound);
       if (!TASK_ID.test(taskId)) throw notFound();
       claimCache.delete(taskId);
+      sealedCache.delete(taskId);
       return await sql.begin(async (tx) => {
         const row = await selectTaskForUpdate(tx, taskId);
         if (!row) throw notFound();

@@ -19,6 +19,7 @@
 import type { Sql } from "../db/postgres.ts";
 import type postgres from "postgres";
 import type { NewTask, TaskRecord } from "./model.ts";
+import { base64Of, bytesOfBase64 } from "../db/base64.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -58,34 +59,111 @@ export async function insertSealedPayloads(
     t.sealed && !stored.duplicates[i] ? [{ ...t.sealed, taskId: stored.tasks[i].id }] : []
   );
   if (rows.length === 0) return;
-  await tx`delete from sealed_payloads where expires_at < ${new Date(now)}`;
-  for (const row of rows) {
-    await tx`
-      insert into sealed_payloads (id, task_id, body, created_at, expires_at)
-      values (${row.id}, ${row.taskId}, ${row.body}, ${new Date(now)}, ${new Date(row.expiresAt)})`;
+  const at = new Date(now);
+  // One statement for the batch (not one round trip and one socket write per secret), the
+  // expired ones deleted in it too. Bodies travel as base64 text: a bytea parameter would go
+  // as hex, twice the bytes, and Deno's Buffer encodes hex in JavaScript, base64 natively.
+  await tx`
+    with expired as (delete from sealed_payloads where expires_at < ${at})
+    insert into sealed_payloads (id, task_id, body, created_at, expires_at)
+    select s.id, s.task_id, decode(s.body, 'base64'), ${at}, s.expires_at
+    from unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.taskId)}::uuid[],
+      ${rows.map((r) => base64Of(r.body))}::text[],
+      ${
+    rows.map((r) => new Date(r.expiresAt).toISOString())
+  }::timestamptz[]) as s (id, task_id, body, expires_at)`;
+}
+
+interface Kept {
+  id: string;
+  body: Uint8Array;
+  expiresAt: number;
+}
+
+/**
+ * The secrets this process sealed, by task, until the task's first Assign opens them: that
+ * Assign then needs no read of `sealed_payloads` (a campaign's window is thousands of mails,
+ * each read back whole a few milliseconds after it was written). In memory only, next to the
+ * claim cache's task records; no read RPC ever looks here. An entry opens only for the task
+ * it was stored for and the reference that task carries, and not once its secret expired;
+ * a miss reads Postgres as before. Bounded by count and bytes: past either, the oldest half
+ * goes (one short walk over the map, amortised over the puts that filled it).
+ */
+export class SealedCache {
+  readonly #entries = new Map<string, Kept>();
+  #bytes = 0;
+  constructor(readonly maxEntries = 20_000, readonly maxBytes = 16 * 1024 * 1024) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Keeps the secret sealed for `taskId` (after the commit that stored it). */
+  put(taskId: string, sealed: Kept): void {
+    this.delete(taskId);
+    this.#entries.set(taskId, { id: sealed.id, body: sealed.body, expiresAt: sealed.expiresAt });
+    this.#bytes += sealed.body.length;
+    if (this.#entries.size <= this.maxEntries && this.#bytes <= this.maxBytes) return;
+    let drop = Math.ceil(this.#entries.size / 2);
+    for (const id of this.#entries.keys()) {
+      if (drop-- <= 0) break;
+      this.delete(id);
+    }
+  }
+
+  /** The secret of `taskId` if it was sealed as `sealId` and has not expired; taken out either way. */
+  take(taskId: string, sealId: string, now: number): Uint8Array | undefined {
+    const kept = this.#entries.get(taskId);
+    if (!kept) return undefined;
+    this.delete(taskId);
+    return kept.id === sealId && kept.expiresAt > now ? kept.body : undefined;
+  }
+
+  delete(taskId: string): void {
+    const kept = this.#entries.get(taskId);
+    if (!kept) return;
+    this.#entries.delete(taskId);
+    this.#bytes -= kept.body.length;
   }
 }
 
 /**
  * The tasks as their worker must receive them: each sealed payload replaced by what it
  * seals. Only for the Assign; a sealed payload that has expired or is gone, or that was
- * sealed for another task, stays a reference, which the handler refuses for good.
+ * sealed for another task, stays a reference, which the handler refuses for good. Secrets
+ * `kept` in memory (this process sealed them) are taken from there; the rest are read.
  */
-export async function openSealedPayloads(sql: Sql, tasks: TaskRecord[], now: number): Promise<TaskRecord[]> {
+export async function openSealedPayloads(
+  sql: Sql,
+  tasks: TaskRecord[],
+  now: number,
+  kept?: SealedCache,
+): Promise<TaskRecord[]> {
   const refs = new Map<string, string>();
+  const opened = new Map<string, Uint8Array>();
   for (const task of tasks) {
     const id = sealedIdOf(task.payload);
-    if (id) refs.set(task.id, id);
+    if (!id) continue;
+    const body = kept?.take(task.id, id, now);
+    if (body) opened.set(task.id, body);
+    else refs.set(task.id, id);
   }
-  if (refs.size === 0) return tasks;
-  const rows = await sql<{ id: string; task_id: string; body: Uint8Array }[]>`
-    select id, task_id, body from sealed_payloads
+  if (refs.size === 0 && opened.size === 0) return tasks;
+  if (refs.size === 0) {
+    return tasks.map((task) => {
+      const body = opened.get(task.id);
+      return body ? { ...task, payload: body } : task;
+    });
+  }
+  // Base64 rather than the bytea itself, which arrives as hex: half the bytes, decoded natively.
+  const rows = await sql<{ id: string; task_id: string; body: string }[]>`
+    select id, task_id, encode(body, 'base64') as body from sealed_payloads
     where id = any(${[...new Set(refs.values())]}::uuid[]) and task_id = any(${[...refs.keys()]}::uuid[])
       and expires_at > ${new Date(now)}`;
   // Keyed by the task it was sealed for: a reference copied into another task finds nothing.
-  const bodies = new Map(rows.map((r) => [`${r.task_id} ${r.id}`, new Uint8Array(r.body)]));
+  const bodies = new Map(rows.map((r) => [`${r.task_id} ${r.id}`, bytesOfBase64(r.body)]));
   return tasks.map((task) => {
-    const body = bodies.get(`${task.id} ${refs.get(task.id)}`);
+    const body = opened.get(task.id) ?? bodies.get(`${task.id} ${refs.get(task.id)}`);
     return body ? { ...task, payload: body } : task;
   });
 }

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { migrate } from "../db/migrate.ts";
-import { createEmptyTestSchema, dropTestSchema } from "../db/testing.ts";
-import { sealedIdOf, sealedReference } from "./sealed_payloads.ts";
+import { countingPool, createEmptyTestSchema, createTestDatabase, dropTestSchema } from "../db/testing.ts";
+import { createTaskStore } from "./pg_store.ts";
+import { newTask, T0 } from "./pg_store_testing.ts";
+import { SealedCache, sealedIdOf, sealedReference } from "./sealed_payloads.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -79,4 +81,78 @@ Deno.test("migration 0005 seals the pending auth mails and strips the finished o
     await dropTestSchema(schema);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a batch's secrets are sealed in one statement, and opened without a read by the instance that sealed them", async () => {
+  const db = await createTestDatabase();
+  const { sql: counted, statements } = countingPool(db.url);
+  try {
+    const store = createTaskStore(counted);
+    const bodies = [0, 1, 2].map((i) =>
+      encoder.encode(JSON.stringify({ to: `m${i}@example.com`, token: `t${i}` }))
+    );
+    const sealIds = bodies.map(() => crypto.randomUUID());
+    const tasks = bodies.map((body, i) =>
+      newTask({
+        queue: "emails",
+        payload: sealedReference(sealIds[i]),
+        sealed: { id: sealIds[i], body, expiresAt: T0 + 60_000 },
+      })
+    );
+    statements.length = 0;
+    const { tasks: stored } = await store.enqueue(tasks, T0);
+    assert.equal(statements.filter((s) => /sealed_payloads/.test(s)).length, 1, statements.join("\n---\n"));
+
+    // The sealing instance: its Assigns open the secrets from memory, each for its own task only.
+    statements.length = 0;
+    const copy = { ...stored[1], id: crypto.randomUUID(), payload: stored[0].payload };
+    const opened = await store.openPayloads([stored[0], stored[2], copy], T0 + 1);
+    assert.deepEqual(
+      opened.slice(0, 2).map((t) => decoder.decode(t.payload)),
+      [bodies[0], bodies[2]].map((b) => decoder.decode(b)),
+    );
+    assert.equal(
+      decoder.decode(opened[2].payload),
+      decoder.decode(stored[0].payload),
+      "another task's reference stays shut",
+    );
+    assert.equal(
+      statements.filter((s) => /sealed_payloads/.test(s)).length,
+      1,
+      "only the copy was looked up",
+    );
+
+    // Another instance (or this one after the first Assign) reads them from Postgres, alike.
+    const other = createTaskStore(db.sql);
+    const again = await other.openPayloads([stored[0], stored[1]], T0 + 1);
+    assert.deepEqual(
+      again.map((t) => decoder.decode(t.payload)),
+      [bodies[0], bodies[1]].map((b) => decoder.decode(b)),
+    );
+    // Expired: shut, from memory as from Postgres.
+    const late = await store.openPayloads([stored[1]], T0 + 60_001);
+    assert.equal(decoder.decode(late[0].payload), decoder.decode(stored[1].payload));
+  } finally {
+    await counted.end();
+    await db.drop();
+  }
+});
+
+Deno.test("the sealed cache opens an entry once, for its own reference, unexpired, and stays bounded", () => {
+  const cache = new SealedCache(4, 1000);
+  const body = encoder.encode("secret");
+  cache.put("t1", { id: "s1", body, expiresAt: 100 });
+  assert.equal(cache.take("t1", "s2", 50), undefined, "another reference opens nothing");
+  assert.equal(cache.take("t1", "s1", 50), undefined, "and the entry is gone after a take");
+  cache.put("t2", { id: "s2", body, expiresAt: 100 });
+  assert.equal(cache.take("t2", "s2", 100), undefined, "expired");
+  cache.put("t3", { id: "s3", body, expiresAt: 100 });
+  assert.equal(cache.take("t3", "s3", 99), body);
+  for (let i = 0; i < 5; i++) cache.put(`n${i}`, { id: `s${i}`, body, expiresAt: 100 });
+  assert.ok(cache.size <= 4, `${cache.size} entries`);
+  assert.equal(cache.take("n4", "s4", 0), body, "the newest is kept");
+  assert.equal(cache.take("n0", "s0", 0), undefined, "the oldest went");
+  const big = new SealedCache(100, 10);
+  for (let i = 0; i < 5; i++) big.put(`b${i}`, { id: "s", body: new Uint8Array(4), expiresAt: 100 });
+  assert.ok(big.size <= 2, `${big.size} entries of 4 bytes under 10 bytes`);
 });

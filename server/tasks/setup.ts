@@ -10,7 +10,6 @@ import { createMemoryWorkerRegistry } from "../broker/worker_registry.ts";
 import type { Deps } from "../deps.ts";
 import { createTaskStore } from "./pg_store.ts";
 import { TasksRuntime } from "./runtime.ts";
-import { openSealedPayloads } from "./sealed_payloads.ts";
 
 export function createTasksRuntime(
   deps: Pick<Deps, "sql" | "redis" | "clock" | "log" | "config">,
@@ -19,8 +18,9 @@ export function createTasksRuntime(
   const redis = deps.redis.kind === "redis" ? deps.redis.client : undefined;
   const broker = redis ? createRedisBroker({ redis, log }) : createMemoryBroker();
   const registry = redis ? createRedisWorkerRegistry({ redis, log }) : createMemoryWorkerRegistry();
-  return new TasksRuntime(createTaskStore(deps.sql), broker, deps.clock, log, deps.config.tasks, {
+  const store = createTaskStore(deps.sql);
+  return new TasksRuntime(store, broker, deps.clock, log, deps.config.tasks, {
     registry,
-    openPayloads: (tasks) => openSealedPayloads(deps.sql, tasks, deps.clock.now()),
+    openPayloads: (tasks) => store.openPayloads(tasks, deps.clock.now()),
   });
 }

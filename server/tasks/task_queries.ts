@@ -4,7 +4,7 @@
  * attempt_queries.ts. A change names the state it leaves in its WHERE clause, so a
  * caller holding stale knowledge changes nothing.
  */
-import { Buffer } from "node:buffer";
+import { base64Of } from "../db/base64.ts";
 import type postgres from "postgres";
 import type {
   AttemptOutcome,
@@ -168,14 +168,14 @@ export async function insertTasks(
       backoff_multiplier, timeout_ms, idempotency_key, labels, depends_on, condition, run_at,
       created_at, updated_at, finished_at, cancel_reason, schedule_id, limit_group, traceparent
     )
-    select i.id, i.queue, i.type, decode(i.payload, 'hex'), i.priority, i.state, i.max_attempts,
+    select i.id, i.queue, i.type, decode(i.payload, 'base64'), i.priority, i.state, i.max_attempts,
       i.backoff_initial_ms, i.backoff_max_ms, i.backoff_multiplier, i.timeout_ms, i.idempotency_key,
       i.labels::jsonb, i.depends_on::uuid[], i.condition, to_timestamp(i.run_at / 1000.0),
       ${at}, ${at}, case when i.state = 'cancelled' then ${at}::timestamptz end, i.cancel_reason, i.schedule_id,
       i.limit_group, i.traceparent
     from unnest(
       ${column((t) => t.id)}::uuid[], ${column((t) => t.queue)}::text[], ${column((t) => t.type)}::text[],
-      ${column((t) => Buffer.from(t.payload).toString("hex"))}::text[], ${column((t) => t.priority)}::int2[],
+      ${column((t) => base64Of(t.payload))}::text[], ${column((t) => t.priority)}::int2[],
       ${column((t) => t.state)}::text[], ${column((t) => t.maxAttempts)}::int4[],
       ${column((t) => t.backoff.initialMs)}::int8[], ${column((t) => t.backoff.maxMs)}::int8[],
       ${column((t) => t.backoff.multiplier)}::float8[], ${column((t) => t.timeoutMs)}::int4[],
