@@ -5,6 +5,7 @@
  * and clock are the small shapes below, which the server's and the worker's both fit.
  */
 import { createTransport } from "nodemailer";
+import { composeMail } from "./compose.ts";
 import type { MailConfig } from "./config.ts";
 
 /** What sendEmail logs with. */
@@ -118,7 +119,11 @@ export async function sendEmail(mailer: Mailer, message: EmailMessage): Promise<
   }
 
   try {
-    const info = await smtpTransport(mail.smtpUrl).sendMail(envelope);
+    // Composed in memory first (compose.ts), then handed to the pool whole: streamed from the
+    // MIME tree, every header block and body line was a socket write of its own. With `raw`
+    // nodemailer reads no headers, so the envelope and the Message-ID it reports come along.
+    const { raw, messageId, envelope: smtpEnvelope } = await composeMail(envelope);
+    const info = await smtpTransport(mail.smtpUrl).sendMail({ envelope: smtpEnvelope, messageId, raw });
     log?.info("mail sent", { message_id: info.messageId, domain: recipientDomain(message.to) });
     return { via: "smtp", messageId: info.messageId };
   } catch (error) {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createTransport } from "nodemailer";
 import { mailConfigFromEnv } from "./config.ts";
 import { MailSendError, sendEmail } from "./send.ts";
 import { decodeQuotedPrintable, startSmtpSink } from "./testing.ts";
@@ -117,6 +118,64 @@ Deno.test("a message's own From overrides the configured one", async () => {
     const got = await sink.waitFor((m) => m.to.includes("eve@example.com"));
     assert.equal(got.from, "ops@example.com");
     assert.match(got.raw, /From: Ops <ops@example.com>/);
+  } finally {
+    await sink.close();
+  }
+});
+
+/** A received mail with what differs between two composes of the same message masked: Date and boundaries. */
+function masked(raw: string): string {
+  let out = raw.replace(/^Date: .*\r\n/m, "Date: <date>\r\n");
+  for (const [, boundary] of raw.matchAll(/boundary="([^"]+)"/g)) {
+    out = out.replaceAll(boundary, "<boundary>");
+  }
+  return out;
+}
+
+Deno.test("sendEmail delivers over SMTP the same message nodemailer's own streaming send delivers", async () => {
+  const sink = await startSmtpSink();
+  try {
+    const mail = { smtpUrl: sink.url, from: "taskmesh <no-reply@example.com>", outboxDir: "/nonexistent" };
+    const message = {
+      to: "Zoë <zoe@example.com>",
+      subject: "Grüße: our news",
+      from: "Team Ops <ops@example.com>",
+      text: "Hi Zoë,\n\n.a line starting with a dot\n" + "long line ".repeat(20) +
+        "\nhttps://example.com/u?token=abc\n",
+      html: `<p>Hi Zoë,</p><p>${
+        "long html ".repeat(20)
+      }</p><a href="https://example.com/u?token=abc">unsubscribe</a>`,
+      headers: {
+        "Message-ID": "<campaign-1.delivery-7@example.com>",
+        "List-Unsubscribe": "<https://example.com/unsubscribe?token=abc>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+      },
+    };
+    const sent = await sendEmail({ mail }, message);
+    assert.deepEqual(sent, { via: "smtp", messageId: "<campaign-1.delivery-7@example.com>" });
+    const composed = await sink.waitFor((m) => m.to.includes("zoe@example.com"));
+
+    // The same message as sendEmail sent it before it composed in memory: nodemailer streaming the tree.
+    const streaming = createTransport(sink.url);
+    await streaming.sendMail({ ...message, to: "Zoë <zoe2@example.com>" });
+    streaming.close();
+    const streamed = await sink.waitFor((m) => m.to.includes("zoe2@example.com"));
+
+    assert.equal(composed.from, "ops@example.com");
+    assert.deepEqual(composed.to, ["zoe@example.com"]);
+    assert.equal(masked(composed.raw), masked(streamed.raw).replace("zoe2@example.com", "zoe@example.com"));
+    assert.match(composed.raw, /^Message-ID: <campaign-1\.delivery-7@example\.com>\r$/m);
+    assert.match(composed.raw, /^List-Unsubscribe: <https:\/\/example\.com\/unsubscribe\?token=abc>\r$/m);
+    assert.match(composed.raw, /^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
+    assert.match(composed.raw, /^Content-Type: multipart\/alternative;/m);
+    // The dot the line starts with was stuffed on the wire and unstuffed by the server.
+    assert.match(composed.raw, /\r\n\.a line starting with a dot\r\n/);
+
+    // Without a Message-ID of its own, the one nodemailer generated is the one reported.
+    const plain = await sendEmail({ mail }, { to: "fay@example.com", subject: "x", text: "y" });
+    const got = await sink.waitFor((m) => m.to.includes("fay@example.com"));
+    assert.match(plain.messageId, /^<.+@example\.com>$/);
+    assert.ok(got.raw.includes(`\r\nMessage-ID: ${plain.messageId}\r\n`), got.raw);
   } finally {
     await sink.close();
   }

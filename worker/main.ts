@@ -83,11 +83,19 @@ export async function main(args: string[], env: Record<string, string | undefine
   }
 }
 
+/** Mails per pooled SMTP connection before the pool replaces it (pooledSmtpUrl). */
+export const POOLED_MAX_MESSAGES = 1000;
+
 /**
  * The worker keeps SMTP connections open (nodemailer's pool, up to one per slot, at most 50)
  * unless SMTP_URL says `pool=` itself: a connection per mail was what bounded a campaign
  * (632 → ~900 mails/s in bench:campaign --quick). The process ends with Deno.exit, so idle
  * pooled sockets never hold it.
+ *
+ * Each connection sends up to 1,000 mails before it is replaced (`maxMessages`, unless
+ * SMTP_URL sets it or names `pool=`): with nodemailer's default of 100, a campaign opened,
+ * greeted and closed a connection every 100 mails per slot though no server asked for it.
+ * A server with a lower limit of its own closes the connection, and the pool opens another.
  */
 export function pooledSmtpUrl(smtpUrl: string | undefined, concurrency: number): string | undefined {
   if (smtpUrl === undefined) return undefined;
@@ -95,6 +103,7 @@ export function pooledSmtpUrl(smtpUrl: string | undefined, concurrency: number):
   if (url.searchParams.has("pool")) return smtpUrl;
   url.searchParams.set("pool", "true");
   url.searchParams.set("maxConnections", String(Math.min(Math.max(concurrency, 1), 50)));
+  if (!url.searchParams.has("maxMessages")) url.searchParams.set("maxMessages", String(POOLED_MAX_MESSAGES));
   return url.toString();
 }
 

@@ -258,6 +258,11 @@ Deno.test("the worker pools SMTP connections unless SMTP_URL says pool= itself",
   assert.equal(pooled.searchParams.get("maxConnections"), "50");
   assert.equal(pooled.username, "user");
   assert.equal(pooled.port, "2525");
+  assert.equal(pooled.searchParams.get("maxMessages"), "1000");
+  assert.equal(
+    new URL(pooledSmtpUrl("smtp://mail.example.test?maxMessages=20", 4)!).searchParams.get("maxMessages"),
+    "20",
+  );
   assert.equal(
     new URL(pooledSmtpUrl("smtp://mail.example.test", 4)!).searchParams.get("maxConnections"),
     "4",
