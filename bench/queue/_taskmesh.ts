@@ -38,6 +38,8 @@ export interface TaskmeshOptions {
   cpuProfDir?: string;
   /** The same for every worker process. */
   workerCpuProfDir?: string;
+  /** V8's own heap settings instead of the launch flags of deno.json's server and worker tasks. */
+  v8Defaults?: boolean;
   /**
    * The protocol of the bench's enqueue client (default grpc). Both go over one HTTP/2
    * connection in binary; the server answers both on its one port. Workers use gRPC.
@@ -89,7 +91,14 @@ export async function startTaskmesh(
       name: "taskmesh server",
       port,
       // Launched as deployed: with the V8 flags of deno.json's server task.
-      command: ["deno", "run", "-A", ...v8FlagArgs("server", []), ...profile, `${ROOT}server/main.ts`],
+      command: [
+        "deno",
+        "run",
+        "-A",
+        ...v8FlagArgs("server", [], options.v8Defaults),
+        ...profile,
+        `${ROOT}server/main.ts`,
+      ],
       env: {
         DATABASE_URL: databaseUrl,
         REDIS_URL: options.redisUrl,
@@ -203,7 +212,7 @@ function taskmeshSystem(r: Running): QueueSystem & { databaseUrl: string } {
         "deno",
         "run",
         "-A",
-        ...v8FlagArgs("worker", []),
+        ...v8FlagArgs("worker", [], r.v8Defaults),
         ...profile,
         `${ROOT}worker/main.ts`,
         `--url=${r.url}`,

@@ -15,6 +15,7 @@
  *   --systems=taskmesh,bullmq,bullmq-aof,graphile-worker,pg-boss --phases=throughput,latency,requeue
  *   --server-cpu-prof=DIR, --worker-cpu-prof=DIR (taskmesh's server or worker processes run
  *   under --cpu-prof and write their profiles there) --no-write
+ *   --v8-defaults (taskmesh's processes with V8's own heap settings, not deno.json's launch flags)
  *   --taskmesh-client=grpc|connect (the protocol of taskmesh's enqueue client, gRPC by default;
  *   both binary over one HTTP/2 connection)
  *   --quick: a smoke run in about two minutes (2,000 tasks, 50 latency samples, 10 s limits,
@@ -88,6 +89,7 @@ function readParameters() {
     taskmeshClient: clientProtocol(flagValue(Deno.args, "taskmesh-client") ?? "grpc"),
     cpuProf: flagValue(Deno.args, "server-cpu-prof"),
     workerCpuProf: flagValue(Deno.args, "worker-cpu-prof"),
+    v8Defaults: hasFlag(Deno.args, "v8-defaults"),
     write: !hasFlag(Deno.args, "no-write") && !QUICK,
     adminDatabaseUrl: Deno.env.get("BENCH_ADMIN_DATABASE_URL") ??
       "postgres://postgres@127.0.0.1:5432/postgres",
@@ -153,6 +155,7 @@ async function startSystems(
         logLevel: "warn",
         cpuProfDir: p.cpuProf,
         workerCpuProfDir: p.workerCpuProf,
+        v8Defaults: p.v8Defaults,
         clientProtocol: p.taskmeshClient,
       }),
     );
