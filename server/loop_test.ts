@@ -3,6 +3,19 @@ import { ManualClock } from "./clock.ts";
 import { createMemoryLogger } from "./log.ts";
 import { startLoop } from "./loop.ts";
 
+/** `promise`, or a failure after `ms` (a regression here would otherwise hang: the manual clock never moves). */
+async function within<T>(what: string, promise: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A promise and its resolver, so a test can hold an iteration open. */
 function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
@@ -29,7 +42,7 @@ Deno.test("a kick during an iteration runs another at once, without waiting out 
   loop.kick();
   held.open();
   // The manual clock never moves: only the kick can bring the second iteration.
-  await second.promise;
+  await within("the kicked second iteration", second.promise);
   assert.equal(runs, 2);
   await loop.stop();
 });

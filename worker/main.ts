@@ -95,7 +95,8 @@ export const POOLED_MAX_MESSAGES = 1000;
  * Each connection sends up to 1,000 mails before it is replaced (`maxMessages`, unless
  * SMTP_URL sets it or names `pool=`): with nodemailer's default of 100, a campaign opened,
  * greeted and closed a connection every 100 mails per slot though no server asked for it.
- * A server with a lower limit of its own closes the connection, and the pool opens another.
+ * A server with a lower limit of its own either closes the connection (the pool opens another)
+ * or refuses with a 4xx, which the task retries with its backoff: `?maxMessages=N` matches it.
  */
 export function pooledSmtpUrl(smtpUrl: string | undefined, concurrency: number): string | undefined {
   if (smtpUrl === undefined) return undefined;

@@ -73,6 +73,7 @@ export class Scheduler {
         const started = this.clock.now();
         let wakeAt = started + this.pollMs;
         let idle = false;
+        let failed = false;
         try {
           const fired = await this.runOnce();
           const nextDue = await selectNextDue(this.sql);
@@ -85,10 +86,12 @@ export class Scheduler {
           if (stop.signal.aborted) break;
           this.#log.error("scheduler iteration failed; retrying after the poll interval", { error });
           wakeAt = this.clock.now() + this.pollMs;
+          failed = true;
         }
         // Reckoned from the clock right before sleeping: time that passed during the iteration counts.
         const wait = idle ? MIN_SLEEP_MS : wakeAt - this.clock.now();
-        if (wait <= 0 || this.#kicked) continue;
+        // A failed iteration waits out the poll interval, however often it is kicked meanwhile.
+        if (!failed && (wait <= 0 || this.#kicked)) continue;
         this.#wake = new AbortController();
         await this.clock.sleep(wait, AbortSignal.any([stop.signal, this.#wake.signal])).catch(() => {});
       }

@@ -277,7 +277,7 @@ export function createTaskStore(sql: Sql): PgTaskStore {
         const version = result.versions.get(t.id);
         if (!result.duplicates[i] && version !== undefined) claimCache.put(t, version);
         const sealed = tasks[i].sealed;
-        if (!result.duplicates[i] && sealed) sealedCache.put(t.id, sealed);
+        if (!result.duplicates[i] && sealed) sealedCache.put(t.id, sealed, now);
       });
       return { tasks: result.tasks, duplicates: result.duplicates };
     },
@@ -401,6 +401,8 @@ export function createTaskStore(sql: Sql): PgTaskStore {
       };
       // Successes alone: the change and the edges' read go out with BEGIN, in one write.
       const done = failures.length === 0 ? await beginPipelined(sql, body) : await sql.begin(body);
+      // An attempt ended: a secret still kept (its Assign came from another instance) has no use here.
+      for (const id of done.ended.keys()) sealedCache.delete(id);
       return {
         tasks: results.map((r) => done.ended.get(r.taskId) ?? null),
         runnable: done.runnable,
@@ -487,6 +489,7 @@ export function createTaskStore(sql: Sql): PgTaskStore {
         await deleteTasks(tx, dead.map((r) => r.id));
         return dead;
       });
+      for (const row of rows) sealedCache.delete(row.id);
       return rows.sort(bySeq).map(toTaskRecord);
     },
 

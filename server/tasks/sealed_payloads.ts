@@ -90,18 +90,32 @@ interface Kept {
  * goes (one short walk over the map, amortised over the puts that filled it).
  */
 export class SealedCache {
-  readonly #entries = new Map<string, Kept>();
+  readonly #entries = new Map<string, Kept & { keptAt: number }>();
   #bytes = 0;
-  constructor(readonly maxEntries = 20_000, readonly maxBytes = 16 * 1024 * 1024) {}
+  /**
+   * `maxAgeMs`: a first Assign follows its enqueue within seconds; a secret whose task was
+   * assigned by another instance, or ran later, is not kept past this (its Assign reads
+   * Postgres). The store also drops a task's entry when the task ends or is purged.
+   */
+  constructor(
+    readonly maxEntries = 20_000,
+    readonly maxBytes = 16 * 1024 * 1024,
+    readonly maxAgeMs = 60_000,
+  ) {}
 
   get size(): number {
     return this.#entries.size;
   }
 
-  /** Keeps the secret sealed for `taskId` (after the commit that stored it). */
-  put(taskId: string, sealed: Kept): void {
+  /** Keeps the secret sealed for `taskId` (after the commit that stored it, at `now`). */
+  put(taskId: string, sealed: Kept, now: number): void {
     this.delete(taskId);
-    this.#entries.set(taskId, { id: sealed.id, body: sealed.body, expiresAt: sealed.expiresAt });
+    // Entries are in the order they were kept: the stale ones are at the front.
+    for (const [id, kept] of this.#entries) {
+      if (now - kept.keptAt <= this.maxAgeMs && kept.expiresAt > now) break;
+      this.delete(id);
+    }
+    this.#entries.set(taskId, { id: sealed.id, body: sealed.body, expiresAt: sealed.expiresAt, keptAt: now });
     this.#bytes += sealed.body.length;
     if (this.#entries.size <= this.maxEntries && this.#bytes <= this.maxBytes) return;
     let drop = Math.ceil(this.#entries.size / 2);

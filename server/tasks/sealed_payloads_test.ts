@@ -88,8 +88,11 @@ Deno.test("a batch's secrets are sealed in one statement, and opened without a r
   const { sql: counted, statements } = countingPool(db.url);
   try {
     const store = createTaskStore(counted);
+    // The second is ~1.5 KB: Postgres breaks its base64 every 76 characters on the way back.
     const bodies = [0, 1, 2].map((i) =>
-      encoder.encode(JSON.stringify({ to: `m${i}@example.com`, token: `t${i}` }))
+      encoder.encode(
+        JSON.stringify({ to: `m${i}@example.com`, token: `t${i}`, html: "<p>é</p>".repeat(i * 180) }),
+      )
     );
     const sealIds = bodies.map(() => crypto.randomUUID());
     const tasks = bodies.map((body, i) =>
@@ -129,6 +132,8 @@ Deno.test("a batch's secrets are sealed in one statement, and opened without a r
       again.map((t) => decoder.decode(t.payload)),
       [bodies[0], bodies[1]].map((b) => decoder.decode(b)),
     );
+    assert.ok(bodies[1].length > 1000, `${bodies[1].length} bytes`);
+    assert.deepEqual(again[1].payload, bodies[1], "the long one byte for byte");
     // Expired: shut, from memory as from Postgres.
     const late = await store.openPayloads([stored[1]], T0 + 60_001);
     assert.equal(decoder.decode(late[0].payload), decoder.decode(stored[1].payload));
@@ -141,18 +146,25 @@ Deno.test("a batch's secrets are sealed in one statement, and opened without a r
 Deno.test("the sealed cache opens an entry once, for its own reference, unexpired, and stays bounded", () => {
   const cache = new SealedCache(4, 1000);
   const body = encoder.encode("secret");
-  cache.put("t1", { id: "s1", body, expiresAt: 100 });
+  cache.put("t1", { id: "s1", body, expiresAt: 100 }, 0);
   assert.equal(cache.take("t1", "s2", 50), undefined, "another reference opens nothing");
   assert.equal(cache.take("t1", "s1", 50), undefined, "and the entry is gone after a take");
-  cache.put("t2", { id: "s2", body, expiresAt: 100 });
+  cache.put("t2", { id: "s2", body, expiresAt: 100 }, 0);
   assert.equal(cache.take("t2", "s2", 100), undefined, "expired");
-  cache.put("t3", { id: "s3", body, expiresAt: 100 });
+  cache.put("t3", { id: "s3", body, expiresAt: 100 }, 0);
   assert.equal(cache.take("t3", "s3", 99), body);
-  for (let i = 0; i < 5; i++) cache.put(`n${i}`, { id: `s${i}`, body, expiresAt: 100 });
+  for (let i = 0; i < 5; i++) cache.put(`n${i}`, { id: `s${i}`, body, expiresAt: 100 }, 0);
   assert.ok(cache.size <= 4, `${cache.size} entries`);
   assert.equal(cache.take("n4", "s4", 0), body, "the newest is kept");
   assert.equal(cache.take("n0", "s0", 0), undefined, "the oldest went");
   const big = new SealedCache(100, 10);
-  for (let i = 0; i < 5; i++) big.put(`b${i}`, { id: "s", body: new Uint8Array(4), expiresAt: 100 });
+  for (let i = 0; i < 5; i++) big.put(`b${i}`, { id: "s", body: new Uint8Array(4), expiresAt: 100 }, 0);
   assert.ok(big.size <= 2, `${big.size} entries of 4 bytes under 10 bytes`);
+  // Kept no longer than its age limit, nor past its expiry, even when never taken.
+  const aging = new SealedCache(100, 1000, 1000);
+  aging.put("old", { id: "s", body, expiresAt: 10_000 }, 0);
+  aging.put("soon", { id: "s", body, expiresAt: 1_500 }, 1_000);
+  aging.put("new", { id: "s", body, expiresAt: 10_000 }, 1_600);
+  assert.equal(aging.size, 1, "the one past its age and the one past its expiry went");
+  assert.equal(aging.take("new", "s", 1_600), body);
 });
