@@ -68,7 +68,9 @@ Deno.test("TUI schedules view", { sanitizeOps: false, sanitizeResources: false }
       await screen.waitFor(/schedule daily-report fired now: enqueued \(task \w{8}\)/);
       const frame = await screen.waitFor(/trigger\s+enqueued → queued\s+task \w{8}/);
       assert.match(frame, /Recent fires of daily-report/);
-      await screen.waitFor(/daily-report\s.*\d+s ago enqueued → queued/);
+      // "ago" by the TUI's clock, which the step before moved up to an hour ahead: "42m10s ago", or
+      // "1h00m ago" when the test runs just after a full hour (the hourly schedule's tick was then ~1 h off).
+      await screen.waitFor(/daily-report\s.*\s\d+[hms]\S* ago enqueued → queued/);
     });
 
     await t.step("pause with confirmation, then resume", async () => {
