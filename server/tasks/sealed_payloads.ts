@@ -163,19 +163,16 @@ export async function openSealedPayloads(
     else refs.set(task.id, id);
   }
   if (refs.size === 0 && opened.size === 0) return tasks;
-  if (refs.size === 0) {
-    return tasks.map((task) => {
-      const body = opened.get(task.id);
-      return body ? { ...task, payload: body } : task;
-    });
-  }
-  // Base64 rather than the bytea itself, which arrives as hex: half the bytes, decoded natively.
-  const rows = await sql<{ id: string; task_id: string; body: string }[]>`
-    select id, task_id, encode(body, 'base64') as body from sealed_payloads
-    where id = any(${[...new Set(refs.values())]}::uuid[]) and task_id = any(${[...refs.keys()]}::uuid[])
-      and expires_at > ${new Date(now)}`;
   // Keyed by the task it was sealed for: a reference copied into another task finds nothing.
-  const bodies = new Map(rows.map((r) => [`${r.task_id} ${r.id}`, bytesOfBase64(r.body)]));
+  const bodies = new Map<string, Uint8Array>();
+  if (refs.size > 0) {
+    // Base64 rather than the bytea itself, which arrives as hex: half the bytes, decoded natively.
+    const rows = await sql<{ id: string; task_id: string; body: string }[]>`
+      select id, task_id, encode(body, 'base64') as body from sealed_payloads
+      where id = any(${[...new Set(refs.values())]}::uuid[]) and task_id = any(${[...refs.keys()]}::uuid[])
+        and expires_at > ${new Date(now)}`;
+    for (const r of rows) bodies.set(`${r.task_id} ${r.id}`, bytesOfBase64(r.body));
+  }
   return tasks.map((task) => {
     const body = opened.get(task.id) ?? bodies.get(`${task.id} ${refs.get(task.id)}`);
     return body ? { ...task, payload: body } : task;
