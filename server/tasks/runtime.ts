@@ -235,9 +235,14 @@ export class TasksRuntime {
 
   async #makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {
     if (tasks.length === 0) return;
-    await this.#broker.add(tasks, this.clock.now());
+    const added = this.#broker.add(tasks, this.clock.now());
     const queues = new Set(tasks.map((t) => t.queue));
-    // This process's dispatchers need not wait for the round trip through the broker's channel.
+    // This process's dispatchers need not wait for the add's answer, nor for the round trip
+    // through the broker's channel: the add is on its way, and a claim they send now follows
+    // it on the same connection, so it sees the tasks. Woken again once the add has answered,
+    // for a claim that overtook it anyway (a script the broker had to load again, a redirect).
+    for (const queue of queues) this.#wakeLocal(queue);
+    await added;
     for (const queue of queues) this.#wakeLocal(queue);
     await Promise.all([...queues].map((queue) => this.#broker.notify(queue)));
   }
