@@ -11,6 +11,23 @@ export interface ProcessResult {
   tasks: number;
   /** From the first task's start to the last one's finish, as the system recorded them. */
   seconds: number;
+  /**
+   * CPU the whole machine spent per task while the worker ran them (every process: the
+   * system's server, worker, database and Redis, and anything else running), µs.
+   */
+  machineCpuUsPerTask: number;
+  /** Share of the machine's CPU time that was busy over the same span. */
+  machineBusy: number;
+}
+
+/** The whole machine's CPU time so far, ms: busy and in all (Linux /proc/stat, every core). */
+export async function machineCpu(): Promise<{ busyMs: number; totalMs: number }> {
+  const line = (await Deno.readTextFile("/proc/stat")).split("\n", 1)[0];
+  // cpu user nice system idle iowait irq softirq steal (guest time is already in user)
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  const idle = ticks[3] + ticks[4];
+  return { busyMs: (total - idle) * 10, totalMs: total * 10 }; // USER_HZ is 100 on Linux
 }
 
 export interface EnqueueResult {
@@ -48,8 +65,11 @@ export async function enqueueAndProcess(
     id: `${sys.name}-c${workerConcurrency}`,
     logStarts: false,
   });
+  const cpu0 = await machineCpu();
+  let cpu1 = cpu0;
   try {
     await sys.waitSucceeded(queue, timed.count, performance.now() + limitMs);
+    cpu1 = await machineCpu();
   } catch (error) {
     throw new Error(`${(error as Error).message}; the worker's output ends:\n${worker.tail()}`);
   } finally {
@@ -60,7 +80,15 @@ export async function enqueueAndProcess(
   const seconds = (w.lastFinishMs - w.firstStartMs) / 1000;
   return {
     enqueue,
-    processed: { tasks: w.count, seconds: round(seconds, 3), tasksPerSecond: round(w.count / seconds, 1) },
+    processed: {
+      tasks: w.count,
+      seconds: round(seconds, 3),
+      tasksPerSecond: round(w.count / seconds, 1),
+      machineCpuUsPerTask: w.count > 0 ? round(((cpu1.busyMs - cpu0.busyMs) * 1000) / w.count, 0) : 0,
+      machineBusy: cpu1.totalMs > cpu0.totalMs
+        ? round((cpu1.busyMs - cpu0.busyMs) / (cpu1.totalMs - cpu0.totalMs), 2)
+        : 0,
+    },
   };
 }
 

@@ -150,6 +150,14 @@ export function buildRows(
       tasks: counted((s) => s.processed[c] ? [s.processed[c]] : []),
     });
   }
+  // What bounds a processed rate on this machine: its cores over the CPU each task costs everywhere.
+  for (const c of p.concurrencies) {
+    rows.push(row(
+      `machine CPU per processed task, concurrency ${c}`,
+      "µs",
+      (s) => s.processed[c]?.machineCpuUsPerTask,
+    ));
+  }
   rows.push(
     atMost(row("enqueue → handler start, p50", "ms", (s) => ms(s.latency?.handlerStart, "p50")), 3),
     atMost(row("enqueue → handler start, p99", "ms", (s) => ms(s.latency?.handlerStart, "p99")), 10),

@@ -236,7 +236,10 @@ async function main() {
           side.processed[c] = r.processed;
           say(
             `${sys.name}: enqueue ${how.kind} ${r.enqueue.tasksPerSecond} tasks/s (${r.enqueue.tasks} in ${r.enqueue.seconds} s); ` +
-              `concurrency ${c}: ${r.processed.tasksPerSecond} tasks/s (${r.processed.tasks} in ${r.processed.seconds} s)`,
+              `concurrency ${c}: ${r.processed.tasksPerSecond} tasks/s (${r.processed.tasks} in ${r.processed.seconds} s; ` +
+              `machine CPU ${r.processed.machineCpuUsPerTask} µs a task, ${
+                Math.round(r.processed.machineBusy * 100)
+              } % busy)`,
           );
         }
       }
