@@ -1,7 +1,8 @@
 /**
- * A background loop: runs one iteration, waits, repeats until its signal aborts.
- * A failed iteration is logged (at most once a minute per message) and the loop goes
- * on; it never swallows an error silently.
+ * A background loop: runs one iteration, waits, repeats until its signal aborts. The wait
+ * is the interval, unless the iteration returns a NextRun to choose it (the scheduler waits
+ * for its next due tick so). A failed iteration is logged (at most once a minute per
+ * message) and the loop goes on; it never swallows an error silently.
  */
 import type { Clock } from "./clock.ts";
 import { type Logger, rateLimitedLogger } from "./log.ts";
@@ -12,6 +13,29 @@ export interface Loop {
   /** Runs an iteration now instead of waiting out the interval (or another at once, if one is running). */
   kick(): void;
   stop(): Promise<void>;
+}
+
+/**
+ * What an iteration returns to choose when the next one runs instead of after the interval. A
+ * marker, not a number: iterations that return a count (the lease reaper's) keep the interval.
+ */
+export class NextRun {
+  private constructor(readonly kind: "after" | "at", readonly ms: number) {}
+
+  /** `ms` after the iteration ends; 0 or less runs the next one at once. */
+  static after(ms: number): NextRun {
+    return new NextRun("after", ms);
+  }
+
+  /** At `time` on the loop's clock, reckoned right before it sleeps; a time passed runs the next one at once. */
+  static at(time: number): NextRun {
+    return new NextRun("at", time);
+  }
+
+  /** The wait before the next iteration, the clock reading `now`. */
+  waitFrom(now: number): number {
+    return this.kind === "at" ? this.ms - now : this.ms;
+  }
 }
 
 export function startLoop(
@@ -27,9 +51,12 @@ export function startLoop(
   const done = (async () => {
     while (!stop.signal.aborted) {
       kicked = false;
+      /** What the iteration chose; a failed one chose nothing and waits out the interval. */
+      let next: NextRun | undefined;
       let failed = false;
       try {
-        await iteration(stop.signal);
+        const returned = await iteration(stop.signal);
+        if (returned instanceof NextRun) next = returned;
       } catch (error) {
         if (stop.signal.aborted) break;
         failed = true;
@@ -39,9 +66,12 @@ export function startLoop(
       // Kicked while it ran: it may have read its state before the change that kicked it, so it
       // runs again at once (a failed one still waits out the interval, however often it is kicked).
       if (kicked && !failed && !stop.signal.aborted) continue;
+      // Reckoned from the clock right before sleeping: time that passed since the iteration chose counts.
+      const wait = next ? next.waitFrom(options.clock.now()) : options.intervalMs;
+      if (next && wait <= 0) continue;
       wake = new AbortController();
       const either = AbortSignal.any([stop.signal, wake.signal]);
-      await options.clock.sleep(options.intervalMs, either).catch(() => {});
+      await options.clock.sleep(wait, either).catch(() => {});
     }
   })();
   return {

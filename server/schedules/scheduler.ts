@@ -3,14 +3,16 @@
  * instance holds (a short transaction: their ticks written down, their next tick moved
  * on), fires those ticks through the task engine with no transaction open (_fire.ts), and
  * records the fires, ending the claims; then it sleeps until the next tick is due (at most
- * `pollMs`, so schedules made on other instances are seen), on the injected clock. Any
- * number of instances run it. A claim whose instance died passes after CLAIM_MS and its
+ * `pollMs`, so schedules made on other instances are seen), on the injected clock. It runs
+ * on startLoop (server/loop.ts), as the other background loops do, returning that wait as a
+ * NextRun; kicks and failures are the loop's. Any number of instances run it. A claim whose instance died passes after CLAIM_MS and its
  * ticks fire again elsewhere; each tick's idempotency key keeps that, a race or a retry
  * from enqueueing it twice.
  */
 import type { Clock } from "../clock.ts";
 import type { Sql } from "../db/postgres.ts";
-import { type Logger, rateLimitedLogger } from "../log.ts";
+import type { Logger } from "../log.ts";
+import { type Loop, NextRun, startLoop } from "../loop.ts";
 import type { TasksRuntime } from "../tasks/runtime.ts";
 import type { TypeDefaultsCache } from "../tasks/type_defaults.ts";
 import { type FireJob, fireJobs, recordFires } from "./_fire.ts";
@@ -42,12 +44,8 @@ export function previousOf(s: ScheduleRecord & { lastTaskState: string | null })
 export class Scheduler {
   readonly name = "scheduler";
   readonly #log: Logger;
-  #stop?: AbortController;
-  #wake?: AbortController;
-  #done?: Promise<void>;
+  #loop?: Loop;
   #prunedAt = 0;
-  /** Set by kick(), cleared as an iteration begins. */
-  #kicked = false;
   /** The time the last claim looked for due schedules (the injected clock's). */
   #claimedAt = 0;
 
@@ -59,49 +57,23 @@ export class Scheduler {
     log: Logger,
     readonly pollMs: number,
   ) {
-    this.#log = rateLimitedLogger(log.child({ loop: this.name }), 60_000, () => clock.now());
+    this.#log = log;
   }
 
+  /** Runs the loop (server/loop.ts): a failed iteration is logged and retried after `pollMs`. */
   start(signal?: AbortSignal): void {
-    if (this.#done) return;
-    const stop = this.#stop = new AbortController();
-    signal?.addEventListener("abort", () => stop.abort(), { once: true });
-    this.#done = (async () => {
-      while (!stop.signal.aborted) {
-        // A kick from here on is for this iteration or the sleep after it, never lost in between.
-        this.#kicked = false;
-        const started = this.clock.now();
-        let wakeAt = started + this.pollMs;
-        let idle = false;
-        let failed = false;
-        try {
-          const fired = await this.runOnce();
-          const nextDue = await selectNextDue(this.sql);
-          if (nextDue !== null) wakeAt = Math.min(wakeAt, nextDue);
-          // Due when the claim looked, yet fired nothing: another instance holds those schedules
-          // right now. Due only since (the clock moved during the iteration) is not that: the wait
-          // below is then not positive and the next iteration claims it at once.
-          idle = fired === 0 && nextDue !== null && nextDue <= this.#claimedAt;
-        } catch (error) {
-          if (stop.signal.aborted) break;
-          this.#log.error("scheduler iteration failed; retrying after the poll interval", { error });
-          wakeAt = this.clock.now() + this.pollMs;
-          failed = true;
-        }
-        // Reckoned from the clock right before sleeping: time that passed during the iteration counts.
-        const wait = idle ? MIN_SLEEP_MS : wakeAt - this.clock.now();
-        // A failed iteration waits out the poll interval, however often it is kicked meanwhile.
-        if (!failed && (wait <= 0 || this.#kicked)) continue;
-        this.#wake = new AbortController();
-        await this.clock.sleep(wait, AbortSignal.any([stop.signal, this.#wake.signal])).catch(() => {});
-      }
-    })();
+    if (this.#loop) return;
+    const loop = this.#loop = startLoop(
+      this.name,
+      { intervalMs: this.pollMs, clock: this.clock, log: this.#log },
+      () => this.#iterate(),
+    );
+    signal?.addEventListener("abort", () => void loop.stop(), { once: true });
   }
 
   async stop(): Promise<void> {
-    this.#stop?.abort();
-    await this.#done;
-    this.#done = undefined;
+    await this.#loop?.stop();
+    this.#loop = undefined;
   }
 
   /**
@@ -110,8 +82,19 @@ export class Scheduler {
    * have read the schedules before the change that kicked it.
    */
   kick(): void {
-    this.#kicked = true;
-    this.#wake?.abort();
+    this.#loop?.kick();
+  }
+
+  /** Fires what is due, then says when to look again: at the next due tick, at most `pollMs` on. */
+  async #iterate(): Promise<NextRun> {
+    const wakeAt = this.clock.now() + this.pollMs;
+    const fired = await this.runOnce();
+    const nextDue = await selectNextDue(this.sql);
+    // Due when the claim looked, yet fired nothing: another instance holds those schedules right
+    // now. Due only since (the clock moved during the iteration) is not that: the wait is then not
+    // positive and the next iteration claims it at once.
+    if (fired === 0 && nextDue !== null && nextDue <= this.#claimedAt) return NextRun.after(MIN_SLEEP_MS);
+    return NextRun.at(nextDue === null ? wakeAt : Math.min(wakeAt, nextDue));
   }
 
   /** Fires every due schedule this instance can take; returns how many schedules it fired. */
