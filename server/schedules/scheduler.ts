@@ -5,9 +5,9 @@
  * records the fires, ending the claims; then it sleeps until the next tick is due (at most
  * `pollMs`, so schedules made on other instances are seen), on the injected clock. It runs
  * on startLoop (server/loop.ts), as the other background loops do, returning that wait as a
- * NextRun; kicks and failures are the loop's. Any number of instances run it. A claim whose instance died passes after CLAIM_MS and its
- * ticks fire again elsewhere; each tick's idempotency key keeps that, a race or a retry
- * from enqueueing it twice.
+ * NextRun; kicks and failures are the loop's. Any number of instances run it. A claim whose
+ * instance died passes after CLAIM_MS and its ticks fire again elsewhere; each tick's
+ * idempotency key keeps that, a race or a retry from enqueueing it twice.
  */
 import type { Clock } from "../clock.ts";
 import type { Sql } from "../db/postgres.ts";
