@@ -3,6 +3,7 @@
  * clean slate (QueueSystem.reset) and leaves no worker running.
  */
 import { type Child, StartLog, stopChild } from "./_child.ts";
+import { cpuSnapshot, cpuSpent, type Role, ROLES } from "./_cpu.ts";
 import { percentile, type QueueSystem, round, sleep } from "./_system.ts";
 
 export interface ProcessResult {
@@ -12,22 +13,12 @@ export interface ProcessResult {
   /** From the first task's start to the last one's finish, as the system recorded them. */
   seconds: number;
   /**
-   * CPU the whole machine spent per task while the worker ran them (every process: the
-   * system's server, worker, database and Redis, and anything else running), µs.
+   * CPU spent per task while the worker ran them, µs: the whole machine's, and by role
+   * (_cpu.ts: the system's server and worker, Postgres, Redis, the rest).
    */
-  machineCpuUsPerTask: number;
+  cpuUsPerTask: { machine: number } & Record<Role, number>;
   /** Share of the machine's CPU time that was busy over the same span. */
   machineBusy: number;
-}
-
-/** The whole machine's CPU time so far, ms: busy and in all (Linux /proc/stat, every core). */
-export async function machineCpu(): Promise<{ busyMs: number; totalMs: number }> {
-  const line = (await Deno.readTextFile("/proc/stat")).split("\n", 1)[0];
-  // cpu user nice system idle iowait irq softirq steal (guest time is already in user)
-  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
-  const total = ticks.reduce((a, b) => a + b, 0);
-  const idle = ticks[3] + ticks[4];
-  return { busyMs: (total - idle) * 10, totalMs: total * 10 }; // USER_HZ is 100 on Linux
 }
 
 export interface EnqueueResult {
@@ -65,17 +56,18 @@ export async function enqueueAndProcess(
     id: `${sys.name}-c${workerConcurrency}`,
     logStarts: false,
   });
-  const cpu0 = await machineCpu();
+  const cpu0 = await cpuSnapshot();
   let cpu1 = cpu0;
   try {
     await sys.waitSucceeded(queue, timed.count, performance.now() + limitMs);
-    cpu1 = await machineCpu();
+    cpu1 = await cpuSnapshot();
   } catch (error) {
     throw new Error(`${(error as Error).message}; the worker's output ends:\n${worker.tail()}`);
   } finally {
     // Both workers drain on SIGTERM: what they hold finishes and is counted.
     await stopChild(worker, 30_000);
   }
+  const cpu = cpuSpent(cpu0, cpu1, { server: sys.serverPid, worker: worker.pid });
   const w = await sys.window(queue);
   const seconds = (w.lastFinishMs - w.firstStartMs) / 1000;
   return {
@@ -84,12 +76,17 @@ export async function enqueueAndProcess(
       tasks: w.count,
       seconds: round(seconds, 3),
       tasksPerSecond: round(w.count / seconds, 1),
-      machineCpuUsPerTask: w.count > 0 ? round(((cpu1.busyMs - cpu0.busyMs) * 1000) / w.count, 0) : 0,
-      machineBusy: cpu1.totalMs > cpu0.totalMs
-        ? round((cpu1.busyMs - cpu0.busyMs) / (cpu1.totalMs - cpu0.totalMs), 2)
-        : 0,
+      cpuUsPerTask: perTask(cpu.machineBusyMs, cpu.ms, w.count),
+      machineBusy: round(cpu.machineBusy, 2),
     },
   };
+}
+
+function perTask(machineMs: number, ms: Record<Role, number>, tasks: number): ProcessResult["cpuUsPerTask"] {
+  const us = (v: number) => tasks > 0 ? round((v * 1000) / tasks, 0) : 0;
+  const out = { machine: us(machineMs) } as ProcessResult["cpuUsPerTask"];
+  for (const role of ROLES) out[role] = us(ms[role]);
+  return out;
 }
 
 export interface Distribution {

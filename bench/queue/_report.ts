@@ -155,7 +155,7 @@ export function buildRows(
     rows.push(row(
       `machine CPU per processed task, concurrency ${c}`,
       "µs",
-      (s) => s.processed[c]?.machineCpuUsPerTask,
+      (s) => s.processed[c]?.cpuUsPerTask.machine,
     ));
   }
   rows.push(

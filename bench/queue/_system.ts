@@ -43,6 +43,8 @@ export type Skips = Partial<Record<"requeue", string>>;
 
 export interface QueueSystem {
   readonly name: SystemName;
+  /** The process that serves clients and workers, where the system has one of its own (taskmesh's server). */
+  readonly serverPid?: number;
   readonly skips: Skips;
   /** How this system is set up, for the report's notes. */
   readonly note: string;

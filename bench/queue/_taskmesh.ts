@@ -171,6 +171,7 @@ function taskmeshSystem(r: Running): QueueSystem & { databaseUrl: string } {
 
   return {
     name: "taskmesh",
+    serverPid: r.server.child.pid,
     note: "",
     skips: {},
     databaseUrl: r.databaseUrl,

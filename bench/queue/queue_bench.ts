@@ -194,6 +194,14 @@ async function startSystems(
   }
 }
 
+/** "machine 240, server 90, worker 60, postgres 50, redis 10, other 30" (roles with nothing spent left out). */
+function cpuLine(us: Record<string, number>): string {
+  return Object.entries(us).filter(([role, v]) => role === "machine" || v > 0).map(([role, v]) =>
+    `${role} ${v}`
+  )
+    .join(", ");
+}
+
 async function main() {
   const p = readParameters();
   if (p.systems.includes("taskmesh")) await checkRedisDatabase(p.taskmeshRedis, "tm:");
@@ -237,7 +245,7 @@ async function main() {
           say(
             `${sys.name}: enqueue ${how.kind} ${r.enqueue.tasksPerSecond} tasks/s (${r.enqueue.tasks} in ${r.enqueue.seconds} s); ` +
               `concurrency ${c}: ${r.processed.tasksPerSecond} tasks/s (${r.processed.tasks} in ${r.processed.seconds} s; ` +
-              `machine CPU ${r.processed.machineCpuUsPerTask} µs a task, ${
+              `CPU µs a task: ${cpuLine(r.processed.cpuUsPerTask)}; machine ${
                 Math.round(r.processed.machineBusy * 100)
               } % busy)`,
           );
