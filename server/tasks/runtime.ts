@@ -233,9 +233,11 @@ export class TasksRuntime {
     await this.#mirror.run("a task changed", () => this.#makeRunnable(transition.runnable));
   }
 
-  async #makeRunnable(tasks: readonly BrokerTask[]): Promise<void> {
+  /** `sent`: called once the broker copy is on its way, before any dispatcher here is woken. */
+  async #makeRunnable(tasks: readonly BrokerTask[], sent?: () => void): Promise<void> {
     if (tasks.length === 0) return;
     const added = this.#broker.add(tasks, this.clock.now());
+    sent?.();
     const queues = new Set(tasks.map((t) => t.queue));
     // This process's dispatchers need not wait for the add's answer, nor for the round trip
     // through the broker's channel: the add is on its way, and a claim they send now follows
@@ -270,12 +272,26 @@ export class TasksRuntime {
   /** Tells the broker and the watchers about tasks Postgres has just accepted (duplicates aside). */
   async #accept(records: TaskRecord[], duplicates: boolean[]): Promise<void> {
     const fresh = records.filter((_, i) => !duplicates[i]);
+    // Told once their broker copy is on its way and before a dispatcher here is woken, which may
+    // tell their start at once (the claim cache needs no read); or after the mirror, if it failed
+    // first or had nothing to copy.
+    let told = false;
+    const tell = () => {
+      if (told) return;
+      told = true;
+      try {
+        for (const t of fresh) this.#publish(t);
+      } catch (error) {
+        // Not the broker's failure: the mirror must not take it for one.
+        this.log.error("a task watcher failed", { error: String(error) });
+      }
+    };
     // Postgres has them: if the broker fails now, the next promoter tick rebuilds it from Postgres.
     await this.#mirror.run(
       "enqueue",
-      () => this.#makeRunnable(fresh.map(runnable).filter((t) => t !== undefined)),
+      () => this.#makeRunnable(fresh.map(runnable).filter((t) => t !== undefined), tell),
     );
-    for (const t of fresh) this.#publish(t);
+    tell();
   }
 
   /** Cancels an unfinished task; its worker, on any instance, is told to stop it. */
