@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ManualClock } from "../server/clock.ts";
 import { createMemoryLogger } from "../server/log.ts";
-import { Scheduler } from "../server/schedules/scheduler.ts";
+import { selectNextDue } from "../server/schedules/schedule_queries.ts";
+import { CLAIM_MS, Scheduler } from "../server/schedules/scheduler.ts";
 import type { Schedules } from "../server/schedules/schedules.ts";
 import { TypeDefaultsCache } from "../server/tasks/type_defaults.ts";
 import { firesOf, scheduleServer } from "./_support/schedules.ts";
@@ -119,5 +120,25 @@ Deno.test(
       } finally {
         await scheduler.stop();
       }
+    }),
+);
+
+Deno.test(
+  "scheduler: a schedule held by a claim is next due when the claim ends, not at its past tick",
+  options,
+  () =>
+    withServer(async ({ clock, schedules }) => {
+      const { id } = await schedules.create({
+        name: "held",
+        onceTime: timestampFromMs(clock.now() + 1000),
+        task: { queue: "held", type: "tick" },
+      });
+      assert.equal(await selectNextDue(schedules.sql), clock.now() + 1000);
+      // An instance claimed its tick and died: the claim holds it until it passes.
+      const claimedUntil = clock.now() + CLAIM_MS;
+      await schedules.sql`update schedules set claimed_until = ${new Date(claimedUntil)} where id = ${id}`;
+      clock.advance(2000);
+      // Due at the claim's end: not now, which would have every other instance poll it meanwhile.
+      assert.equal(await selectNextDue(schedules.sql), claimedUntil);
     }),
 );

@@ -330,11 +330,15 @@ export async function pruneFires(db: Db, before: number): Promise<number> {
   return (await db`delete from schedule_fires where fired_at < ${new Date(before)}`).count;
 }
 
-/** The earliest tick of any active schedule; null when none is left. */
+/**
+ * The earliest time any active schedule can be claimed (selectClaimable): its next tick, or the
+ * end of a claim that holds it (a claimant that died leaves its ticks to fire then); null when
+ * none is left. Not a claimed schedule's next tick: the other instances would poll it at once.
+ */
 export async function selectNextDue(db: Db): Promise<number | null> {
   const [row] = await db<
     { at: Date | null }[]
-  >`select min(next_fire_at) as at from schedules where not paused`;
+  >`select min(coalesce(claimed_until, next_fire_at)) as at from schedules where not paused`;
   return row?.at?.getTime() ?? null;
 }
 
