@@ -1,8 +1,8 @@
 /**
  * Where a phase's CPU went, per role, from Linux /proc: the system's own processes (its
  * server, when it has one, and its worker), every Postgres and every Redis process on the
- * machine, and the rest of the machine. Read on a quiet machine: other work lands in
- * "other", or in "postgres" and "redis" when it uses the same servers.
+ * machine (whoever they served: the bench's own polling, other databases, other Redis
+ * servers), and the rest of the machine. Only a quiet machine gives the system's own figure.
  */
 
 export const ROLES = ["server", "worker", "postgres", "redis", "other"] as const;
