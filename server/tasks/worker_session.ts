@@ -35,6 +35,13 @@ const DEADLINE_GRACE_MS = 5000;
 /** Most results one finish transaction records, and most output bytes it carries. */
 const FINISH_BATCH = 500;
 const FINISH_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * Leases a session may hold beyond twice its concurrency: results that wait to be recorded
+ * while the next tasks run. At low concurrency this lets one finish transaction (and one
+ * release) cover the results that arrived while the previous one was committing, instead of
+ * holding the next claim back until it commits.
+ */
+export const FINISH_SLACK = 32;
 
 export class WorkerSession {
   readonly held = new Map<string, Held>();
@@ -53,6 +60,8 @@ export class WorkerSession {
   #pending: ResultToRecord[] = [];
   /** Held leases whose Result waits to be recorded: their credits are back (at most `concurrency`). */
   #finishing = 0;
+  /** Most leases held at once: `concurrency` running, the rest finished and waiting to be recorded. */
+  readonly #mostHeld: number;
   /** Records the starts of tasks that run past START_RECORD_MS. */
   readonly #starts: StartRecorder;
   /** The finisher, while it runs: it records every pending result, a batch at a time. */
@@ -67,8 +76,9 @@ export class WorkerSession {
   constructor(readonly runtime: TasksRuntime, readonly hello: Hello, readonly serverId: string) {
     this.connectedAt = runtime.clock.now();
     this.lastHeartbeat = this.connectedAt;
+    this.#mostHeld = 2 * hello.concurrency + FINISH_SLACK;
     // Every outgoing message answers a credit, a held lease or a result: this bounds them all.
-    this.out = new Channel(hello.concurrency * 3 + 16);
+    this.out = new Channel(hello.concurrency + this.#mostHeld + 16);
     this.#acks = new HeldAcks((message) => this.send(message), hello.batches, hello.concurrency);
     this.#starts = new StartRecorder(this.held, {
       record: (starts) => runtime.recordStarts(starts, this.id),
@@ -165,10 +175,11 @@ export class WorkerSession {
     const { runtime } = this;
     const queues = this.hello.queues;
     while (!signal.aborted && !this.out.closed && !this.draining) {
-      // A Result gives its credit back at once; at most `concurrency` more wait to be recorded.
+      // A Result gives its credit back at once; at most `#mostHeld` leases are held in all.
       const running = this.held.size - this.#finishing;
-      const free = Math.min(this.hello.concurrency - running, 2 * this.hello.concurrency - this.held.size);
+      const free = Math.min(this.hello.concurrency - running, this.#mostHeld - this.held.size);
       if (free <= 0 || this.#suspended) {
+        this.#startFinisher();
         let onAbort!: () => void;
         this.#waitingForSlot = true;
         await new Promise<void>((resolve) => {
@@ -184,7 +195,10 @@ export class WorkerSession {
       let leases;
       this.#limitedFor = undefined;
       try {
-        leases = await this.#claimAndAssign(free, signal);
+        const claim = this.#claimAndAssign(free, signal);
+        // The claim's script is on its way to Redis: the finish's Postgres write goes after it.
+        this.#startFinisher();
+        leases = await claim;
       } finally {
         this.#claiming = false;
       }
@@ -194,6 +208,7 @@ export class WorkerSession {
         await runtime.waitForWork(queues, idleWait(runtime.config.tickMs, this.#limitedFor), signal);
       }
     }
+    this.#startFinisher();
     this.#acks.flush();
     if (this.draining && this.held.size === 0) this.out.close();
   }
@@ -368,9 +383,16 @@ export class WorkerSession {
         ? {}
         : { version: held.version, workerId: this.id, startedAt: held.startedAt }),
     });
-    this.#finisher ??= this.#finishPending();
     // The worker freed its slot when it sent the Result: so does the server, before the commit.
-    this.#nudge?.();
+    // A dispatcher waiting for that slot starts the finisher once its claim is issued: the
+    // next Assign's round trip to Redis does not queue behind the finish's Postgres write.
+    if (this.#nudge) this.#nudge();
+    else this.#startFinisher();
+  }
+
+  /** Starts the finisher if results wait and it is not running. */
+  #startFinisher(): void {
+    if (this.#pending.length > 0) this.#finisher ??= this.#finishPending();
   }
 
   /** Records pending results a batch at a time until none is left; ends the stream if Postgres fails. */
@@ -432,6 +454,7 @@ export class WorkerSession {
     this.#nudge?.();
     this.#starts.stop();
     // Results that arrived are recorded first: those tasks are done, not to be run again.
+    this.#startFinisher();
     await this.#finisher;
     const held = [...this.held];
     this.held.clear();
