@@ -58,7 +58,7 @@ export class WorkerSession {
   #suspended = false;
   /** Results to record, in arrival order; bounded by the held leases they belong to. */
   #pending: ResultToRecord[] = [];
-  /** Held leases whose Result waits to be recorded: their credits are back (at most `concurrency`). */
+  /** Held leases whose Result waits to be recorded: their credits are back (see `#mostHeld`). */
   #finishing = 0;
   /** Most leases held at once: `concurrency` running, the rest finished and waiting to be recorded. */
   readonly #mostHeld: number;
