@@ -39,7 +39,8 @@ const FINISH_BATCH_BYTES = 8 * 1024 * 1024;
  * Leases a session may hold beyond twice its concurrency: results that wait to be recorded
  * while the next tasks run. At low concurrency this lets one finish transaction (and one
  * release) cover the results that arrived while the previous one was committing, instead of
- * holding the next claim back until it commits.
+ * holding the next claim back until it commits. Only while the output waiting to be recorded
+ * stays within FINISH_BATCH_BYTES: past it, a session holds at most twice its concurrency.
  */
 export const FINISH_SLACK = 32;
 
@@ -58,6 +59,8 @@ export class WorkerSession {
   #suspended = false;
   /** Results to record, in arrival order; bounded by the held leases they belong to. */
   #pending: ResultToRecord[] = [];
+  /** Output bytes of the results in `#pending`. */
+  #pendingBytes = 0;
   /** Held leases whose Result waits to be recorded: their credits are back (see `#mostHeld`). */
   #finishing = 0;
   /** Most leases held at once: `concurrency` running, the rest finished and waiting to be recorded. */
@@ -177,7 +180,8 @@ export class WorkerSession {
     while (!signal.aborted && !this.out.closed && !this.draining) {
       // A Result gives its credit back at once; at most `#mostHeld` leases are held in all.
       const running = this.held.size - this.#finishing;
-      const free = Math.min(this.hello.concurrency - running, this.#mostHeld - this.held.size);
+      const most = this.#pendingBytes > FINISH_BATCH_BYTES ? 2 * this.hello.concurrency : this.#mostHeld;
+      const free = Math.min(this.hello.concurrency - running, most - this.held.size);
       if (free <= 0 || this.#suspended) {
         this.#startFinisher();
         let onAbort!: () => void;
@@ -374,6 +378,7 @@ export class WorkerSession {
     }
     held.finishing = true;
     this.#finishing++;
+    if (outcome.ok) this.#pendingBytes += outcome.output.length;
     this.#pending.push({
       taskId: result.taskId,
       leaseId: result.leaseId,
@@ -409,6 +414,7 @@ export class WorkerSession {
         error: String(error),
       });
       this.#pending = [];
+      this.#pendingBytes = 0;
       this.out.close();
       for (const [taskId, held] of this.held) {
         // Not recorded: close() gives them back as any held lease.
@@ -427,6 +433,7 @@ export class WorkerSession {
       const r = this.#pending[n++].result;
       if (r.ok) bytes += r.output.length;
     }
+    this.#pendingBytes -= bytes;
     return this.#pending.splice(0, n);
   }
 

@@ -79,7 +79,7 @@ async function setUp(seen: Seen) {
 }
 
 /** A session of a worker that answers every Assign at once with a success. */
-function answering(rt: TasksRuntime, queue: string, concurrency: number, batches: boolean) {
+function answering(rt: TasksRuntime, queue: string, concurrency: number, batches: boolean, output = ok) {
   const session = new WorkerSession(
     rt,
     create(HelloSchema, { workerId: `w-${queue}`, queues: [queue], concurrency, batches }),
@@ -97,7 +97,7 @@ function answering(rt: TasksRuntime, queue: string, concurrency: number, batches
         const value = {
           taskId: a.task!.id,
           leaseId: a.leaseId,
-          outcome: { case: "output" as const, value: ok },
+          outcome: { case: "output" as const, value: output },
         };
         await session.handle(create(ConnectRequestSchema, { message: { case: "result", value } }));
         state.mostHeld = Math.max(state.mostHeld, session.held.size);
@@ -105,6 +105,7 @@ function answering(rt: TasksRuntime, queue: string, concurrency: number, batches
     }
   })();
   const end = async () => {
+    if (stop.signal.aborted) return;
     stop.abort();
     await dispatching;
     await session.close();
@@ -114,17 +115,22 @@ function answering(rt: TasksRuntime, queue: string, concurrency: number, batches
 }
 
 Deno.test("a worker session's next claim goes before the finish of the Result that freed its slot", async () => {
+  const release = undefined as (() => void) | undefined;
   const seen: Seen = { calls: [] };
   const { db, rt } = await setUp(seen);
+  let end = () => Promise.resolve();
   try {
     await rt.enqueue([1, 2, 3].map(() => newTask({ queue: "order" })));
     const w = answering(rt, "order", 1, true);
+    end = w.end;
     await until(db, "every task acked", () => w.state.acks === 3);
     await w.end();
     // The first claim; then the Result of the first task: the next claim goes out before its finish
     // (what follows depends on timing: later results may wait for the finish in flight).
     assert.deepEqual(seen.calls.slice(0, 3), ["claim", "claim", "finishMany"]);
   } finally {
+    release?.();
+    await end();
     await db.drop();
   }
 });
@@ -133,11 +139,13 @@ Deno.test("results waiting to be recorded are bounded, and a slow finish does no
   let release!: () => void;
   const seen: Seen = { calls: [], hold: new Promise((resolve) => release = resolve) };
   const { db, rt } = await setUp(seen);
+  let end = () => Promise.resolve();
   const bound = 2 * 1 + FINISH_SLACK;
   const total = bound + 6;
   try {
     await rt.enqueue(Array.from({ length: total }, () => newTask({ queue: "bound" })));
     const w = answering(rt, "bound", 1, true);
+    end = w.end;
     // The first finish waits: the worker still gets task after task, up to the bound.
     await until(db, `${bound} tasks assigned while the finish waits`, () => w.state.assigns === bound);
     // And no more, however long the finish takes.
@@ -155,6 +163,35 @@ Deno.test("results waiting to be recorded are bounded, and a slow finish does no
       select count(*)::int as n from tasks where queue = 'bound' and state = 'succeeded'`;
     assert.equal(n, total);
   } finally {
+    release?.();
+    await end();
+    await db.drop();
+  }
+});
+
+Deno.test("past FINISH_BATCH_BYTES of output waiting to be recorded, the slack is not used", async () => {
+  let release!: () => void;
+  const seen: Seen = { calls: [], hold: new Promise((resolve) => release = resolve) };
+  const { db, rt } = await setUp(seen);
+  let end = () => Promise.resolve();
+  const total = 20;
+  try {
+    await rt.enqueue(Array.from({ length: total }, () => newTask({ queue: "bytes" })));
+    // 1 MiB each, the most a Result may carry: 8 of them fill FINISH_BATCH_BYTES.
+    const w = answering(rt, "bytes", 1, true, new Uint8Array(1024 * 1024));
+    end = w.end;
+    await until(db, "the claims stopped", () => w.state.assigns > 8);
+    for (let i = 0; i < 50; i++) await db.sql`select 1`;
+    // The first result is in the finish that waits; 8 MiB more wait for the next one, and one past it.
+    assert.equal(w.state.assigns, 10);
+    assert.equal(w.session.held.size, 10);
+    release();
+    // 20 MiB of output to write: more round trips than the default.
+    await until(db, "every task acked", () => w.state.acks === total, 100_000);
+    await w.end();
+  } finally {
+    release?.();
+    await end();
     await db.drop();
   }
 });
