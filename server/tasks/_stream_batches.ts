@@ -91,12 +91,20 @@ export function checkResultBatch(count: number, concurrency: number): void {
  */
 export class HeldAcks {
   #acks: AckInit[] = [];
+  /**
+   * Most acks held at once. A session's own results are within its held leases (twice its
+   * concurrency and FINISH_SLACK); refusals of results for leases it never gave are not, and
+   * a worker may send those as fast as it likes: past this they go at once.
+   */
+  readonly holdMost: number;
 
   constructor(
     readonly send: (message: ResponseMessage) => void,
     readonly batches: boolean,
     readonly most: number,
-  ) {}
+  ) {
+    this.holdMost = 4 * most + 64;
+  }
 
   /** Sends `acks` now, or, with batches and `hold`, keeps them for the next message. */
   add(acks: AckInit[], hold: boolean): void {
@@ -106,7 +114,7 @@ export class HeldAcks {
       return;
     }
     this.#acks.push(...acks);
-    if (!hold) this.flush();
+    if (!hold || this.#acks.length > this.holdMost) this.flush();
   }
 
   /** Sends the acks held, now. */

@@ -86,6 +86,23 @@ Deno.test("HeldAcks", async (t) => {
     acks.add([ack("d")], false);
     assert.deepEqual(sent, ["batch a,b | x", "ack c", "ack d"]);
   });
+
+  await t.step("held acks are bounded: a worker refused faster than it is assigned gets them at once", () => {
+    let sentAcks = 0;
+    const acks = new HeldAcks(
+      (m) => {
+        const shown = shape([m])[0];
+        sentAcks += shown.startsWith("batch") ? shown.slice(6).split(" | ")[0].split(",").length : 1;
+      },
+      true,
+      2,
+    );
+    for (let i = 1; i <= 1000; i++) {
+      acks.add([ack(`r${i}`)], true);
+      assert.ok(i - sentAcks <= acks.holdMost, `${i - sentAcks} acks held after ${i}`);
+    }
+    assert.ok(sentAcks > 1000 - acks.holdMost - 1, "the rest went out");
+  });
 });
 
 Deno.test("checkResultBatch: 1 to the concurrency, never past MAX_BATCH; else InvalidArgument", () => {
