@@ -40,7 +40,7 @@ import { Promoter } from "./promoter.ts";
 import { RegistryWriter } from "./registry_writer.ts";
 import { Supervisor } from "./supervisor.ts";
 import { Mirror } from "./_mirror.ts";
-import { Wakeups } from "./_wakeups.ts";
+import { type ArmedWake, Wakeups } from "./_wakeups.ts";
 import { WorkerDirectory } from "./worker_directory.ts";
 import { WorkerLeases } from "./_worker_leases.ts";
 import { EngineCounters } from "./engine_counters.ts";
@@ -503,6 +503,11 @@ export class TasksRuntime {
   /** Resolves when one of the queues may have work, after `ms`, or when the signal aborts. */
   waitForWork(queues: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
     return this.#wakeups.waitForWork(queues, ms, signal);
+  }
+
+  /** A dispatcher's wake, armed before it claims: a wake while the claim is out is kept (_wakeups.ts). */
+  armWake(queues: readonly string[]): ArmedWake {
+    return this.#wakeups.arm(queues);
   }
 
   #wakeLocal(queue: string | undefined) {

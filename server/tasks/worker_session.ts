@@ -198,6 +198,8 @@ export class WorkerSession {
       this.#claiming = true;
       let leases;
       this.#limitedFor = undefined;
+      // Before the claim: work added while it is out wakes the wait below at once.
+      const wake = runtime.armWake(queues);
       try {
         const claim = this.#claimAndAssign(free, signal);
         // The claim's script is on its way to Redis: the finish's Postgres write goes after it.
@@ -205,11 +207,12 @@ export class WorkerSession {
         leases = await claim;
       } finally {
         this.#claiming = false;
+        if (leases !== 0) wake.disarm();
       }
       if (leases === 0) {
         // Nothing to assign: acks held for the claim go alone.
         this.#acks.flush();
-        await runtime.waitForWork(queues, idleWait(runtime.config.tickMs, this.#limitedFor), signal);
+        await wake.wait(idleWait(runtime.config.tickMs, this.#limitedFor), signal);
       }
     }
     this.#startFinisher();

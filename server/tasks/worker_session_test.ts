@@ -195,3 +195,43 @@ Deno.test("past FINISH_BATCH_BYTES of output waiting to be recorded, the slack i
     await db.drop();
   }
 });
+
+Deno.test("a task enqueued while a worker session's claim is out is assigned without the idle wait", async () => {
+  const db = await createTestDatabase();
+  const memory = createMemoryBroker();
+  let rt!: TasksRuntime;
+  let first = true;
+  // The session's first claim finds the queue empty; the task is enqueued (and its wake-up sent)
+  // before that empty answer reaches the session.
+  const broker = new Proxy(memory, {
+    get(t, key) {
+      const value = Reflect.get(t, key);
+      if (typeof value !== "function") return value;
+      if (key !== "claim") return value.bind(t);
+      return async (...args: Parameters<Broker["claim"]>) => {
+        const leases = await memory.claim(...args);
+        if (first) {
+          first = false;
+          await rt.enqueue([newTask({ queue: "late" })]);
+        }
+        return leases;
+      };
+    },
+  });
+  // The manual clock never moves: the idle wait after an empty claim never passes.
+  rt = new TasksRuntime(createTaskStore(db.sql), broker, new ManualClock(T0), createMemoryLogger("error"), {
+    heartbeatMs: 60_000,
+    leaseTtlMs: 120_000,
+    tickMs: 100,
+  });
+  let end = () => Promise.resolve();
+  try {
+    await rt.rebuildIfNeeded();
+    const w = answering(rt, "late", 1, true);
+    end = w.end;
+    await until(db, "the task enqueued during the claim assigned", () => w.state.assigns === 1);
+  } finally {
+    await end();
+    await db.drop();
+  }
+});
