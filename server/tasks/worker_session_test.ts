@@ -199,7 +199,6 @@ Deno.test("past FINISH_BATCH_BYTES of output waiting to be recorded, the slack i
 Deno.test("a task enqueued while a worker session's claim is out is assigned without the idle wait", async () => {
   const db = await createTestDatabase();
   const memory = createMemoryBroker();
-  let rt!: TasksRuntime;
   let first = true;
   // The session's first claim finds the queue empty; the task is enqueued (and its wake-up sent)
   // before that empty answer reaches the session.
@@ -219,11 +218,17 @@ Deno.test("a task enqueued while a worker session's claim is out is assigned wit
     },
   });
   // The manual clock never moves: the idle wait after an empty claim never passes.
-  rt = new TasksRuntime(createTaskStore(db.sql), broker, new ManualClock(T0), createMemoryLogger("error"), {
-    heartbeatMs: 60_000,
-    leaseTtlMs: 120_000,
-    tickMs: 100,
-  });
+  const rt = new TasksRuntime(
+    createTaskStore(db.sql),
+    broker,
+    new ManualClock(T0),
+    createMemoryLogger("error"),
+    {
+      heartbeatMs: 60_000,
+      leaseTtlMs: 120_000,
+      tickMs: 100,
+    },
+  );
   let end = () => Promise.resolve();
   try {
     await rt.rebuildIfNeeded();
