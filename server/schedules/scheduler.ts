@@ -43,7 +43,6 @@ export function previousOf(s: ScheduleRecord & { lastTaskState: string | null })
 
 export class Scheduler {
   readonly name = "scheduler";
-  readonly #log: Logger;
   #loop?: Loop;
   #prunedAt = 0;
   /** The time the last claim looked for due schedules (the injected clock's). */
@@ -54,18 +53,16 @@ export class Scheduler {
     readonly rt: TasksRuntime,
     readonly defaults: TypeDefaultsCache,
     readonly clock: Clock,
-    log: Logger,
+    readonly log: Logger,
     readonly pollMs: number,
-  ) {
-    this.#log = log;
-  }
+  ) {}
 
   /** Runs the loop (server/loop.ts): a failed iteration is logged and retried after `pollMs`. */
   start(signal?: AbortSignal): void {
     if (this.#loop) return;
     const loop = this.#loop = startLoop(
       this.name,
-      { intervalMs: this.pollMs, clock: this.clock, log: this.#log },
+      { intervalMs: this.pollMs, clock: this.clock, log: this.log },
       () => this.#iterate(),
     );
     signal?.addEventListener("abort", () => void loop.stop(), { once: true });

@@ -66,11 +66,6 @@ export class Wakeups {
     };
   }
 
-  /** Resolves when one of the queues may have work, after `ms`, or when the signal aborts. */
-  waitForWork(queues: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
-    return this.arm(queues).wait(ms, signal);
-  }
-
   /** Wakes the dispatchers waiting on the queue (on any queue when undefined). */
   wake(queue: string | undefined): void {
     for (const w of this.#waiters) if (queue === undefined || w.queues.includes(queue)) w.wake();

@@ -51,6 +51,7 @@ for (const kind of ["redis", "memory"] as const) {
       const isStarted = new Promise<void>((r) => started = r);
       const dispatcher = (async () => {
         while (!stop.signal.aborted) {
+          const wake = rt.armWake(["order"]);
           const r = await rt.claimAndStart({ queues: ["order"], max: 1, workerId: "w" }, () => false);
           for (const s of r.started) {
             held.push({ taskId: s.task.id, leaseId: s.leaseId, version: s.task.version });
@@ -58,10 +59,10 @@ for (const kind of ["redis", "memory"] as const) {
             started();
           }
           if (r.claimed === 0) {
-            const waiting = rt.waitForWork(["order"], 60_000, stop.signal);
+            const waiting = wake.wait(60_000, stop.signal);
             parked();
             await waiting;
-          }
+          } else wake.disarm();
         }
       })();
       await isParked;

@@ -15,15 +15,10 @@ import { ManualClock } from "../clock.ts";
 import { createTestDatabase } from "../db/testing.ts";
 import { createMemoryLogger } from "../log.ts";
 import { createTaskStore } from "./pg_store.ts";
-import { newTask, T0 } from "./pg_store_testing.ts";
+import { newTask, settle, T0 } from "./pg_store_testing.ts";
 import { TasksRuntime } from "./runtime.ts";
 
 const REDIS_URL = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
-
-/** Lets every promise continuation queued so far run: what is not settled after it waits on I/O or a timer. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 100; i++) await Promise.resolve();
-}
 
 /**
  * The broker with `add` held at a gate: "answer" sends the add at once and holds back its
@@ -86,7 +81,7 @@ Deno.test("a dispatcher is woken while the enqueue's broker copy is on its way",
   await withRuntime("answer", async (rt, broker, gate) => {
     const stop = new AbortController();
     // The manual clock never moves: only a wake-up ends this wait.
-    const woken = rt.waitForWork(["wake"], 60_000, stop.signal).then(() => "woken");
+    const woken = rt.armWake(["wake"]).wait(60_000, stop.signal).then(() => "woken");
     const enqueued = rt.enqueue([newTask({ queue: "wake" })]);
     const first = await Promise.race([woken, gate.addCalled.then(settle).then(() => "still waiting")]);
     assert.equal(first, "woken", "woken before the broker answered the add");
@@ -103,7 +98,7 @@ Deno.test("a dispatcher is woken while the enqueue's broker copy is on its way",
 Deno.test("a claim that overtook the add is woken again when the add answers", async () => {
   await withRuntime("send", async (rt, broker, gate) => {
     const stop = new AbortController();
-    const first = rt.waitForWork(["late"], 60_000, stop.signal).then(() => "woken");
+    const first = rt.armWake(["late"]).wait(60_000, stop.signal).then(() => "woken");
     const enqueued = rt.enqueue([newTask({ queue: "late" })]);
     assert.equal(
       await Promise.race([first, gate.addCalled.then(settle).then(() => "still waiting")]),
@@ -113,7 +108,7 @@ Deno.test("a claim that overtook the add is woken again when the add answers", a
     assert.deepEqual(await claim(), [], "the add has not run yet");
 
     let again = false;
-    const second = rt.waitForWork(["late"], 60_000, stop.signal).then(() => again = true);
+    const second = rt.armWake(["late"]).wait(60_000, stop.signal).then(() => again = true);
     gate.open();
     const { tasks: [task] } = await enqueued;
     await Promise.race([second, settle()]);

@@ -33,3 +33,11 @@ export function hasCode(code: Code, text?: RegExp): (e: unknown) => boolean {
 export function never(): number {
   throw new Error("random must not be called here");
 }
+
+/**
+ * Lets every promise continuation queued so far run (a bounded number of microtask turns, no
+ * timer): what is still unsettled after it waits on I/O, a wake-up or the clock.
+ */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 100; i++) await Promise.resolve();
+}

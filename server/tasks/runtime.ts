@@ -500,11 +500,6 @@ export class TasksRuntime {
 
   // --- dispatcher wake-ups ------------------------------------------------------------
 
-  /** Resolves when one of the queues may have work, after `ms`, or when the signal aborts. */
-  waitForWork(queues: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
-    return this.#wakeups.waitForWork(queues, ms, signal);
-  }
-
   /** A dispatcher's wake, armed before it claims: a wake while the claim is out is kept (_wakeups.ts). */
   armWake(queues: readonly string[]): ArmedWake {
     return this.#wakeups.arm(queues);

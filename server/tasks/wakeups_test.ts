@@ -7,11 +7,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
 import { Wakeups } from "./_wakeups.ts";
-
-/** Lets every promise continuation queued so far run: what is not settled after it waits on a wake or the clock. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 100; i++) await Promise.resolve();
-}
+import { settle } from "./pg_store_testing.ts";
 
 async function outcome(wait: Promise<void>): Promise<"woken" | "waiting"> {
   return await Promise.race([wait.then(() => "woken" as const), settle().then(() => "waiting" as const)]);
